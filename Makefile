@@ -1,0 +1,30 @@
+# Two commands: `make run` (set up, then trace the default run) and `make test` (set up, then test).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+
+.PHONY: run test install install-test clean
+
+run: $(VENV)/.installed
+	$(BIN)/pipetrace run
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) runs build src/*.egg-info .pytest_cache

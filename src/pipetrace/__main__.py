@@ -1,0 +1,7 @@
+"""`python -m pipetrace` is the `pipetrace` command."""
+
+import sys
+
+from pipetrace.cli import main
+
+sys.exit(main())

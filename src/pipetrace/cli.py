@@ -1,0 +1,143 @@
+"""The `pipetrace` command: `run` a pipeline and trace it, `show` a saved trace.
+
+Heavy libraries load only where needed: `show` and `--help` never import TensorFlow.
+Errors pipetrace expects (bad data, bad options) print one clear line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+from pathlib import Path
+
+from pipetrace import __version__
+from pipetrace.errors import PipetraceError
+from pipetrace.trace import Settings
+
+DEFAULTS = Settings()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except PipetraceError as error:
+        if args.debug:
+            raise
+        print(f"pipetrace {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_status
+    except KeyboardInterrupt:
+        print("pipetrace: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipetrace",
+        description="Watch a first neural network learn: every stage, epoch and layer, measured in your run.",
+        epilog="Start with `pipetrace run`; then `pipetrace show runs/<run>/trace.json` to see it again.",
+    )
+    parser.add_argument("--version", action="version", version=f"pipetrace {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="load MNIST, train the network, and trace every step",
+        description="Load MNIST, normalize, flatten and split it, train Dense(128, ReLU) -> Dense(10, softmax), "
+        "and show the data flow, the training trace, one prediction through every layer, a quiz and key insights.",
+    )
+    group = run.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training set (default %(default)s)")
+    group.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="images per weight update (default %(default)s)")
+    group.add_argument("--hidden", type=int, default=DEFAULTS.hidden, help="neurons in the hidden layer (default %(default)s)")
+    group.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate, metavar="RATE",
+                       help="Adam's step size at the start (default %(default)s)")
+    group.add_argument("--schedule", choices=("cosine", "constant"), default=DEFAULTS.schedule,
+                       help="cosine: the rate glides to 0 by the last step; constant: it stays (default %(default)s)")
+    group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="same seed, same numbers on the same machine (default %(default)s)")
+    data = run.add_argument_group("data")
+    data.add_argument("--data-dir", metavar="DIR", help="read the four MNIST-format IDX files from DIR (e.g. Fashion-MNIST) instead of the bundled copy")
+    data.add_argument("--limit", type=int, metavar="N", help="use only the first N training and N/6 test images (quick runs)")
+    data.add_argument("--sample", type=int, default=DEFAULTS.sample, metavar="N", help="the test image to follow through the network (default %(default)s)")
+    output = run.add_argument_group("output")
+    output.add_argument("--questions", type=int, default=DEFAULTS.questions, metavar="N", help="quiz questions (default %(default)s)")
+    output.add_argument("--no-answers", action="store_true", help="print the quiz without its answers")
+    output.add_argument("--out", metavar="DIR", help="where to save trace.json and model.keras (default: a new folder under runs/)")
+    output.add_argument("--force", action="store_true", help="allow --out to replace an earlier run")
+    output.add_argument("--quiet", action="store_true", help="print only the result and where it was saved")
+    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run.set_defaults(handler=_run)
+
+    show = commands.add_parser("show", help="print a saved trace again (no training, no TensorFlow)",
+                               description="Print the Model Pipeline Trace saved in a trace.json, without training.")
+    show.add_argument("trace", metavar="TRACE", help="a trace.json written by `pipetrace run`")
+    show.add_argument("--no-answers", action="store_true", help="print the quiz without its answers")
+    show.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    show.set_defaults(handler=_show)
+    return parser
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _run(args) -> int:
+    from pipetrace.options import check_settings
+
+    settings = check_settings(
+        Settings(
+            epochs=args.epochs, batch_size=args.batch_size, hidden=args.hidden, learning_rate=args.learning_rate,
+            schedule=args.schedule, seed=args.seed, sample=args.sample, limit=args.limit, data_dir=args.data_dir,
+            questions=args.questions,
+        )
+    )
+    out = Path(args.out) if args.out else _new_run_folder()
+    console = _console()
+    from pipetrace.pipeline import Observer, run
+    from pipetrace.views.terminal import render_results, render_stage
+
+    if args.quiet:
+        observer = Observer()
+    else:
+        from pipetrace.views.live import TerminalObserver
+
+        observer = TerminalObserver(console)
+    trace = run(settings, out=out, observer=observer, force=args.force)
+    if not args.quiet:
+        console.print(render_stage(trace.stages[-1]))
+        for part in render_results(trace, answers=not args.no_answers):
+            console.print(part)
+    last = trace.training.epochs[-1] if trace.training.epochs else None
+    accuracy = f"test accuracy {last.test_accuracy:.2%}" if last else "no epoch finished"
+    console.print(f"\nRun {trace.status}: {accuracy}. Saved {out / 'trace.json'} and {out / 'model.keras'}")
+    console.print(f"See it again with: pipetrace show {out / 'trace.json'}")
+    return 0 if trace.status == "completed" else 1
+
+
+def _show(args) -> int:
+    from pipetrace.trace import Trace
+    from pipetrace.views.terminal import render_trace
+
+    trace = Trace.load(args.trace)
+    console = _console()
+    for part in render_trace(trace, answers=not args.no_answers):
+        console.print(part)
+    return 0
+
+
+def _new_run_folder() -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(os.environ.get("PIPETRACE_RUNS", "runs"))
+    folder, n = base / stamp, 1
+    while folder.exists():
+        n += 1
+        folder = base / f"{stamp}-{n}"
+    return folder

@@ -1,0 +1,55 @@
+"""Checking run settings before anything is loaded or trained, with messages a learner can act on."""
+
+from __future__ import annotations
+
+import math
+
+from pipetrace.errors import SettingsError
+from pipetrace.trace import Settings
+from pipetrace.training.network import SCHEDULES
+
+MAX_HIDDEN = 65536
+
+
+def check_settings(settings: Settings) -> Settings:
+    """Raise `SettingsError` naming the option if a setting cannot work; return the settings.
+
+    >>> check_settings(Settings(epochs=0))
+    Traceback (most recent call last):
+    ...
+    pipetrace.errors.SettingsError: --epochs must be a whole number of at least 1 (got 0)
+    """
+    for option, value in (("--epochs", settings.epochs), ("--batch-size", settings.batch_size), ("--hidden", settings.hidden)):
+        _positive_int(option, value)
+    if settings.hidden > MAX_HIDDEN:
+        raise SettingsError(f"--hidden {settings.hidden} is too large for a first network (at most {MAX_HIDDEN})")
+    rate = settings.learning_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+        raise SettingsError(f"--learning-rate must be a positive number such as 0.001 (got {rate!r})")
+    if settings.schedule not in SCHEDULES:
+        raise SettingsError(f"--schedule must be one of {', '.join(SCHEDULES)} (got {settings.schedule!r})")
+    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or settings.seed < 0:
+        raise SettingsError(f"--seed must be a whole number of at least 0 (got {settings.seed!r})")
+    if isinstance(settings.sample, bool) or not isinstance(settings.sample, int) or settings.sample < 0:
+        raise SettingsError(f"--sample must be a test image index of at least 0 (got {settings.sample!r})")
+    if settings.limit is not None:
+        _positive_int("--limit", settings.limit)
+        if settings.limit < 6:
+            raise SettingsError(f"--limit must be at least 6, so the test part (limit / 6) holds an image (got {settings.limit})")
+    _positive_int("--questions", settings.questions)
+    return settings
+
+
+def check_against_data(settings: Settings, train_count: int, test_count: int) -> None:
+    """Settings that depend on the data: the limit and the sample index must fit in it."""
+    if settings.limit is not None and settings.limit > train_count:
+        raise SettingsError(f"--limit {settings.limit} is larger than the {train_count} training images")
+    if settings.sample >= test_count:
+        raise SettingsError(
+            f"--sample {settings.sample} is outside the test set: it holds {test_count} images (0 to {test_count - 1})"
+        )
+
+
+def _positive_int(option: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"{option} must be a whole number of at least 1 (got {value!r})")

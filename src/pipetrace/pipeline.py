@@ -1,0 +1,199 @@
+"""The pipeline, top to bottom: data in, five stages, training, probe, insights -> one Trace.
+
+>>> import pipetrace
+>>> trace = pipetrace.run(epochs=1, limit=600)        # doctest: +SKIP
+>>> trace.stages[2].outputs[0].shape                  # doctest: +SKIP
+[700, 784]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import platform
+import time
+from pathlib import Path
+
+from pipetrace import __version__
+from pipetrace.data import Dataset, load_mnist
+from pipetrace.errors import PipetraceError
+from pipetrace.insights import build_quiz, key_insights
+from pipetrace.options import check_against_data, check_settings
+from pipetrace.probe import evaluate, trace_prediction
+from pipetrace.stages import flatten, load, preprocess, split, training_stage
+from pipetrace.trace import Settings, Trace
+from pipetrace.training import fit as training
+
+
+class Observer:
+    """What a live view may follow while a run happens; every method is optional (no-op here)."""
+
+    def on_start(self, settings: Settings, dataset: dict) -> None: ...
+    def on_stage(self, stage) -> None: ...
+    def on_training_start(self, epochs: int, steps_per_epoch: int) -> None: ...
+    def on_batch(self, step: int) -> None: ...
+    def on_epoch(self, epoch) -> None: ...
+    def on_training_end(self, training) -> None: ...
+
+
+def run(settings: Settings | None = None, *, out: str | Path | None = None, observer: Observer | None = None,
+        force: bool = False, record: bool = True, **overrides) -> Trace:
+    """Run the whole pipeline and return its Trace; with `out`, also save trace.json and model.keras.
+
+    Settings can be given as a `Settings` or as keyword arguments (epochs=3, hidden=64, ...).
+    """
+    settings = check_settings(dataclasses.replace(settings or Settings(), **overrides))
+    observer = observer or Observer()
+    out_dir = _prepare_out(out, force) if out is not None else None
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    read_started = time.perf_counter()
+    dataset = _limited(load_mnist(settings.data_dir), settings.limit)
+    check_against_data(settings, len(dataset.x_train), len(dataset.x_test))
+    read_seconds = time.perf_counter() - read_started
+
+    observer.on_start(settings, _describe(dataset))
+    images, labels, stage1 = load(dataset, settings.sample, read_seconds)
+    observer.on_stage(stage1)
+    position = stage1.details["sample_position"]
+    scaled, stage2 = preprocess(images, position)
+    del images
+    observer.on_stage(stage2)
+    mid = stage2.details["examples"][-1]
+    vectors, stage3 = flatten(scaled, position, (mid["row"], mid["col"]))
+    observer.on_stage(stage3)
+    data, stage4 = split(vectors, labels, len(dataset.x_train), settings.sample, dataset.class_names)
+    observer.on_stage(stage4)
+    x_train, y_train, x_test, y_test = data
+    for stage in (stage1, stage2, stage3, stage4):
+        timings[stage.name] = stage.seconds
+
+    t = time.perf_counter()
+    keras = training.import_keras()
+    timings["import Keras"] = time.perf_counter() - t
+    training.seed_everything(settings.seed)
+    steps = -(-len(x_train) // settings.batch_size)
+    model = _build(settings, x_train.shape[1], dataset.num_classes, steps)
+    from pipetrace.training.network import describe_network
+
+    network = describe_network(model, settings.learning_rate, settings.schedule)
+    observer.on_training_start(settings.epochs, steps)
+    trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record)
+    observer.on_training_end(trained)
+    stage5 = training_stage(x_train, model, network, trained)
+    timings["Model training"] = trained.seconds
+
+    t = time.perf_counter()
+    evaluation = evaluate(model, x_test, y_test, dataset.num_classes)
+    timings["evaluation"] = time.perf_counter() - t
+    t = time.perf_counter()
+    prediction = trace_prediction(
+        model, x_test[settings.sample], int(y_test[settings.sample]), settings.sample,
+        dataset.x_test[settings.sample], dataset.class_names,
+    )
+    timings["prediction"] = time.perf_counter() - t
+
+    trace = Trace(
+        settings=settings,
+        dataset=_describe(dataset),
+        stages=[stage1, stage2, stage3, stage4, stage5],
+        network=network,
+        training=trained,
+        evaluation=evaluation,
+        prediction=prediction,
+        quiz=[],
+        insights=[],
+        environment=_environment(keras),
+        timings=timings,
+        created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        status=trained.status,
+    )
+    trace.quiz = build_quiz(trace, settings.questions, settings.seed)
+    trace.insights = key_insights(trace)
+    timings["total"] = time.perf_counter() - started
+    if out_dir is not None:
+        save_run(trace, model, out_dir)
+    return trace
+
+
+def save_run(trace: Trace, model, out_dir: Path) -> None:
+    """trace.json and model.keras, each written to a temporary name and renamed into place."""
+    import os
+
+    model_tmp = out_dir / ".model.tmp.keras"
+    model.save(model_tmp)
+    os.replace(model_tmp, out_dir / "model.keras")
+    trace.save(out_dir / "trace.json")
+
+
+def _prepare_out(out: str | Path, force: bool) -> Path:
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PipetraceError(f"--out {out_dir}: exists and is not a folder")
+    if (out_dir / "trace.json").exists() and not force:
+        raise PipetraceError(f"--out {out_dir}: already holds a run; choose another folder or add --force")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".pipetrace-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise PipetraceError(f"--out {out_dir}: cannot write there ({error.strerror})") from error
+    return out_dir
+
+
+def _build(settings: Settings, inputs: int, classes: int, steps_per_epoch: int):
+    from pipetrace.training.network import build_network
+
+    return build_network(
+        inputs, settings.hidden, classes, settings.learning_rate, settings.schedule,
+        total_steps=steps_per_epoch * settings.epochs, steps_per_execution=training.STEPS_PER_EXECUTION,
+    )
+
+
+def _limited(dataset: Dataset, limit: int | None) -> Dataset:
+    """The first `limit` training and `limit // 6` test images (for quick runs and tests)."""
+    if limit is None:
+        return dataset
+    if limit > len(dataset.x_train):
+        return dataset  # reported by check_against_data with the real count
+    test = max(1, limit // 6)
+    return dataclasses.replace(
+        dataset,
+        x_train=dataset.x_train[:limit], y_train=dataset.y_train[:limit],
+        x_test=dataset.x_test[:test], y_test=dataset.y_test[:test],
+        source=f"{dataset.source}, first {limit} training and {test} test images (--limit)",
+    )
+
+
+def _describe(dataset: Dataset) -> dict:
+    return {
+        "name": dataset.name,
+        "source": dataset.source,
+        "class_names": dataset.class_names,
+        "train_count": len(dataset.x_train),
+        "test_count": len(dataset.x_test),
+        "image_shape": list(dataset.image_shape),
+    }
+
+
+def _environment(keras) -> dict[str, str]:
+    import numpy
+
+    backend = keras.backend.backend()
+    env = {
+        "pipetrace": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "numpy": numpy.__version__,
+        "keras": keras.__version__,
+        "backend": backend,
+    }
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        env["tensorflow"] = tf.__version__
+        gpus = tf.config.list_physical_devices("GPU")
+        env["device"] = f"GPU ({len(gpus)})" if gpus else "CPU"
+    return env

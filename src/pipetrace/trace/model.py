@@ -1,0 +1,267 @@
+"""The Trace: plain dataclasses holding only JSON values, so `save` and `load` round-trip exactly.
+
+A trace is built once, by the pipeline, from numbers measured in that run. Views read it;
+nothing here imports TensorFlow, so a saved trace re-renders anywhere.
+
+>>> t = Trace.load("runs/example/trace.json")          # doctest: +SKIP
+>>> t.training.epochs[-1].test_accuracy               # doctest: +SKIP
+0.9771
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Settings:
+    """What the run was asked to do (the command-line options, validated)."""
+
+    epochs: int = 5
+    batch_size: int = 128
+    hidden: int = 128
+    learning_rate: float = 0.005
+    schedule: str = "cosine"
+    seed: int = 0
+    sample: int = 0
+    limit: int | None = None
+    data_dir: str | None = None
+    questions: int = 3
+
+
+@dataclass
+class ArrayInfo:
+    """Shape, type and value range of one array as it left (or entered) a stage."""
+
+    name: str
+    shape: list[int]
+    dtype: str
+    min: float
+    max: float
+
+
+@dataclass
+class Stage:
+    """One step of the data flow, with what it did, measured.
+
+    `details` holds the stage's own structured numbers for the views (the sample image,
+    label counts, parameter counts, ...); `example` is the same evidence in one line.
+    """
+
+    number: int
+    name: str
+    did: str
+    inputs: list[ArrayInfo]
+    outputs: list[ArrayInfo]
+    example: str
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LayerInfo:
+    """One layer of the network and how many numbers it learns."""
+
+    name: str
+    kind: str
+    units: int
+    activation: str
+    input_size: int
+    weights: int
+    biases: int
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+
+@dataclass
+class Network:
+    """The model that was trained: its layers, optimizer and loss."""
+
+    layers: list[LayerInfo]
+    optimizer: str
+    learning_rate: float
+    schedule: str
+    loss: str
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def architecture(self) -> str:
+        parts = [f"Input({self.layers[0].input_size})"] if self.layers else []
+        parts += [f"{layer.kind}({layer.units}, {layer.activation})" for layer in self.layers]
+        return " -> ".join(parts)
+
+
+@dataclass
+class Epoch:
+    """One epoch of training. Losses are None when they were not finite numbers (NaN or inf)."""
+
+    epoch: int
+    loss: float | None
+    accuracy: float
+    test_loss: float | None
+    test_accuracy: float
+    seconds: float
+    observation: str
+    batch_losses: list[float | None] = field(default_factory=list)
+
+
+@dataclass
+class Training:
+    """The training trace: every finished epoch, and how training ended."""
+
+    epochs_planned: int
+    batch_size: int
+    steps_per_epoch: int
+    steps_per_record: int  # batches averaged into each entry of Epoch.batch_losses
+    epochs: list[Epoch]
+    status: str  # "completed", "diverged" or "interrupted"
+    seconds: float
+
+
+@dataclass
+class Evaluation:
+    """The trained model on the whole test set: overall, per class, and what it confused."""
+
+    test_loss: float | None
+    test_accuracy: float
+    confusion: list[list[int]]  # confusion[true][predicted]
+    per_class_accuracy: list[float]
+    misclassified: list[int]  # test indices, a few, for views to show
+
+
+@dataclass
+class LayerTrace:
+    """One layer of the prediction trace: what came out of it for the sample image."""
+
+    name: str
+    shape: list[int]
+    summary: str
+    values: list[float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prediction:
+    """One test image followed through every layer of the network."""
+
+    sample: int
+    label: int
+    image: list[list[int]]
+    layers: list[LayerTrace]
+    predicted: int
+    confidence: float
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.label
+
+
+@dataclass
+class Question:
+    """A multiple-choice question whose answer key comes from the run (or the stages it ran)."""
+
+    text: str
+    options: list[str]
+    answer: int
+    explanation: str
+    kind: str  # "measured" (a number from this run) or "concept"
+    level: str = "easy"
+
+
+@dataclass
+class Insight:
+    """A sentence this run showed, with the figures it rests on."""
+
+    text: str
+    figures: dict[str, float]
+
+
+@dataclass
+class Trace:
+    """Everything one `pipetrace run` measured, in the order it happened."""
+
+    settings: Settings
+    dataset: dict[str, Any]
+    stages: list[Stage]
+    network: Network
+    training: Training
+    evaluation: Evaluation
+    prediction: Prediction
+    quiz: list[Question]
+    insights: list[Insight]
+    environment: dict[str, str]
+    timings: dict[str, float]
+    created_at: str
+    status: str = "completed"
+    schema_version: int = SCHEMA_VERSION
+
+    # ---- JSON round trip -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trace:
+        return _build(cls, data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the trace as JSON, atomically (a temporary file renamed into place)."""
+        path = Path(path)
+        write_atomic(path, self.to_json().encode())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trace:
+        from pipetrace.trace.reading import read_trace  # validation lives beside the schema
+
+        return read_trace(path)
+
+    # ---- shown in notebooks and by rich ------------------------------------------------
+    def __rich_console__(self, console, options):
+        from pipetrace.views.terminal import render_trace
+
+        yield from render_trace(self)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash never leaves a half-written file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _build(kind: Any, value: Any) -> Any:
+    """Rebuild typed dataclasses from plain JSON values, following the type hints."""
+    if is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        return kind(**{f.name: _build(hints[f.name], value[f.name]) for f in fields(kind) if f.name in value})
+    origin = typing.get_origin(kind)
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        return [_build(item, v) for v in value]
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        return None if value is None else _build(options[0], value)
+    return value

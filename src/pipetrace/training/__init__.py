@@ -1,0 +1,1 @@
+"""The training record: the network, the loop that fits it, and what each epoch showed."""

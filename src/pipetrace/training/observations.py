@@ -1,0 +1,82 @@
+"""One observation per epoch, computed from the numbers by rules you can test.
+
+The rules, checked in this order (the first that applies speaks, later ones may add):
+
+1. the loss is not a finite number -> training blew up; say what to try
+2. first epoch -> the jump from chance (1/classes accuracy, ln(classes) loss)
+3. the training loss went up -> the step size may be too large
+4. test accuracy fell while training accuracy rose -> the first sign of overfitting
+5. the loss fell by more than the epoch before -> still speeding up
+6. the loss fell by less than 2% -> a plateau
+7. otherwise -> the size of the drop, and whether gains are shrinking
+
+>>> observe([{"loss": 0.30, "accuracy": 0.91, "test_loss": 0.15, "test_accuracy": 0.95}], classes=10)
+['Accuracy jumped from chance (10.0%) to 91.0%; the loss fell from 2.303 (a uniform guess) to 0.300']
+"""
+
+from __future__ import annotations
+
+import math
+
+PLATEAU = 0.02  # a relative loss drop below this counts as no real progress
+
+
+def observe(epochs: list[dict], classes: int, learning_rate: float | None = None) -> list[str]:
+    """An observation for each epoch (dicts with loss, accuracy, test_loss, test_accuracy)."""
+    return [_observe_one(epochs, i, classes, learning_rate) for i in range(len(epochs))]
+
+
+def _observe_one(epochs: list[dict], i: int, classes: int, learning_rate: float | None) -> str:
+    now = epochs[i]
+    loss = now["loss"]
+    if loss is None or not math.isfinite(loss):
+        advice = f"try a smaller learning rate, e.g. {learning_rate / 10:g}" if learning_rate else "try a smaller learning rate"
+        return (
+            f"The loss became NaN or infinite in epoch {i + 1}: the weight updates grew so large the "
+            f"numbers overflowed, so training stopped here; {advice}"
+        )
+    if i == 0:
+        return (
+            f"Accuracy jumped from chance ({100 / classes:.1f}%) to {_pct(now['accuracy'])}; "
+            f"the loss fell from {math.log(classes):.3f} (a uniform guess) to {loss:.3f}"
+        )
+    before = epochs[i - 1]
+    drop = before["loss"] - loss
+    relative = drop / before["loss"] if before["loss"] else 0.0
+    notes = []
+    if drop < 0:
+        notes.append(
+            f"The loss went up from {before['loss']:.3f} to {loss:.3f} (+{-relative:.0%}): "
+            "the steps may be too large for this learning rate"
+        )
+    test_change = now["test_accuracy"] - before["test_accuracy"]
+    train_change = now["accuracy"] - before["accuracy"]
+    if test_change < 0 < train_change:
+        notes.append(
+            f"Test accuracy fell {_points(-test_change)} while training accuracy rose {_points(train_change)}: "
+            "the network starts to fit the training set more than digits in general"
+        )
+    if not notes:
+        notes.append(_progress(epochs, i, drop, relative))
+    return "; ".join(notes)
+
+
+def _progress(epochs: list[dict], i: int, drop: float, relative: float) -> str:
+    loss = epochs[i]["loss"]
+    if relative < PLATEAU:
+        return f"The loss barely moved ({epochs[i - 1]['loss']:.3f} -> {loss:.3f}, -{relative:.1%}): a plateau"
+    text = f"The loss fell {relative:.0%} ({epochs[i - 1]['loss']:.3f} -> {loss:.3f}), test accuracy {_pct(epochs[i]['test_accuracy'])}"
+    if i >= 2 and epochs[i - 2]["loss"] is not None:
+        previous_drop = epochs[i - 2]["loss"] - epochs[i - 1]["loss"]
+        if drop > previous_drop:
+            return text + f"; a bigger drop than the {previous_drop:.3f} before it"
+        return text + f"; gains are shrinking ({previous_drop:.3f} before, {drop:.3f} now)"
+    return text
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:.2f} points"

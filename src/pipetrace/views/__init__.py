@@ -1,0 +1,1 @@
+"""Views render a Trace; they never compute what the trace does not hold."""

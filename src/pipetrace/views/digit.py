@@ -1,0 +1,46 @@
+"""A grayscale image drawn in the terminal: half blocks in colour, an ASCII ramp in plain text.
+
+>>> from rich.console import Console
+>>> Console(no_color=True, width=40).print(Digit([[0, 255], [255, 0]]))
+@@
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.segment import Segment
+from rich.style import Style
+
+RAMP = " .:-=+*#%@"  # darkest (blank) to brightest (ink)
+
+
+class Digit:
+    """Renders rows of 0..255 values, two image rows per terminal line (square pixels)."""
+
+    def __init__(self, image: list[list[int]]):
+        self.image = image
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = self.image
+        plain = console.no_color or console.color_system is None
+        for top_index in range(0, len(rows), 2):
+            top = rows[top_index]
+            bottom = rows[top_index + 1] if top_index + 1 < len(rows) else [0] * len(top)
+            if plain:
+                text = "".join(RAMP[min(len(RAMP) - 1, max(a, b) * len(RAMP) // 256)] for a, b in zip(top, bottom))
+                yield Segment(text.rstrip() if not text.strip() else text)
+            else:
+                for a, b in zip(top, bottom):
+                    yield Segment("▀", Style(color=_grey(a), bgcolor=_grey(b)))
+            yield Segment.line()
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        width = len(self.image[0]) if self.image else 0
+        return Measurement(width, width)
+
+
+def _grey(value: int) -> str:
+    v = int(value)
+    return f"rgb({v},{v},{v})"

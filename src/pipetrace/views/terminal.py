@@ -1,0 +1,234 @@
+"""The Model Pipeline Trace in the terminal, section by section, drawn with rich.
+
+Each function takes part of a Trace and returns rich renderables; `pipetrace run` prints
+them as the run goes, `pipetrace show` prints `render_trace` of a saved trace.
+
+>>> from rich.console import Console
+>>> Console().print(*render_trace(trace))        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich.bar import Bar
+from rich.console import Group, RenderableType
+from rich.columns import Columns
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from pipetrace.stages.measure import shape_text
+from pipetrace.trace import Epoch, LayerTrace, Prediction, Question, Settings, Stage, Trace, Training
+from pipetrace.views.chart import loss_chart
+from pipetrace.views.digit import Digit
+
+LETTERS = "ABCDEFGHIJ"
+SHADES = " ░▒▓█"
+
+
+def render_trace(trace: Trace, answers: bool = True) -> Iterator[RenderableType]:
+    """Every section, in the order a run prints them."""
+    yield render_header(trace.settings, trace.dataset["name"])
+    yield section("Data Flow", f"{len(trace.stages)} Stages")
+    for stage in trace.stages:
+        yield render_stage(stage)
+    yield from render_results(trace, answers)
+
+
+def render_results(trace: Trace, answers: bool = True) -> Iterator[RenderableType]:
+    """What follows the data flow: training, prediction, quiz, insights, the run's facts."""
+    yield section("Training Trace", "Epoch by Epoch")
+    yield render_training(trace.training)
+    yield section("Prediction Trace", f"{len(trace.prediction.layers)} Layers")
+    yield render_prediction(trace.prediction, trace.dataset["class_names"])
+    yield section("Model Quiz", f"{len(trace.quiz)} Questions")
+    yield render_quiz(trace.quiz, answers)
+    yield section("Key Insights", "")
+    yield render_insights(trace)
+    yield render_run_facts(trace)
+
+
+def section(title: str, subtitle: str) -> Rule:
+    return Rule(Text(f"{title} - {subtitle}" if subtitle else title, style="bold"), align="left")
+
+
+def render_header(settings: Settings, dataset: str) -> RenderableType:
+    schedule = "cosine-decayed " if settings.schedule == "cosine" else ""
+    limit = f", first {settings.limit} training images" if settings.limit else ""
+    return Panel(
+        Text.assemble(
+            ("Model Pipeline Trace", "bold"),
+            f" - first neural network on {dataset}{limit}\n",
+            f"Dense({settings.hidden}, relu) -> Dense(softmax), Adam with {schedule}learning rate "
+            f"{settings.learning_rate:g}, {settings.epochs} epochs, batch {settings.batch_size}, seed {settings.seed}",
+        ),
+        expand=False,
+    )
+
+
+# ---- Data flow ------------------------------------------------------------------------
+
+
+def render_stage(stage: Stage) -> RenderableType:
+    facts = Table.grid(padding=(0, 1))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column()
+    facts.add_row("in", "; ".join(_array(a) for a in stage.inputs) or _files(stage))
+    facts.add_row("out", "; ".join(_array(a) for a in stage.outputs))
+    facts.add_row("did", stage.did)
+    facts.add_row("example", stage.example)
+    facts.add_row("time", f"{stage.seconds:.2f} s")
+    extra = _stage_extra(stage)
+    body = Group(facts, extra) if extra is not None else facts
+    return Panel(body, title=f"[bold]{stage.number} {stage.name}[/]", title_align="left")
+
+
+def _array(info) -> str:
+    return f"{info.name} {shape_text(info.shape)} {info.dtype} [{info.min:.4g}, {info.max:.4g}]"
+
+
+def _files(stage: Stage) -> str:
+    files = stage.details.get("files", [])
+    verified = all(f["verified"] for f in files) and files
+    return f"{len(files)} IDX files" + (" (sha256 verified)" if verified else "")
+
+
+def _stage_extra(stage: Stage) -> RenderableType | None:
+    d = stage.details
+    if stage.name == "Load":
+        caption = Text(f"test image {d['sample_position'] - d['train_count']}, label '{d['sample_label']}'", style="dim")
+        return Group(Text(""), Digit(d["sample_image"]), caption)
+    if stage.name == "Train/Test split":
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        table.add_column("label", style="dim")
+        for name in d["class_names"]:
+            table.add_column(name, justify="right")
+        table.add_column("total", justify="right")
+        table.add_row("train", *map(str, d["train_counts"]), str(sum(d["train_counts"])))
+        table.add_row("test", *map(str, d["test_counts"]), str(sum(d["test_counts"])))
+        return table
+    if stage.name == "Model training":
+        table = Table(box=None, padding=(0, 1))
+        for column in ("layer", "weights", "biases", "parameters"):
+            table.add_column(column, justify="left" if column == "layer" else "right")
+        for p in d["parameters"]:
+            table.add_row(p["layer"], f"{p['weights']:,}", f"{p['biases']:,}", f"{p['params']:,}")
+        table.add_row("total", "", "", f"{d['total_params']:,}", style="bold")
+        return table
+    return None
+
+
+# ---- Training -------------------------------------------------------------------------
+
+
+def render_training(training: Training) -> RenderableType:
+    table = Table(show_lines=False)
+    for column, justify in (
+        ("Epoch", "right"), ("Loss", "right"), ("Accuracy", "right"), ("Test loss", "right"),
+        ("Test accuracy", "right"), ("Time", "right"), ("Observation", "left"),
+    ):
+        table.add_column(column, justify=justify, ratio=4 if column == "Observation" else None)
+    for e in training.epochs:
+        table.add_row(*epoch_cells(e))
+    parts: list[RenderableType] = [table]
+    if training.status != "completed":
+        parts.append(Text(f"Training {training.status} after {len(training.epochs)} of {training.epochs_planned} epochs", style="bold red"))
+    if any(e.loss is not None for e in training.epochs):
+        parts.append(Text("Loss per epoch", style="bold"))
+        parts.append(loss_chart(training))
+    return Group(*parts)
+
+
+def epoch_cells(e: Epoch) -> list[str]:
+    return [
+        str(e.epoch),
+        _loss(e.loss),
+        f"{e.accuracy:.4f}",
+        _loss(e.test_loss),
+        f"{e.test_accuracy:.4f}",
+        f"{e.seconds:.1f} s",
+        e.observation,
+    ]
+
+
+def _loss(value: float | None) -> str:
+    return "NaN" if value is None else f"{value:.4f}"
+
+
+# ---- Prediction -----------------------------------------------------------------------
+
+
+def render_prediction(prediction: Prediction, class_names: list[str]) -> RenderableType:
+    panels = []
+    for number, layer in enumerate(prediction.layers, start=1):
+        body: list[RenderableType] = [Text(layer.summary)]
+        extra = _layer_extra(layer, prediction, class_names)
+        if extra is not None:
+            body.append(extra)
+        panels.append(Panel(Group(*body), title=f"[bold]Layer {number}: {layer.name}[/] {shape_text(layer.shape)}", title_align="left"))
+    return Group(*panels)
+
+
+def _layer_extra(layer: LayerTrace, prediction: Prediction, class_names: list[str]) -> RenderableType | None:
+    if layer.name == "Input":
+        return Digit(prediction.image)
+    if layer.name.startswith("Hidden"):
+        return _activation_grid(layer.values)
+    if layer.name.startswith("Output"):
+        table = Table.grid(padding=(0, 1))
+        table.add_column(justify="right")
+        table.add_column(width=40)
+        table.add_column(justify="right")
+        best = max(range(len(layer.values)), key=lambda i: layer.values[i])
+        for i, p in enumerate(layer.values):
+            style = "bold green" if i == best else ""
+            table.add_row(Text(class_names[i], style=style), Bar(1.0, 0, p, width=40), Text(f"{p:.4f}", style=style))
+        return table
+    return None
+
+
+def _activation_grid(values: list[float], per_row: int = 32) -> RenderableType:
+    """All hidden activations at a glance: one shade per neuron, darkest = 0, full = the strongest."""
+    top = max(values) or 1.0
+    lines = []
+    for start in range(0, len(values), per_row):
+        chunk = values[start : start + per_row]
+        shades = "".join(SHADES[0] if v <= 0 else SHADES[min(len(SHADES) - 1, 1 + int(v / top * (len(SHADES) - 1)))] for v in chunk)
+        lines.append(f"{start:>4} |{shades}|")
+    legend = f"     ' ' = 0 (not fired) ... '█' = {top:.2f} (strongest)"
+    return Text("\n".join(lines + [legend]))
+
+
+# ---- Quiz and insights ----------------------------------------------------------------
+
+
+def render_quiz(quiz: list[Question], answers: bool = True) -> RenderableType:
+    parts: list[RenderableType] = []
+    for number, q in enumerate(quiz, start=1):
+        parts.append(Text(f"{number}. {q.text}", style="bold"))
+        for letter, option in zip(LETTERS, q.options):
+            parts.append(Text(f"   {letter}  {option}"))
+    if answers:
+        parts.append(Text("\nAnswers", style="bold"))
+        for number, q in enumerate(quiz, start=1):
+            parts.append(Text(f"{number}. {LETTERS[q.answer]}  {q.options[q.answer]}: {q.explanation}"))
+    else:
+        parts.append(Text("\n(answers hidden: run `pipetrace show TRACE` to see them)", style="dim"))
+    return Group(*parts)
+
+
+def render_insights(trace: Trace) -> RenderableType:
+    return Group(*(Text(f"- {insight.text}") for insight in trace.insights))
+
+
+def render_run_facts(trace: Trace) -> RenderableType:
+    env = trace.environment
+    versions = ", ".join(f"{k} {v}" for k, v in env.items() if k not in ("platform", "device", "backend"))
+    timings = ", ".join(f"{k} {v:.2f} s" for k, v in trace.timings.items())
+    return Text(
+        f"\nRun {trace.created_at}, status {trace.status}, on {env.get('device', '?')} ({env.get('platform', '?')})\n"
+        f"Times: {timings}\nVersions: {versions}",
+        style="dim",
+    )
