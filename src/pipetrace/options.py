@@ -37,6 +37,10 @@ def check_settings(settings: Settings) -> Settings:
         if settings.limit < 6:
             raise SettingsError(f"--limit must be at least 6, so the test part (limit / 6) holds an image (got {settings.limit})")
     _positive_int("--questions", settings.questions)
+    from pipetrace.insights.quiz import MAX_QUESTIONS
+
+    if settings.questions > MAX_QUESTIONS:
+        raise SettingsError(f"--questions {settings.questions}: a run yields {MAX_QUESTIONS} questions at most")
     return settings
 
 

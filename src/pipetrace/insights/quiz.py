@@ -28,7 +28,16 @@ def build_quiz(trace: Trace, count: int, seed: int = 0) -> list[Question]:
 
 def quiz_pool(trace: Trace) -> list[Question]:
     """Every question this trace can answer, in the order they are asked."""
-    makers = [
+    questions = []
+    for make in QUESTION_MAKERS:
+        question = make(trace)
+        if question is not None and len(set(question.options)) == len(question.options) >= 2:
+            questions.append(question)
+    return questions
+
+
+def _makers():
+    return [
         _stage_purpose,
         _flatten_shape,
         _final_accuracy,
@@ -41,12 +50,6 @@ def quiz_pool(trace: Trace) -> list[Question]:
         _hardest_class,
         _preprocessed_value,
     ]
-    questions = []
-    for make in makers:
-        question = make(trace)
-        if question is not None and len(set(question.options)) == len(question.options) >= 2:
-            questions.append(question)
-    return questions
 
 
 def _shuffled(question: Question, rng: random.Random) -> Question:
@@ -241,3 +244,7 @@ def _preprocessed_value(trace: Trace) -> Question | None:
         explanation=f"{e['before']} / 255 = {e['after']:.4f}",
         kind="measured",
     )
+
+
+QUESTION_MAKERS = _makers()
+MAX_QUESTIONS = len(QUESTION_MAKERS)  # checked before a run starts, so a bad --questions trains nothing

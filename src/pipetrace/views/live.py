@@ -27,6 +27,8 @@ class TerminalObserver(Observer):
 
     def on_training_start(self, epochs: int, steps_per_epoch: int) -> None:
         self._steps = steps_per_epoch
+        if not self.console.is_terminal:
+            return  # a live bar only makes sense on a screen; piped output stays the plain trace
         self._progress = Progress(
             TextColumn("[bold]training[/] epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),

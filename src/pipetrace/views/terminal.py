@@ -124,21 +124,41 @@ def _stage_extra(stage: Stage) -> RenderableType | None:
 
 
 def render_training(training: Training) -> RenderableType:
-    table = Table(show_lines=False)
-    for column, justify in (
-        ("Epoch", "right"), ("Loss", "right"), ("Accuracy", "right"), ("Test loss", "right"),
-        ("Test accuracy", "right"), ("Time", "right"), ("Observation", "left"),
-    ):
-        table.add_column(column, justify=justify, ratio=4 if column == "Observation" else None)
-    for e in training.epochs:
-        table.add_row(*epoch_cells(e))
-    parts: list[RenderableType] = [table]
+    parts: list[RenderableType] = [EpochTable(training.epochs)]
     if training.status != "completed":
         parts.append(Text(f"Training {training.status} after {len(training.epochs)} of {training.epochs_planned} epochs", style="bold red"))
     if any(e.loss is not None for e in training.epochs):
         parts.append(Text("Loss per epoch", style="bold"))
         parts.append(loss_chart(training))
     return Group(*parts)
+
+
+class EpochTable:
+    """Epoch | Loss | Accuracy | Test loss | Test accuracy | Time | Observation.
+
+    On a narrow terminal the observations move under the table, numbered by epoch,
+    instead of being squeezed into a column a dozen characters wide.
+    """
+
+    WIDE = 110
+    COLUMNS = ("Epoch", "Loss", "Accuracy", "Test loss", "Test accuracy", "Time", "Observation")
+
+    def __init__(self, epochs: list[Epoch]):
+        self.epochs = epochs
+
+    def __rich_console__(self, console, options):
+        wide = options.max_width >= self.WIDE
+        table = Table()
+        for column in self.COLUMNS if wide else self.COLUMNS[:-1]:
+            table.add_column(column, justify="left" if column == "Observation" else "right")
+        for e in self.epochs:
+            cells = epoch_cells(e)
+            table.add_row(*(cells if wide else cells[:-1]))
+        yield table
+        if not wide:
+            yield Text("Observation", style="bold")
+            for e in self.epochs:
+                yield Text(f"Epoch {e.epoch}: {e.observation}")
 
 
 def epoch_cells(e: Epoch) -> list[str]:

@@ -1,0 +1,86 @@
+"""The command line as a user meets it: help, option checks, plain output, same seed same numbers."""
+
+import json
+
+import pytest
+from conftest import pipetrace_cli
+
+
+def test_help_explains_the_options():
+    done = pipetrace_cli("run", "--help")
+    assert done.returncode == 0
+    for option in ("--epochs", "--batch-size", "--hidden", "--learning-rate", "--seed", "--sample", "--limit",
+                   "--data-dir", "--out", "--quiet", "--questions", "--no-answers"):
+        assert option in done.stdout
+    top = pipetrace_cli("--help")
+    assert top.returncode == 0 and "run" in top.stdout and "show" in top.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "--epochs must be a whole number of at least 1 (got 0)"),
+        (["--batch-size", "-5"], "--batch-size must be a whole number of at least 1 (got -5)"),
+        (["--hidden", "0"], "--hidden must be a whole number of at least 1"),
+        (["--learning-rate", "-0.1"], "--learning-rate must be a positive number"),
+        (["--learning-rate", "nan"], "--learning-rate must be a positive number"),
+        (["--learning-rate", "fast"], "invalid float value: 'fast'"),
+        (["--sample", "10000"], "--sample 10000 is outside the test set: it holds 10000 images (0 to 9999)"),
+        (["--limit", "600", "--sample", "100"], "--sample 100 is outside the test set: it holds 100 images"),
+        (["--limit", "70000"], "--limit 70000 is larger than the 60000 training images"),
+        (["--questions", "99"], "--questions 99: a run yields 11 questions at most"),
+        (["--data-dir", "/nonexistent"], "/nonexistent: no such data folder"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_options_get_one_clear_line_and_status_2(args, message, tmp_path):
+    done = pipetrace_cli("run", "--out", str(tmp_path / "run"), *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "run" / "model.keras").exists(), "nothing is trained on bad options"
+
+
+def test_show_of_something_that_is_not_a_trace(tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"hello": 1}')
+    done = pipetrace_cli("show", str(bad))
+    assert done.returncode == 2 and "not a pipetrace trace" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_same_seed_same_numbers(tmp_path):
+    def numbers(folder):
+        data = json.loads((folder / "trace.json").read_text())
+        drop = {"seconds", "timings", "created_at"}
+
+        def clean(value):
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items() if k not in drop}
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return value
+
+        return clean(data)
+
+    for name in ("a", "b"):
+        done = pipetrace_cli("run", "--limit", "1200", "--epochs", "2", "--seed", "7", "--quiet", "--out", str(tmp_path / name))
+        assert done.returncode == 0, done.stderr
+    assert numbers(tmp_path / "a") == numbers(tmp_path / "b")
+
+
+def test_quiet_no_answers_and_python_dash_m(tmp_path):
+    done = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(tmp_path / "q"))
+    assert done.returncode == 0, done.stderr
+    assert "Data Flow" not in done.stdout and "Saved" in done.stdout and "trace.json" in done.stdout
+    shown = pipetrace_cli("show", str(tmp_path / "q" / "trace.json"), "--no-answers")
+    assert "Answers" not in shown.stdout and "Model Quiz" in shown.stdout
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    out = tmp_path / "run"
+    first = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
+    assert first.returncode == 0
+    before = (out / "trace.json").read_bytes()
+    again = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert (out / "trace.json").read_bytes() == before

@@ -1,0 +1,73 @@
+"""Quiz answer keys and insights agree with the trace they were built from."""
+
+import copy
+import re
+
+from pipetrace.insights import build_quiz, key_insights, quiz_pool
+from pipetrace.stages.measure import shape_text
+
+
+def test_every_question_has_distinct_options_and_one_key(small_run):
+    trace, _ = small_run
+    pool = quiz_pool(trace)
+    assert len(pool) >= 8
+    for q in build_quiz(trace, len(pool), seed=3):
+        assert len(set(q.options)) == len(q.options) >= 3
+        assert 0 <= q.answer < len(q.options)
+        assert q.explanation
+
+
+def test_default_quiz_mirrors_the_seed_page(small_run):
+    trace, _ = small_run
+    q1, q2, q3 = trace.quiz
+    assert q1.kind == "concept" and q1.options[q1.answer] == trace.stages[2].did
+    assert {s.did for s in trace.stages if s.name != "Flatten"} >= set(q1.options) - {trace.stages[2].did}
+    assert q2.options[q2.answer] == shape_text(trace.stages[2].outputs[0].shape)
+    assert q3.options[q3.answer] == f"{100 * trace.training.epochs[-1].test_accuracy:.2f}%"
+
+
+def test_measured_keys_match_the_trace(small_run):
+    trace, _ = small_run
+    keys = {q.text: q.options[q.answer] for q in quiz_pool(trace)}
+    hidden = trace.network.layers[0]
+    by_start = lambda s: next(v for k, v in keys.items() if k.startswith(s))  # noqa: E731
+    assert by_start("How many numbers") == f"{hidden.params:,}"
+    assert by_start(f"For test image {trace.prediction.sample}, how many") == str(trace.prediction.layers[1].details["fired"])
+    flat = trace.stages[2].details
+    assert by_start("After Flatten") == str(28 * flat["row"] + flat["col"])
+    assert by_start("What did the network predict").startswith(f"'{trace.prediction.predicted}'")
+
+
+def test_shuffling_moves_the_key_but_keeps_it_right(small_run):
+    trace, _ = small_run
+    a, b = build_quiz(trace, 5, seed=1), build_quiz(trace, 5, seed=2)
+    for qa, qb in zip(a, b):
+        assert qa.options[qa.answer] == qb.options[qb.answer]
+    assert [q.answer for q in a] != [q.answer for q in b]
+
+
+def test_insights_quote_the_numbers_they_rest_on(small_run):
+    trace, _ = small_run
+    insights = key_insights(trace)
+    last = trace.training.epochs[-1]
+    learning = insights[0]
+    assert learning.figures["test_accuracy"] == last.test_accuracy
+    assert f"{last.test_accuracy:.1%}" in learning.text and f"{last.loss:.3f}" in learning.text
+    params = next(i for i in insights if "parameters" in i.text)
+    assert f"{trace.network.total_params:,}" in params.text
+    hardest = next(i for i in insights if "hardest" in i.text)
+    c = hardest.figures["hardest"]
+    assert hardest.figures["hardest_accuracy"] == min(trace.evaluation.per_class_accuracy)
+    assert re.search(rf"'{c}' was the hardest", hardest.text)
+
+
+def test_generalization_insight_follows_the_gap(small_run):
+    trace, _ = small_run
+    overfit = copy.deepcopy(trace)
+    overfit.training.epochs[-1].accuracy = 0.999
+    overfit.training.epochs[-1].test_accuracy = 0.90
+    text = next(i.text for i in key_insights(overfit) if "gap" in i.text)
+    assert "9.9 points" in text and "memorize" in text
+    diverged = copy.deepcopy(trace)
+    diverged.training.status = "diverged"
+    assert key_insights(diverged)[0].text.startswith("Training diverged in epoch 2 of 2")
