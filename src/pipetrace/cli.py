@@ -7,8 +7,10 @@ Errors pipetrace expects (bad data, bad options) print one clear line and exit 2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -35,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pipetrace: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug, not bad input: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(
+            f"pipetrace {args.command}: unexpected error: {type(error).__name__}: {error} "
+            "(run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--no-answers", action="store_true", help="print the quiz without its answers")
     show.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     show.set_defaults(handler=_show)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema that every trace.json follows",
+                                 description="Print the JSON Schema (draft 2020-12) of trace.json.")
+    schema.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    schema.set_defaults(handler=_schema)
     return parser
 
 
@@ -110,7 +126,8 @@ def _run(args) -> int:
         from pipetrace.views.live import TerminalObserver
 
         observer = TerminalObserver(console)
-    trace = run(settings, out=out, observer=observer, force=args.force)
+    with interrupts_end_training(console):
+        trace = run(settings, out=out, observer=observer, force=args.force)
     if not args.quiet:
         console.print(render_stage(trace.stages[-1]))
         for part in render_results(trace, answers=not args.no_answers):
@@ -119,7 +136,39 @@ def _run(args) -> int:
     accuracy = f"test accuracy {last.test_accuracy:.2%}" if last else "no epoch finished"
     console.print(f"\nRun {trace.status}: {accuracy}. Saved {out / 'trace.json'} and {out / 'model.keras'}")
     console.print(f"See it again with: pipetrace show {out / 'trace.json'}")
-    return 0 if trace.status == "completed" else 1
+    return EXIT_STATUS[trace.status]
+
+
+EXIT_STATUS = {"completed": 0, "diverged": 1, "interrupted": 130}
+
+
+@contextlib.contextmanager
+def interrupts_end_training(console):
+    """The first Ctrl-C ends training and keeps what was done; the second exits at once."""
+
+    def second(signum, frame):
+        os._exit(130)
+
+    def first(signum, frame):
+        signal.signal(signal.SIGINT, second)
+        console.print("\n[bold]Interrupted:[/] keeping the epochs finished so far and saving them "
+                      "(press Ctrl-C again to quit at once)")
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _schema(args) -> int:
+    import json
+
+    from pipetrace.trace.schema import trace_schema
+
+    print(json.dumps(trace_schema(), indent=2))
+    return 0
 
 
 def _show(args) -> int:

@@ -2,7 +2,8 @@
 
 It keeps each epoch's metrics, time and per-batch losses, and stops training at the
 first batch whose loss is not a finite number (so a diverging run ends with a clear record
-instead of epochs of NaN).
+instead of epochs of NaN). It then puts back the weights of the last epoch that finished
+with a finite loss, so the model that is saved, evaluated and probed is a real one.
 
 >>> recorder = TrainingRecorder()                         # doctest: +SKIP
 >>> model.fit(x, y, validation_data=(xt, yt), callbacks=[recorder])  # doctest: +SKIP
@@ -35,6 +36,7 @@ class TrainingRecorder(keras.callbacks.Callback):
         self._record_batches = record_batches
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._last_good_weights = self.model.get_weights()  # a few hundred KB: cheap insurance
         self._started = time.perf_counter()
         self._batch_losses: list[float | None] = []
         self._previous_mean = 0.0
@@ -69,6 +71,8 @@ class TrainingRecorder(keras.callbacks.Callback):
         if record["loss"] is None and self.diverged_at is None:
             self.diverged_at = epoch + 1
             self.model.stop_training = True
+        if self.diverged_at is not None:
+            self.model.set_weights(self._last_good_weights)
         self.epochs.append(record)
         if self._on_epoch:
             self._on_epoch(record)
