@@ -19,9 +19,9 @@ from pipetrace.data import Dataset, load_mnist
 from pipetrace.errors import PipetraceError
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.options import check_against_data, check_settings
-from pipetrace.probe import evaluate, trace_prediction
+from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_prediction
 from pipetrace.stages import flatten, load, preprocess, split, training_stage
-from pipetrace.trace import Settings, Trace
+from pipetrace.trace import LayerWeights, PackedArray, Settings, Trace
 from pipetrace.training import fit as training
 
 
@@ -85,7 +85,8 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
     timings["Model training"] = trained.seconds
 
     t = time.perf_counter()
-    evaluation = evaluate(model, x_test, y_test, dataset.num_classes)
+    probabilities = predict_all(model, x_test)
+    evaluation = evaluation_from_probabilities(probabilities, y_test, dataset.num_classes, dataset.x_test)
     timings["evaluation"] = time.perf_counter() - t
     t = time.perf_counter()
     prediction = trace_prediction(
@@ -93,6 +94,11 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
         dataset.x_test[settings.sample], dataset.class_names,
     )
     timings["prediction"] = time.perf_counter() - t
+    samples = [
+        prediction if i == settings.sample else trace_prediction(
+            model, x_test[i], int(y_test[i]), i, dataset.x_test[i], dataset.class_names)
+        for i in choose_samples(probabilities, y_test, settings.sample)
+    ]
 
     trace = Trace(
         settings=settings,
@@ -108,6 +114,8 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
         timings=timings,
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         status=trained.status,
+        weights=_weights(model),
+        samples=samples,
     )
     trace.quiz = build_quiz(trace, settings.questions, settings.seed)
     trace.insights = key_insights(trace)
@@ -118,13 +126,25 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
 
 
 def save_run(trace: Trace, model, out_dir: Path) -> None:
-    """trace.json and model.keras, each written to a temporary name and renamed into place."""
+    """trace.json, model.keras and report.html, each written to a temporary name and renamed into place."""
     import os
 
     model_tmp = out_dir / ".model.tmp.keras"
     model.save(model_tmp)
     os.replace(model_tmp, out_dir / "model.keras")
     trace.save(out_dir / "trace.json")
+    from pipetrace.views.html import write_report
+
+    write_report(trace, out_dir / "report.html")
+
+
+def _weights(model) -> list[LayerWeights]:
+    """Every Dense layer's kernel and bias, packed, so the HTML report can run the network in JavaScript."""
+    packed = []
+    for layer in model.layers:
+        kernel, bias = layer.get_weights()
+        packed.append(LayerWeights(layer.name, layer.activation.__name__, PackedArray.pack(kernel), PackedArray.pack(bias)))
+    return packed
 
 
 def _prepare_out(out: str | Path, force: bool) -> Path:

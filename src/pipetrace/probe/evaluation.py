@@ -10,20 +10,30 @@ import math
 
 import numpy as np
 
-from pipetrace.trace import Evaluation
+from pipetrace.trace import Evaluation, Example
 
 EPSILON = 1e-7  # Keras clips probabilities the same way before taking the log
 SHOWN_MISTAKES = 24
 
 
-def evaluate(model, x_test: np.ndarray, y_test: np.ndarray, classes: int, batch_size: int = 1024) -> Evaluation:
+def evaluate(model, x_test: np.ndarray, y_test: np.ndarray, classes: int, batch_size: int = 1024,
+             images: np.ndarray | None = None) -> Evaluation:
     """Predict every test image once and count what was right and what was confused."""
-    probabilities = model.predict(x_test, batch_size=batch_size, verbose=0)
-    return evaluation_from_probabilities(probabilities, y_test, classes)
+    probabilities = predict_all(model, x_test, batch_size)
+    return evaluation_from_probabilities(probabilities, y_test, classes, images)
 
 
-def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray, classes: int) -> Evaluation:
-    """The same numbers from an N x classes array of probabilities (testable without Keras)."""
+def predict_all(model, x_test: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """The N x classes probabilities for every test image, in one `model.predict`."""
+    return model.predict(x_test, batch_size=batch_size, verbose=0)
+
+
+def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray, classes: int,
+                                  images: np.ndarray | None = None) -> Evaluation:
+    """The same numbers from an N x classes array of probabilities (testable without Keras).
+
+    With the raw test `images`, the shown mistakes carry their pictures too (for the HTML gallery).
+    """
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (y_test, predicted), 1)
@@ -31,10 +41,18 @@ def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray,
     per_class = [float(confusion[c, c] / totals[c]) if totals[c] else 0.0 for c in range(classes)]
     picked = np.clip(probabilities[np.arange(len(y_test)), y_test], EPSILON, 1 - EPSILON)
     loss = float(-np.log(picked).mean())
+    shown = np.flatnonzero(predicted != y_test)[:SHOWN_MISTAKES]
+    mistakes = []
+    if images is not None:
+        mistakes = [
+            Example(int(i), int(y_test[i]), int(predicted[i]), float(probabilities[i, predicted[i]]), images[i].tolist())
+            for i in shown
+        ]
     return Evaluation(
         test_loss=loss if math.isfinite(loss) else None,
         test_accuracy=float((predicted == y_test).mean()),
         confusion=confusion.tolist(),
         per_class_accuracy=per_class,
-        misclassified=[int(i) for i in np.flatnonzero(predicted != y_test)[:SHOWN_MISTAKES]],
+        misclassified=[int(i) for i in shown],
+        mistakes=mistakes,
     )

@@ -133,6 +133,17 @@ class Training:
 
 
 @dataclass
+class Example:
+    """One test image and what the trained network said about it (for galleries)."""
+
+    index: int  # position in the test set
+    label: int
+    predicted: int
+    confidence: float  # the probability the network gave to `predicted`
+    image: list[list[int]]  # the raw 0..255 pixels
+
+
+@dataclass
 class Evaluation:
     """The trained model on the whole test set: overall, per class, and what it confused."""
 
@@ -141,6 +152,46 @@ class Evaluation:
     confusion: list[list[int]]  # confusion[true][predicted]
     per_class_accuracy: list[float]
     misclassified: list[int]  # test indices, a few, for views to show
+    mistakes: list[Example] = field(default_factory=list)  # the images behind `misclassified`
+
+
+@dataclass
+class PackedArray:
+    """A float32 array kept compact in JSON: base64 of its little-endian bytes, plus its shape.
+
+    101,770 weights take 530 KB this way instead of about 2 MB as JSON numbers, and the
+    values are exactly the float32 numbers Keras computed with (no decimal rounding).
+    """
+
+    shape: list[int]
+    data: str  # base64 of the little-endian float32 bytes, row-major
+
+    @classmethod
+    def pack(cls, array) -> PackedArray:
+        import base64
+
+        import numpy as np
+
+        values = np.ascontiguousarray(array, dtype="<f4")
+        return cls([int(n) for n in values.shape], base64.b64encode(values.tobytes()).decode("ascii"))
+
+    def unpack(self):
+        """The numpy float32 array (numpy only; no TensorFlow)."""
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(self.data), dtype="<f4").reshape(self.shape)
+
+
+@dataclass
+class LayerWeights:
+    """The learned numbers of one Dense layer, so a view can run the network without Keras."""
+
+    name: str
+    activation: str  # "relu", "softmax", ...
+    kernel: PackedArray  # inputs x units
+    bias: PackedArray  # units
 
 
 @dataclass
@@ -208,6 +259,9 @@ class Trace:
     created_at: str
     status: str = "completed"
     schema_version: int = SCHEMA_VERSION
+    # Added for the HTML report; empty in traces written before it.
+    weights: list[LayerWeights] = field(default_factory=list)  # the trained layers, in order
+    samples: list[Prediction] = field(default_factory=list)  # test images traced layer by layer, right and wrong
 
     # ---- JSON round trip -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -237,6 +291,12 @@ class Trace:
         from pipetrace.views.terminal import render_trace
 
         yield from render_trace(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter and Colab draw the HTML report inline (in an iframe, so its styles stay its own)."""
+        from pipetrace.views.html import notebook_html
+
+        return notebook_html(self)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

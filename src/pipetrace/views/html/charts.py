@@ -1,0 +1,144 @@
+"""The report's charts, drawn by matplotlib and embedded as inline SVG.
+
+matplotlib is well kept, already a scientific-Python staple, and renders on the server
+side: the page gets finished vector drawings (sharp at any zoom, printable, readable
+without JavaScript) and carries no charting library. Text stays <text> (svg.fonttype
+"none"), so charts use the page's own fonts and stay small. Each chart gets its own
+hash salt, so the ids matplotlib writes never collide when several SVGs share a page.
+matplotlib is imported only here, and only when a report is drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+
+from pipetrace.trace import Evaluation, Training
+
+TRAIN = "#4f46e5"  # indigo: training set
+TEST = "#f59e0b"  # amber: test set
+INK = "#1f2937"
+GRID = "#e5e7eb"
+MUTED = "#6b7280"
+
+
+def epoch_chart(training: Training) -> str:
+    """Loss and accuracy after every epoch, training set against test set, side by side."""
+    epochs = [e.epoch for e in training.epochs]
+    fig, (loss_ax, acc_ax) = _figure(7.6, 2.9, ncols=2)
+    _line(loss_ax, epochs, [e.loss for e in training.epochs], TRAIN, "training")
+    _line(loss_ax, epochs, [e.test_loss for e in training.epochs], TEST, "test")
+    _style(loss_ax, "Loss (lower is better)", "epoch")
+    _line(acc_ax, epochs, [100 * e.accuracy for e in training.epochs], TRAIN, "training")
+    _line(acc_ax, epochs, [100 * e.test_accuracy for e in training.epochs], TEST, "test")
+    _style(acc_ax, "Accuracy, % (higher is better)", "epoch")
+    for ax in (loss_ax, acc_ax):
+        ax.set_xticks(epochs)
+        ax.legend(frameon=False, fontsize=8)
+    return _svg(fig, "epochs")
+
+
+def batch_chart(training: Training) -> str:
+    """The training loss as it was recorded during each epoch, batch by batch."""
+    fig, (ax,) = _figure(7.6, 2.6)
+    per_record = max(1, training.steps_per_record)
+    xs, ys = [], []
+    for epoch in training.epochs:
+        start, end = (epoch.epoch - 1) * training.steps_per_epoch, epoch.epoch * training.steps_per_epoch
+        for k, loss in enumerate(epoch.batch_losses):
+            if loss is not None and math.isfinite(loss):
+                xs.append(min(start + (k + 1) * per_record, end))  # each entry ends at its last batch
+                ys.append(loss)
+        ax.axvline(end, color=GRID, linewidth=1.2, zorder=0)
+    ax.plot(xs, ys, color=TRAIN, linewidth=1.4, marker="o" if len(xs) < 30 else None, markersize=3)
+    ax.set_xlim(0, max(len(training.epochs) * training.steps_per_epoch, 1))
+    _style(ax, f"Training loss, every {per_record} batches (grey lines: end of each epoch)", "batch")
+    return _svg(fig, "batches")
+
+
+def confusion_chart(evaluation: Evaluation, class_names: list[str]) -> str:
+    """The confusion matrix as a heat map: rows are true digits, columns what the network said."""
+    import numpy as np
+
+    counts = np.array(evaluation.confusion)
+    fig, (ax,) = _figure(4.6, 4.3)
+    shade = np.log1p(counts)
+    ax.imshow(shade, cmap="Blues", vmin=0, vmax=max(shade.max(), 1))
+    top = counts.max() if counts.size else 0
+    for (row, col), n in np.ndenumerate(counts):
+        if n:
+            dark = shade[row, col] > 0.6 * math.log1p(top)
+            ax.text(col, row, str(n), ha="center", va="center", fontsize=6.5 if n >= 1000 else 7.5,
+                    color="white" if dark else INK)
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names)
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted", color=MUTED)
+    ax.set_ylabel("true", color=MUTED)
+    ax.tick_params(length=0, labelsize=8)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return _svg(fig, "confusion")
+
+
+def per_class_chart(evaluation: Evaluation, class_names: list[str]) -> str:
+    """Accuracy on each digit's test images, with the overall accuracy as a line."""
+    fig, (ax,) = _figure(4.6, 4.3)
+    values = [100 * a for a in evaluation.per_class_accuracy]
+    worst = values.index(min(values)) if values else -1
+    colors = [TEST if i == worst else TRAIN for i in range(len(values))]
+    bars = ax.barh(range(len(values)), values, color=colors, height=0.7)
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_width() - 1, bar.get_y() + bar.get_height() / 2, f"{value:.1f}", ha="right",
+                va="center", fontsize=7.5, color="white")
+    ax.axvline(100 * evaluation.test_accuracy, color=INK, linewidth=1, linestyle="--")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.invert_yaxis()
+    low = min(values) if values else 0
+    ax.set_xlim(max(0, 10 * math.floor(low / 10) - 10), 100)
+    _style(ax, f"Accuracy per digit, % (dashed: overall {100 * evaluation.test_accuracy:.1f}%)", "")
+    return _svg(fig, "per-class")
+
+
+# ---- helpers ----------------------------------------------------------------------------
+def _figure(width: float, height: float, ncols: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _line(ax, xs, ys, color, label):
+    points = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    if points:
+        ax.plot(*zip(*points), color=color, marker="o", markersize=4, linewidth=2, label=label)
+
+
+def _style(ax, title: str, xlabel: str) -> None:
+    ax.set_title(title, loc="left", fontsize=9.5, color=INK)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=8, color=MUTED)
+    ax.grid(True, color=GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=8, colors=MUTED, length=0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(GRID)
+
+
+def _svg(fig, name: str) -> str:
+    """The figure as an <svg> element to inline: no XML prolog, no date, ids unique to this chart."""
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"pipetrace-{name}",
+                                "font.family": "sans-serif"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None}, transparent=True)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = re.sub(r"<style[^>]*>.*?</style>", "", text, flags=re.S)  # its `*` rule would style the whole page
+    return text.replace("<svg ", f'<svg class="chart" role="img" aria-label="{name} chart" ', 1)

@@ -1,0 +1,63 @@
+"""Assemble the report: one self-contained HTML file from a Trace, with no request to any host.
+
+The CSS and JavaScript live beside this file (static/) and are inlined; pictures are
+data: URIs and charts inline SVG. A Content-Security-Policy in the page forbids loading
+anything from anywhere, so a slip would show as a blocked request, not a silent leak.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from pipetrace.trace import Trace
+from pipetrace.trace.model import write_atomic
+from pipetrace.views.html import sections
+from pipetrace.views.html.payload import payload, script_json
+
+
+def render_html(trace: Trace) -> str:
+    """The whole report as one HTML document."""
+    body = "\n".join(
+        [
+            sections.header(trace),
+            "<main>",
+            sections.data_flow(trace),
+            sections.training(trace),
+            sections.prediction(trace),
+            sections.draw(trace),
+            sections.evaluation(trace),
+            sections.quiz(trace),
+            sections.insights(trace),
+            "</main>",
+            sections.footer(trace),
+        ]
+    )
+    page = Template(_static("page.html"))
+    return page.substitute(
+        title=sections.e(f"pipetrace · {trace.dataset['name']} · {100 * trace.evaluation.test_accuracy:.2f}% test accuracy"),
+        style=_static("report.css"),
+        body=body,
+        data=script_json(payload(trace)),
+        script=_static("report.js"),
+    )
+
+
+def write_report(trace: Trace, path: str | Path) -> Path:
+    """Write the report to `path` atomically and return the path."""
+    path = Path(path)
+    write_atomic(path, render_html(trace).encode("utf-8"))
+    return path
+
+
+def notebook_html(trace: Trace, height: int = 900) -> str:
+    """The report in an iframe (srcdoc), for Jupyter and Colab: its CSS and script stay out of the notebook."""
+    from html import escape
+
+    return (f'<iframe srcdoc="{escape(render_html(trace), quote=True)}" style="width:100%;height:{height}px;'
+            f'border:1px solid #ddd;border-radius:8px" title="pipetrace report"></iframe>')
+
+
+def _static(name: str) -> str:
+    return resources.files("pipetrace.views.html").joinpath("static", name).read_text(encoding="utf-8")
