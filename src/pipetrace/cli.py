@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Print the Model Pipeline Trace saved in a trace.json, without training.")
     show.add_argument("trace", metavar="TRACE", help="a trace.json written by `pipetrace run`")
     show.add_argument("--no-answers", action="store_true", help="print the quiz without its answers")
+    show.add_argument("--html", metavar="FILE", help="write the trace as a self-contained, offline HTML report to FILE instead")
+    show.add_argument("--open", action="store_true",
+                      help="open the HTML report in the default browser (written to a temporary file without --html)")
     show.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     show.set_defaults(handler=_show)
 
@@ -136,6 +139,7 @@ def _run(args) -> int:
     accuracy = f"test accuracy {last.test_accuracy:.2%}" if last else "no epoch finished"
     console.print(f"\nRun {trace.status}: {accuracy}. Saved {out / 'trace.json'} and {out / 'model.keras'}")
     console.print(f"See it again with: pipetrace show {out / 'trace.json'}")
+    console.print(f"Open the report in a browser: {(out / 'report.html').resolve().as_uri()}")
     return EXIT_STATUS[trace.status]
 
 
@@ -177,8 +181,32 @@ def _show(args) -> int:
 
     trace = Trace.load(args.trace)
     console = _console()
+    if args.html or args.open:
+        return _show_html(trace, args.html, args.open, console)
     for part in render_trace(trace, answers=not args.no_answers):
         console.print(part)
+    return 0
+
+
+def _show_html(trace, html: str | None, open_it: bool, console) -> int:
+    """Write the report (to `html`, or a temporary file for --open alone) and maybe open it."""
+    import tempfile
+
+    from pipetrace.views.html import write_report
+
+    path = Path(html) if html else Path(tempfile.mkdtemp(prefix="pipetrace-")) / "report.html"
+    if path.is_dir():
+        raise PipetraceError(f"--html {path}: is a folder; give a file name such as {path / 'report.html'}")
+    try:
+        write_report(trace, path)
+    except OSError as error:
+        raise PipetraceError(f"--html {path}: cannot write there ({error.strerror})") from error
+    console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            console.print(f"No browser could be opened; open {path.resolve().as_uri()} yourself")
     return 0
 
 
