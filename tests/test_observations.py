@@ -44,3 +44,10 @@ def test_loss_going_up():
 def test_diverging_names_nan_and_what_to_try():
     texts = observe(epochs((2.5, 0.2, 2.3, 0.1), (None, 0.1, None, 0.1)), classes=10, learning_rate=5.0)
     assert "NaN" in texts[1] and "epoch 2" in texts[1] and "smaller learning rate, e.g. 0.5" in texts[1]
+
+
+def test_worse_than_guessing_is_not_called_learning():
+    texts = observe(epochs((40616.6, 0.16, 9.0, 0.10), (7.48, 0.11, 3.0, 0.11), (2.1, 0.3, 2.0, 0.35)), classes=10, learning_rate=10.0)
+    assert "4.06e+04, above the 2.303 of a uniform guess" in texts[0] and "e.g. 1" in texts[0]
+    assert "7.480, above the 2.303" in texts[1]
+    assert "fell 72% (7.480 -> 2.100)" in texts[2]

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--out", metavar="DIR", help="where to save trace.json and model.keras (default: a new folder under runs/)")
     output.add_argument("--force", action="store_true", help="allow --out to replace an earlier run")
     output.add_argument("--quiet", action="store_true", help="print only the result and where it was saved")
+    output.add_argument("--no-record", action="store_true",
+                        help="train with plain Keras, no per-batch recording (to measure what tracing costs)")
     run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
@@ -130,7 +132,7 @@ def _run(args) -> int:
 
         observer = TerminalObserver(console)
     with interrupts_end_training(console):
-        trace = run(settings, out=out, observer=observer, force=args.force)
+        trace = run(settings, out=out, observer=observer, force=args.force, record=not args.no_record)
     if not args.quiet:
         console.print(render_stage(trace.stages[-1]))
         for part in render_results(trace, answers=not args.no_answers):

@@ -30,8 +30,10 @@ def import_keras():
 def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True) -> Training:
     """Train `model` on data = (x_train, y_train, x_test, y_test) and return the training trace.
 
-    `on_batch(step)` and `on_epoch(epoch)` let a view follow along; `record=False` turns
-    the per-batch recording off (to measure what recording costs).
+    `on_batch(step)` and `on_epoch(epoch)` let a view follow along. `record=False` trains
+    with no pipetrace callback at all, as plain Keras would (to measure what recording costs):
+    the epochs then come from Keras' History, each with the average epoch time and no
+    per-batch losses.
     """
     from pipetrace.training.recorder import TrainingRecorder
 
@@ -43,7 +45,7 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
         if on_epoch:
             on_epoch(_epoch(record, observe(observed, classes, settings.learning_rate)[-1]))
 
-    recorder = TrainingRecorder(on_batch=on_batch, on_epoch=epoch_done, record_batches=record)
+    recorder = TrainingRecorder(on_batch=on_batch, on_epoch=epoch_done) if record else None
     started = time.perf_counter()
     status = "completed"
     try:
@@ -54,23 +56,44 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
             epochs=settings.epochs,
             validation_data=(x_test, y_test),
             shuffle=True,
-            callbacks=[recorder],
+            callbacks=[recorder] if recorder else [],
             verbose=0,
         )
     except KeyboardInterrupt:
         status = "interrupted"
-    if recorder.diverged_at is not None:
+    seconds = time.perf_counter() - started
+    records = recorder.epochs if recorder else _from_history(model.history.history, seconds)
+    if recorder and recorder.diverged_at is not None:
         status = "diverged"
-    observations = observe(recorder.epochs, classes, settings.learning_rate)
+    observations = observe(records, classes, settings.learning_rate)
     return Training(
         epochs_planned=settings.epochs,
         batch_size=settings.batch_size,
         steps_per_epoch=math.ceil(len(x_train) / settings.batch_size),
         steps_per_record=STEPS_PER_EXECUTION,
-        epochs=[_epoch(r, o) for r, o in zip(recorder.epochs, observations)],
+        epochs=[_epoch(r, o) for r, o in zip(records, observations)],
         status=status,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
     )
+
+
+def _from_history(history: dict, seconds: float) -> list[dict]:
+    """Epoch records from Keras' own History (used when recording is off)."""
+    from pipetrace.training.recorder import finite_or_none
+
+    count = len(history.get("loss", []))
+    return [
+        {
+            "epoch": i + 1,
+            "loss": finite_or_none(history["loss"][i]),
+            "accuracy": float(history["accuracy"][i]),
+            "test_loss": finite_or_none(history["val_loss"][i]),
+            "test_accuracy": float(history["val_accuracy"][i]),
+            "seconds": seconds / count,
+            "batch_losses": [],
+        }
+        for i in range(count)
+    ]
 
 
 def _epoch(record: dict, observation: str) -> Epoch:

@@ -27,13 +27,12 @@ class TrainingRecorder(keras.callbacks.Callback):
     step itself is recovered from two consecutive means.
     """
 
-    def __init__(self, on_batch=None, on_epoch=None, record_batches: bool = True):
+    def __init__(self, on_batch=None, on_epoch=None):
         super().__init__()
         self.epochs: list[dict] = []
         self.diverged_at: int | None = None
         self._on_batch = on_batch
         self._on_epoch = on_epoch
-        self._record_batches = record_batches
 
     def on_epoch_begin(self, epoch, logs=None):
         self._last_good_weights = self.model.get_weights()  # a few hundred KB: cheap insurance
@@ -45,12 +44,11 @@ class TrainingRecorder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step = min(batch + 1, self.params.get("steps") or batch + 1)  # Keras may overshoot on the last execution
         mean = float(logs["loss"]) if logs and "loss" in logs else math.nan
-        if self._record_batches:
-            # mean_k * k - mean_j * j = the sum of the losses of steps j+1..k; one value per call
-            steps = step - self._previous_step
-            loss = (mean * step - self._previous_mean * self._previous_step) / steps
-            self._batch_losses.append(loss if math.isfinite(loss) else None)
-            self._previous_mean, self._previous_step = mean, step
+        # mean_k * k - mean_j * j = the sum of the losses of steps j+1..k; one value per call
+        steps = max(step - self._previous_step, 1)
+        loss = (mean * step - self._previous_mean * self._previous_step) / steps
+        self._batch_losses.append(loss if math.isfinite(loss) else None)
+        self._previous_mean, self._previous_step = mean, step
         if not math.isfinite(mean):
             self.diverged_at = len(self.epochs) + 1
             self.model.stop_training = True
@@ -61,9 +59,9 @@ class TrainingRecorder(keras.callbacks.Callback):
         logs = logs or {}
         record = {
             "epoch": epoch + 1,
-            "loss": _finite(logs.get("loss")),
+            "loss": finite_or_none(logs.get("loss")),
             "accuracy": float(logs.get("accuracy", math.nan)),
-            "test_loss": _finite(logs.get("val_loss")),
+            "test_loss": finite_or_none(logs.get("val_loss")),
             "test_accuracy": float(logs.get("val_accuracy", math.nan)),
             "seconds": time.perf_counter() - self._started,
             "batch_losses": [_round(v) for v in self._batch_losses],
@@ -78,7 +76,7 @@ class TrainingRecorder(keras.callbacks.Callback):
             self._on_epoch(record)
 
 
-def _finite(value) -> float | None:
+def finite_or_none(value) -> float | None:
     if value is None:
         return None
     value = float(value)
