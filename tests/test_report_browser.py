@@ -1,0 +1,253 @@
+"""The HTML report in a real browser: Debian's Chromium, driven by Playwright for Python.
+
+Skipped, with the reason, where no Chromium is installed; with PIPETRACE_REQUIRE_BROWSER=1
+(set by .ci/run) a missing browser fails instead. Chromium is started with the flags this
+machine needs (no sandbox as root, no background networking, which would try to reach
+Google's hosts); Playwright gives it a fresh, empty profile each time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from test_report import SECTIONS, hostile_trace
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def find_chromium() -> str | None:
+    """$PIPETRACE_CHROMIUM, else Debian's /usr/bin/chromium, else one on PATH."""
+    for candidate in (os.environ.get("PIPETRACE_CHROMIUM"), "/usr/bin/chromium",
+                      shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _unavailable(reason: str):
+    if os.environ.get("PIPETRACE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and PIPETRACE_REQUIRE_BROWSER=1 says the browser tests must run")
+    pytest.skip(f"{reason}: install Debian's chromium (apt-get install chromium) to run the browser tests")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed")
+    executable = find_chromium()
+    if executable is None:
+        _unavailable("no Chromium found (looked at $PIPETRACE_CHROMIUM, /usr/bin/chromium and PATH)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A page opened from file://, with every console message, page error and request kept."""
+
+    def __init__(self, browser, path: Path):
+        self.url = path.resolve().as_uri()
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.console: list[tuple[str, str]] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.console.append((m.type, m.text)))
+        self.page.on("pageerror", lambda e: self.console.append(("pageerror", str(e))))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(self.url)
+        self.page.wait_for_load_state("load")
+
+    def errors(self) -> list[tuple[str, str]]:
+        return [(kind, text) for kind, text in self.console if kind in ("error", "pageerror", "warning")]
+
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requests if url != self.url and not url.startswith("data:")]
+
+
+@pytest.fixture()
+def visit(browser, small_run):
+    opened = Visit(browser, small_run[1] / "report.html")
+    yield opened
+    opened.page.close()
+
+
+def test_opens_from_file_with_no_errors_and_no_outside_request(visit):
+    visit.page.wait_for_timeout(300)
+    assert visit.errors() == []
+    assert visit.outside_requests() == []
+    assert visit.requests == [visit.url]
+
+
+def test_every_section_is_present(visit, small_run):
+    page = visit.page
+    for ident in SECTIONS:
+        assert page.locator(f"section#{ident}").is_visible(), ident
+    assert page.locator("header.hero").is_visible()
+    assert page.locator(".stage").count() == len(small_run[0].stages)
+    assert page.locator("svg.chart").count() == 4
+    assert page.locator(".mistake").count() == len(small_run[0].evaluation.mistakes)
+
+
+def test_switching_the_sample_changes_the_shown_probabilities(visit, small_run):
+    trace = small_run[0]
+    page, shown = visit.page, '[data-trace="sample"] .probs .v'
+    before = page.locator(shown).all_inner_texts()
+    wrong = next(i for i, p in enumerate(trace.samples) if not p.correct)
+    page.locator(f'.pick[data-sample="{wrong}"]').click()
+    after = page.locator(shown).all_inner_texts()
+    assert after != before
+    expected = trace.samples[wrong].layers[2].values
+    assert after == [f"{100 * v:.2f}%" for v in expected]
+    names = trace.dataset["class_names"]
+    assert page.locator('[data-trace="sample"] [data-part="predicted"]').inner_text() == names[trace.samples[wrong].predicted]
+    assert "wrong" in page.locator('[data-trace="sample"] [data-part="verdict"]').inner_text()
+    assert page.locator(f'.pick[data-sample="{wrong}"]').get_attribute("aria-pressed") == "true"
+
+
+def test_quiz_feedback_and_score_follow_the_answers(visit, small_run):
+    quiz, page = small_run[0].quiz, visit.page
+    score = page.locator("#quiz-score")
+    assert score.inner_text().startswith("Score: 0 right of 0 answered")
+
+    first = page.locator("#question-1")
+    wrong = next(i for i in range(len(quiz[0].options)) if i != quiz[0].answer)
+    first.locator(f'.option[data-option="{wrong}"]').click()
+    assert first.locator(".feedback").inner_text().startswith("Not quite.")
+    assert quiz[0].explanation in first.locator(".feedback").inner_text()
+    assert score.inner_text().startswith("Score: 0 right of 1 answered")
+
+    second = page.locator("#question-2")
+    second.locator(f'.option[data-option="{quiz[1].answer}"]').click()
+    assert second.locator(".feedback").inner_text().startswith("Right.")
+    assert score.inner_text().startswith("Score: 1 right of 2 answered")
+
+    # the keyboard alone: focus the right answer of question 3 and press Enter
+    third = page.locator("#question-3")
+    third.locator(f'.option[data-option="{quiz[2].answer}"]').focus()
+    page.keyboard.press("Enter")
+    assert third.locator(".feedback").inner_text().startswith("Right.")
+    assert score.inner_text().startswith("Score: 2 right of 3 answered")
+    assert visit.errors() == []
+
+
+def draw_seven(page) -> None:
+    """A '7' drawn with the mouse: a bar across the top, then the diagonal down."""
+    pad = page.locator("#pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 80, y + 60)
+    page.mouse.down()
+    for i in range(12):
+        page.mouse.move(x + 80 + i * 10, y + 60)
+    for i in range(16):
+        page.mouse.move(x + 200 - i * 5, y + 60 + i * 12)
+    page.mouse.up()
+
+
+def test_drawing_on_the_canvas_gives_a_prediction(visit, small_run):
+    page = visit.page
+    names = small_run[0].dataset["class_names"]
+    assert page.locator('[data-trace="draw"] [data-part="predicted"]').inner_text() == "?"
+    draw_seven(page)
+    page.wait_for_function("window.pipetrace.lastDrawing !== null")
+    drawing = page.evaluate("window.pipetrace.lastDrawing")
+    assert abs(sum(drawing["probabilities"]) - 1) < 1e-9
+    shown = page.locator('[data-trace="draw"] [data-part="predicted"]').inner_text()
+    assert shown == names[drawing["predicted"]]
+    bars = [float(t.rstrip("%")) for t in page.locator('[data-trace="draw"] .probs .v').all_inner_texts()]
+    assert abs(sum(bars) - 100) < 0.1
+    # prepared like MNIST: the ink's centre of mass sits within a pixel of pixel (14, 14)
+    image = np.array(drawing["input"]).reshape(28, 28)
+    rows, cols = np.indices(image.shape)
+    assert abs((image * rows).sum() / image.sum() - 14) <= 1
+    assert abs((image * cols).sum() / image.sum() - 14) <= 1
+    assert image.max() <= 1 and image.min() >= 0
+    assert visit.errors() == []
+
+
+def test_javascript_forward_pass_agrees_with_keras(visit, small_run):
+    import keras
+
+    from pipetrace.data import load_mnist
+
+    model = keras.models.load_model(small_run[1] / "model.keras")
+    x = load_mnist().x_test[:200].reshape(200, -1).astype(np.float32) / np.float32(255)
+    expected = model.predict(x, verbose=0)
+    started = time.perf_counter()
+    got = np.array(visit.page.evaluate("xs => window.pipetrace.predict(xs)", x.tolist()))
+    seconds = time.perf_counter() - started
+    difference = float(np.abs(got - expected).max())
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "js-vs-keras.txt").write_text(
+        f"200 test images, max |JavaScript - Keras| probability difference: {difference:.3g} ({seconds:.2f} s in the page)\n"
+    )
+    assert got.shape == expected.shape
+    assert difference < 1e-4
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_preparing_mnist_digits_keeps_them_recognized(visit, small_run):
+    """MNIST digits are already prepared; passing them through the page's `prepare` must not spoil them."""
+    import keras
+
+    from pipetrace.data import load_mnist
+
+    data = load_mnist()
+    raw, labels = data.x_test[:200], data.y_test[:200]
+    prepared = np.array(visit.page.evaluate(
+        "images => images.map(img => window.pipetrace.prepare(img, 28, 28))", raw.reshape(200, -1).tolist()))
+    model = keras.models.load_model(small_run[1] / "model.keras")
+    as_is = (model.predict(raw.reshape(200, -1) / 255, verbose=0).argmax(1) == labels).mean()
+    after = (model.predict(prepared, verbose=0).argmax(1) == labels).mean()
+    print(f"MNIST test images recognized as they are: {as_is:.1%}; after the page's prepare: {after:.1%}")
+    assert after >= as_is - 0.02, (as_is, after)
+
+
+def test_trace_strings_holding_script_render_as_text(browser, small_run, tmp_path):
+    from pipetrace.views.html import write_report
+
+    path = write_report(hostile_trace(small_run[0]), tmp_path / "hostile.html")
+    visit = Visit(browser, path)
+    page = visit.page
+    page.locator(".pick").nth(1).click()  # a summary set by JavaScript, from the hostile sample
+    page.locator("#question-1 .option").first.click()
+    draw_seven(page)
+    page.wait_for_function("window.pipetrace.lastDrawing !== null")
+    assert page.evaluate("window.__pwned") is None
+    assert "<script>window.__pwned = 1</script>" in page.locator("#insights").inner_text()
+    assert "<script>window.__pwned = 1</script>" in page.locator("h1").inner_text()
+    assert "</script><script>window.__pwned=3</script>" in page.locator('[data-trace="sample"]').inner_text()
+    assert visit.outside_requests() == []  # <img src=x> stayed text: nothing was fetched
+    page.close()
+
+
+def test_full_page_screenshot_is_kept(browser, small_run):
+    """test-artifacts/report.png: the whole page after a sample switch, a drawing and two answers."""
+    visit = Visit(browser, small_run[1] / "report.html")
+    page, trace = visit.page, small_run[0]
+    wrong = next(i for i, p in enumerate(trace.samples) if not p.correct)
+    page.locator(f'.pick[data-sample="{wrong}"]').click()
+    draw_seven(page)
+    page.wait_for_function("window.pipetrace.lastDrawing !== null")
+    page.locator(f'#question-1 .option[data-option="{trace.quiz[0].answer}"]').click()
+    page.locator(f'#question-2 .option[data-option="{(trace.quiz[1].answer + 1) % len(trace.quiz[1].options)}"]').click()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+    assert visit.errors() == []
+    page.close()
