@@ -50,10 +50,13 @@ def batch_chart(training: Training) -> str:
             if loss is not None and math.isfinite(loss):
                 xs.append(min(start + (k + 1) * per_record, end))  # each entry ends at its last batch
                 ys.append(loss)
-        ax.axvline(end, color=GRID, linewidth=1.2, zorder=0)
-    ax.plot(xs, ys, color=TRAIN, linewidth=1.4, marker="o" if len(xs) < 30 else None, markersize=3)
+        ax.axvline(end, color=MUTED, alpha=0.7, linewidth=1, linestyle=(0, (4, 3)), zorder=1)
+        ax.text(end, 1.0, f"epoch {epoch.epoch} ", transform=ax.get_xaxis_transform(), ha="right", va="top",
+                fontsize=7.5, color=MUTED)
+    ax.plot(xs, ys, color=TRAIN, linewidth=1.4, marker="o" if len(xs) < 30 else None, markersize=3, zorder=2)
     ax.set_xlim(0, max(len(training.epochs) * training.steps_per_epoch, 1))
-    _style(ax, f"Training loss, every {per_record} batches (grey lines: end of each epoch)", "batch")
+    _style(ax, f"Training loss, averaged over every {per_record} batches (dashed: end of each epoch)", "batch")
+    ax.grid(False, axis="x")
     return _svg(fig, "batches")
 
 

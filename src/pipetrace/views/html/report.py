@@ -7,6 +7,7 @@ anything from anywhere, so a slip would show as a blocked request, not a silent 
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -48,6 +49,9 @@ def write_report(trace: Trace, path: str | Path) -> Path:
     """Write the report to `path` atomically and return the path."""
     path = Path(path)
     write_atomic(path, render_html(trace).encode("utf-8"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)  # a page to share: readable like any new file, not private like a temp file
     return path
 
 
