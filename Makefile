@@ -4,13 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test clean
+.PHONY: run test bench install install-test clean
 
 run: $(VENV)/.installed
 	$(BIN)/pipetrace run
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

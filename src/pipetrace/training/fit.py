@@ -6,6 +6,7 @@ recorder's epochs into the trace's `Training` with an observation per epoch.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import time
@@ -25,6 +26,17 @@ def import_keras():
     import keras
 
     return keras
+
+
+def import_keras_in_background() -> concurrent.futures.Future:
+    """Start importing Keras (and TensorFlow) in a thread; `.result()` returns the module.
+
+    Reading and decompressing MNIST releases the GIL, so the two overlap on two cores.
+    """
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-keras")
+    future = executor.submit(import_keras)
+    executor.shutdown(wait=False)
+    return future
 
 
 def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True) -> Training:
