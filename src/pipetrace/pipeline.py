@@ -140,10 +140,20 @@ def save_run(trace: Trace, model, out_dir: Path) -> None:
 
 
 def _weights(model) -> list[LayerWeights]:
-    """Every Dense layer's kernel and bias, packed, so the HTML report can run the network in JavaScript."""
+    """Every Dense layer's kernel and bias, packed, so the HTML report can run the network in JavaScript.
+
+    Dropout is skipped (it does nothing at prediction time). A network with any other kind of
+    layer gets no weights: the page's forward pass knows Dense layers only, and says so.
+    """
     packed = []
     for layer in model.layers:
-        kernel, bias = layer.get_weights()
+        kind = type(layer).__name__
+        if kind == "Dropout":
+            continue
+        parts = layer.get_weights()
+        if kind != "Dense" or len(parts) != 2:
+            return []
+        kernel, bias = parts
         packed.append(LayerWeights(layer.name, layer.activation.__name__, PackedArray.pack(kernel), PackedArray.pack(bias)))
     return packed
 

@@ -11,6 +11,7 @@ import json
 
 from pipetrace.trace import Trace
 from pipetrace.views.html.pictures import png_uri
+from pipetrace.views.html.sections import shown_layers
 
 
 def payload(trace: Trace) -> dict:
@@ -32,12 +33,11 @@ def payload(trace: Trace) -> dict:
                 "confidence": p.confidence,
                 "correct": p.correct,
                 "png": png_uri(p.image),
-                "names": [layer.name for layer in p.layers],
-                "summaries": [layer.summary for layer in p.layers],
-                "hidden": p.layers[1].values if len(p.layers) > 1 else [],
-                "probabilities": p.layers[2].values if len(p.layers) > 2 else [],
+                "summaries": [layer.summary if layer else "" for layer in shown],
+                "hidden": shown[1].values if shown[1] else [],
+                "probabilities": shown[2].values if shown[2] else [],
             }
-            for p in samples
+            for p, shown in ((p, shown_layers(p)) for p in samples)
         ],
         "followed": {
             "raw": trace.stages[0].details.get("sample_image", []) if trace.stages else [],

@@ -241,17 +241,25 @@ def prediction(trace: Trace) -> str:
     return section("prediction", "Prediction Trace", f"{len(samples[0].layers)} layers", body, intro)
 
 
-def layer_panels(kind: str, p: Prediction | None, names: list[str], draw_canvas: bool = False) -> str:
-    """Input -> hidden -> output -> prediction, filled with `p` (or left empty for the drawing)."""
+def shown_layers(p: Prediction | None) -> list:
+    """The four layers the page shows: input, the first hidden layer, the output, the prediction."""
     layers = p.layers if p else []
-    title = [layers[i].name if i < len(layers) else n for i, n in
-             enumerate(["Input", "Hidden: Dense + ReLU", "Output: Dense + Softmax", "Prediction"])]
-    summary = [e(layers[i].summary) if i < len(layers) else "" for i in range(4)]
-    hidden = layers[1].values if len(layers) > 1 else [0.0] * 128
+    if len(layers) < 4:
+        return [None] * 4
+    return [layers[0], layers[1], layers[-2], layers[-1]]
+
+
+def layer_panels(kind: str, p: Prediction | None, names: list[str], draw_canvas: bool = False, units: int = 128) -> str:
+    """Input -> hidden -> output -> prediction, filled with `p` (or left empty for the drawing)."""
+    layers = shown_layers(p)
+    title = [layer.name if layer else n for layer, n in
+             zip(layers, ["Input", "Hidden: Dense + ReLU", "Output: Dense + Softmax", "Prediction"])]
+    summary = [e(layer.summary) if layer else "" for layer in layers]
+    hidden = layers[1].values if layers[1] else [0.0] * units
     top = max(hidden) if hidden and max(hidden) > 0 else 1.0
     cells = "".join(f'<i style="--a:{v / top:.3f}" title="neuron {j}: {v:.3f}"></i>' for j, v in enumerate(hidden))
-    probs = layers[2].values if len(layers) > 2 else [0.0] * len(names)
-    best = max(range(len(probs)), key=probs.__getitem__) if p else -1
+    probs = layers[2].values if layers[2] else [0.0] * len(names)
+    best = max(range(len(probs)), key=probs.__getitem__) if layers[2] else -1
     bars = "".join(
         f'<li class="{"best" if i == best else ""}"><span class="d">{e(names[i])}</span><span class="bar">'
         f'<i style="width:{100 * v:.2f}%"></i></span><span class="v">{100 * v:.2f}%</span></li>'
@@ -279,7 +287,8 @@ def layer_panels(kind: str, p: Prediction | None, names: list[str], draw_canvas:
 def draw(trace: Trace) -> str:
     names = trace.dataset["class_names"]
     if not trace.weights:
-        body = '<p class="warning">This trace holds no weights (it was written before pipetrace kept them); run again to draw.</p>'
+        body = ('<p class="warning">This trace holds no weights the page can run: it was written before pipetrace '
+                'kept them, or its network has layers other than Dense and Dropout.</p>')
         return section("draw", "Draw your own digit", "", body)
     total = sum(w.kernel.shape[0] * w.kernel.shape[1] + w.bias.shape[0] for w in trace.weights)
     intro = (f"Draw a digit with your mouse or finger. This page holds the {total:,} trained weights and runs the "
@@ -289,7 +298,7 @@ def draw(trace: Trace) -> str:
 <div class="pad-box"><canvas id="pad" width="280" height="280" aria-label="drawing pad: draw a digit here"></canvas>
 <div class="pad-tools"><button type="button" id="clear-pad">Clear</button><span class="hint">Tip: draw large and centred, with one stroke per line.</span></div>
 <noscript><p class="warning">Drawing needs JavaScript.</p></noscript></div>
-{layer_panels("draw", None, names, draw_canvas=True)}
+{layer_panels("draw", None, names, draw_canvas=True, units=trace.weights[0].kernel.shape[1])}
 </div>"""
     return section("draw", "Draw your own digit", "live, in your browser", body, intro)
 
