@@ -18,13 +18,18 @@ class SourceFile:
 
 @dataclass
 class Dataset:
-    """Images (N x H x W, uint8) and integer labels, in their official train/test parts.
+    """Raw images and integer labels 0..K-1, split into a training and a test part.
+
+    Images are N x H x W (grayscale) or N x H x W x C (colour, C = 3), as they came off disk
+    (uint8 wherever the data allows). `pixel_max` is the raw value that means "full ink", so
+    the preprocessing stage can scale any source to 0..1; `split` says in one sentence how the
+    two parts were made, because a dataset without an official split gets one from us.
 
     >>> import numpy as np
     >>> d = Dataset("toy", "made up", np.zeros((6, 2, 2), np.uint8), np.arange(6) % 2,
     ...             np.zeros((2, 2, 2), np.uint8), np.array([0, 1]), ["even", "odd"])
-    >>> d.image_shape, d.num_classes
-    ((2, 2), 2)
+    >>> d.image_shape, d.num_classes, d.pixel_max, d.channels
+    ((2, 2), 2, 255.0, 1)
     """
 
     name: str
@@ -35,10 +40,17 @@ class Dataset:
     y_test: np.ndarray
     class_names: list[str]
     files: list[SourceFile] = field(default_factory=list)
+    pixel_max: float = 255.0  # the raw value of full ink: 255 for uint8 images, 16 for scikit-learn's digits
+    split: str = "the official split"  # how the training and test parts were made, in one sentence
 
     @property
     def image_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def channels(self) -> int:
+        """1 for grayscale (N x H x W) images, else the size of the last axis (3 for RGB)."""
+        return 1 if self.x_train.ndim == 3 else int(self.x_train.shape[-1])
 
     @property
     def num_classes(self) -> int:

@@ -1,0 +1,249 @@
+"""A NumPy ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``: the layout Keras' loaders return.
+
+Images may be uint8 (full ink = 255) or any other non-negative numbers (full ink = 1 when
+they lie in 0..1, else their largest value, said in the source text); labels may be class
+numbers or strings (strings become classes in sorted order). An optional ``class_names`` array
+names the classes. Everything is checked, so a bad file gives one `DataError` that names it.
+
+>>> import numpy as np, tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "toy.npz")
+>>> np.savez(path, x_train=np.zeros((4, 3, 3), np.uint8), y_train=["b", "a", "b", "a"],
+...          x_test=np.zeros((2, 3, 3), np.uint8), y_test=["a", "b"])
+>>> d = load_npz(path)
+>>> d.class_names, d.y_train.tolist(), d.pixel_max
+(['a', 'b'], [1, 0, 1, 0], 255.0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from pipetrace.data.dataset import Dataset, SourceFile
+from pipetrace.errors import DataError
+
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_CLASSES = 10_000  # class numbers beyond this are a mistake (an id, a pixel), not a class count
+SPLIT = "the file's own split: x_train and y_train for training, x_test and y_test for testing"
+
+
+def load_npz(path: str | Path) -> Dataset:
+    """Load and check an ``.npz`` dataset; see the module docstring for what it accepts.
+
+    >>> load_npz("no-such-file.npz")
+    Traceback (most recent call last):
+    pipetrace.errors.DataError: no-such-file.npz: file not found
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found" if not path.is_dir() else f"{path}: is a folder, not an .npz file")
+    arrays = _read(path)
+    x_train = _image_array(arrays["x_train"], "x_train", path)
+    x_test = _image_array(arrays["x_test"], "x_test", path)
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DataError(
+            f"{path}: images of different sizes: x_train images are {_size(x_train.shape[1:])} but x_test "
+            f"images are {_size(x_test.shape[1:])}"
+        )
+    (x_train, x_test), pixel_max, pixels = _scaled_storage(x_train, x_test, path)
+    y_train = _label_array(arrays["y_train"], "y_train", path)
+    y_test = _label_array(arrays["y_test"], "y_test", path)
+    for images, labels, x_key, y_key in ((x_train, y_train, "x_train", "y_train"), (x_test, y_test, "x_test", "y_test")):
+        if len(images) != len(labels):
+            raise DataError(f"{path}: {x_key} holds {len(images)} images but {y_key} holds {len(labels)} labels")
+    (y_train, y_test), class_names = _encode_labels(y_train, y_test, arrays.get("class_names"), path)
+    present = np.unique(np.concatenate([y_train, y_test]))
+    if len(present) < 2:
+        raise DataError(
+            f"{path}: every label is class {class_names[present[0]]!r}; a classifier needs at least 2 classes"
+        )
+    with path.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else \
+            hashlib.sha256(handle.read()).hexdigest()
+    return Dataset(
+        name=path.stem,
+        source=f"the arrays in {path} ({pixels})",
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        class_names=class_names,
+        files=[SourceFile(path.name, digest, verified=False)],
+        pixel_max=pixel_max,
+        split=SPLIT,
+    )
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """The four arrays (and class_names, if present), read without ever unpickling anything."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as error:  # NumPy raises ValueError, OSError, EOFError or zipfile errors here
+        raise DataError(f"{path}: not an .npz file NumPy can read ({_reason(error)})") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(
+            f"{path}: holds a single array (.npy), not an .npz archive with {', '.join(KEYS)}"
+        )
+    with archive:
+        missing = [key for key in KEYS if key not in archive.files]
+        if missing:
+            has = ", ".join(archive.files) or "no arrays at all"
+            raise DataError(
+                f"{path}: no {' or '.join(repr(k) for k in missing)} array (an .npz dataset needs "
+                f"{', '.join(KEYS)}; this one has {has})"
+            )
+        arrays = {}
+        for key in (*KEYS, "class_names"):
+            if key not in archive.files:
+                continue
+            try:
+                arrays[key] = archive[key]
+            except ValueError as error:
+                if "pickle" in str(error):
+                    raise DataError(
+                        f"{path}: {key} holds Python objects (pickled); save plain number or string arrays"
+                    ) from error
+                raise DataError(f"{path}: {key} cannot be read ({_reason(error)})") from error
+            except Exception as error:  # a damaged member: zipfile.BadZipFile, EOFError, zlib.error, ...
+                raise DataError(f"{path}: {key} cannot be read, the file is damaged ({_reason(error)})") from error
+    return arrays
+
+
+def _image_array(images: np.ndarray, key: str, path: Path) -> np.ndarray:
+    if images.dtype.kind not in "biuf":
+        raise DataError(f"{path}: {key} holds {images.dtype} values; image pixels must be numbers")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+        raise DataError(
+            f"{path}: {key} has shape {_size(images.shape)}; expected images N x H x W (grayscale) "
+            f"or N x H x W x C with C = 1 or 3"
+        )
+    if images.shape[0] == 0:
+        raise DataError(f"{path}: {key} holds no images")
+    if 0 in images.shape[1:]:
+        raise DataError(f"{path}: {key} images are {_size(images.shape[1:])}, which holds no pixels")
+    if images.dtype.kind == "f":
+        finite = np.isfinite(images)
+        if not finite.all():
+            where = tuple(int(i) for i in np.argwhere(~finite)[0])
+            value = images[where]
+            what = "NaN" if np.isnan(value) else "infinite values"
+            raise DataError(f"{path}: {key} image {where[0]} holds {what} (at pixel {where[1:]}); pixels must be numbers")
+    if images.dtype.kind in "if" and images.min() < 0:
+        where = np.unravel_index(int(np.argmin(images)), images.shape)
+        raise DataError(
+            f"{path}: {key} image {int(where[0])} holds a negative pixel value ({images[where]:g}); "
+            f"pixels must be 0 or more (raw intensities, not standardized ones)"
+        )
+    return images
+
+
+def _scaled_storage(x_train: np.ndarray, x_test: np.ndarray, path: Path):
+    """(arrays as stored, pixel_max, a phrase for the source): uint8 wherever the values allow."""
+    if x_train.dtype == np.uint8 and x_test.dtype == np.uint8:
+        return (x_train, x_test), 255.0, "uint8 pixels, 255 = full ink"
+    low = float(min(x_train.min(), x_test.min()))
+    top = float(max(x_train.max(), x_test.max()))
+    pixel_max = 1.0 if top <= 1 else top
+    whole = all(x.dtype.kind in "biu" or bool(np.all(x == np.floor(x))) for x in (x_train, x_test))
+    dtype = np.uint8 if whole and top <= 255 else np.float32
+    kinds = " and ".join(sorted({str(x_train.dtype), str(x_test.dtype)}))
+    phrase = f"{kinds} pixels {low:g}..{top:g}, {pixel_max:g} taken as full ink"
+    if np.dtype(dtype) != x_train.dtype or np.dtype(dtype) != x_test.dtype:
+        phrase += f", stored as {np.dtype(dtype)}"
+    return (x_train.astype(dtype), x_test.astype(dtype)), pixel_max, phrase
+
+
+def _label_array(labels: np.ndarray, key: str, path: Path) -> np.ndarray:
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]  # CIFAR-10's loader gives labels as N x 1
+    if labels.ndim == 2 and labels.dtype.kind in "biuf":
+        raise DataError(
+            f"{path}: {key} has shape {_size(labels.shape)}, which looks one-hot; save one class number "
+            f"per image instead (labels.argmax(axis=1))"
+        )
+    if labels.ndim != 1:
+        raise DataError(f"{path}: {key} has shape {_size(labels.shape)}; expected one label per image (N,)")
+    if labels.dtype.kind == "f":
+        finite = np.isfinite(labels)
+        whole = np.zeros_like(finite)
+        whole[finite] = labels[finite] == np.floor(labels[finite])
+        if not whole.all():
+            bad = int(np.argmin(whole))
+            raise DataError(
+                f"{path}: label {labels[bad]!r} at {key}[{bad}] is not a whole number; labels must be "
+                f"class numbers (0, 1, 2, ...) or strings"
+            )
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "biuUS":
+        raise DataError(f"{path}: {key} holds {labels.dtype} values; labels must be integers or strings")
+    if labels.dtype.kind in "bi" and len(labels) and labels.min() < 0:
+        bad = int(np.argmin(labels))
+        raise DataError(
+            f"{path}: label {int(labels[bad])} at {key}[{bad}] is negative; labels must be class numbers 0, 1, 2, ..."
+        )
+    return labels
+
+
+def _encode_labels(y_train: np.ndarray, y_test: np.ndarray, names: np.ndarray | None, path: Path):
+    """((train, test) as int64 class numbers 0..K-1, class names)."""
+    strings = [y.dtype.kind in "US" for y in (y_train, y_test)]
+    if strings[0] != strings[1]:
+        kinds = ["strings" if s else "numbers" for s in strings]
+        raise DataError(f"{path}: y_train holds {kinds[0]} but y_test holds {kinds[1]}; use one kind of label")
+    given = _class_names(names, path) if names is not None else None
+    if strings[0]:
+        together = np.concatenate([_text(y_train), _text(y_test)])
+        values, codes = np.unique(together, return_inverse=True)
+        values = [str(v) for v in values]
+        if given is None:
+            class_names = values
+            order = np.arange(len(values))
+        else:
+            unknown = [v for v in values if v not in given]
+            if unknown:
+                raise DataError(f"{path}: label {unknown[0]!r} is not one of the {len(given)} names in class_names")
+            class_names = given
+            order = np.array([given.index(v) for v in values])
+        encoded = order[codes.ravel()].astype(np.int64)
+        return (encoded[: len(y_train)], encoded[len(y_train):]), class_names
+
+    y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+    top = int(max(y_train.max(initial=0), y_test.max(initial=0)))
+    count = len(given) if given is not None else top + 1
+    if top >= count:
+        key, labels = ("y_train", y_train) if y_train.max(initial=0) == top else ("y_test", y_test)
+        bad = int(np.argmax(labels))
+        raise DataError(
+            f"{path}: label {top} at {key}[{bad}] is outside 0..{count - 1} (class_names has {count} names)"
+        )
+    if count > MAX_CLASSES:
+        raise DataError(
+            f"{path}: label {top} would mean {count} classes; labels must be class numbers counting from 0 "
+            f"(at most {MAX_CLASSES} classes)"
+        )
+    return (y_train, y_test), given if given is not None else [str(n) for n in range(count)]
+
+
+def _class_names(names: np.ndarray, path: Path) -> list[str]:
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DataError(f"{path}: class_names must be a list of strings (it is {names.dtype}, shape {_size(names.shape)})")
+    text = [str(n) for n in _text(names)]
+    if len(set(text)) != len(text) or any(not t.strip() for t in text):
+        raise DataError(f"{path}: class_names must be distinct, non-empty names")
+    return text
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Bytes arrays (dtype S) decoded as UTF-8; unicode arrays as they are."""
+    if values.dtype.kind == "S":
+        return np.char.decode(values, "utf-8", errors="replace")
+    return values
+
+
+def _size(shape) -> str:
+    return " x ".join(map(str, shape)) if len(shape) else "a single value"
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__
