@@ -171,7 +171,7 @@ def _label_array(labels: np.ndarray, key: str, path: Path) -> np.ndarray:
         if not whole.all():
             bad = int(np.argmin(whole))
             raise DataError(
-                f"{path}: label {labels[bad]!r} at {key}[{bad}] is not a whole number; labels must be "
+                f"{path}: label {float(labels[bad]):g} at {key}[{bad}] is not a whole number; labels must be "
                 f"class numbers (0, 1, 2, ...) or strings"
             )
         labels = labels.astype(np.int64)
@@ -229,6 +229,8 @@ def _class_names(names: np.ndarray, path: Path) -> list[str]:
     if names.ndim != 1 or names.dtype.kind not in "US":
         raise DataError(f"{path}: class_names must be a list of strings (it is {names.dtype}, shape {_size(names.shape)})")
     text = [str(n) for n in _text(names)]
+    if len(text) < 2:
+        raise DataError(f"{path}: class_names lists {len(text)} name(s); a classifier needs at least 2")
     if len(set(text)) != len(text) or any(not t.strip() for t in text):
         raise DataError(f"{path}: class_names must be distinct, non-empty names")
     return text
