@@ -66,14 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     group = run.add_argument_group("training")
     group.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training set (default %(default)s)")
     group.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="images per weight update (default %(default)s)")
-    group.add_argument("--hidden", type=int, default=DEFAULTS.hidden, help="neurons in the hidden layer (default %(default)s)")
+    group.add_argument("--hidden", type=_sizes, default=DEFAULTS.hidden, metavar="N[,N...]",
+                       help="neurons in each hidden layer: 128, or 256,128 for two (default 128)")
+    group.add_argument("--activation", default=DEFAULTS.activation, metavar="NAME",
+                       help="activation of the hidden layers: relu, tanh, sigmoid, gelu, ... (default %(default)s)")
+    group.add_argument("--dropout", type=float, default=DEFAULTS.dropout, metavar="RATE",
+                       help="add Dropout(RATE) after each hidden layer, e.g. 0.2 (default: none)")
+    group.add_argument("--optimizer", default=DEFAULTS.optimizer, metavar="NAME",
+                       help="adam, sgd, rmsprop, adamw, adagrad or nadam (default %(default)s)")
+    group.add_argument("--conv", action="store_true",
+                       help="a small convolutional network: Conv2D(16) -> pool -> Conv2D(32) -> pool -> Flatten -> Dense")
+    group.add_argument("--model", metavar="FILE.keras", help="trace your own saved Keras model instead of the built-in one")
     group.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate, metavar="RATE",
                        help="Adam's step size at the start (default %(default)s)")
     group.add_argument("--schedule", choices=("cosine", "constant"), default=DEFAULTS.schedule,
                        help="cosine: the rate glides to 0 by the last step; constant: it stays (default %(default)s)")
     group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="same seed, same numbers on the same machine (default %(default)s)")
     data = run.add_argument_group("data")
+    data.add_argument("--dataset", default=DEFAULTS.dataset, metavar="NAME|PATH",
+                      help="mnist (bundled), digits (scikit-learn's 8x8 digits), a .npz file with x_train, y_train, "
+                      "x_test, y_test, or a folder with one subfolder of images per class (default %(default)s)")
     data.add_argument("--data-dir", metavar="DIR", help="read the four MNIST-format IDX files from DIR (e.g. Fashion-MNIST) instead of the bundled copy")
+    data.add_argument("--image-size", type=_image_size, default=DEFAULTS.image_size, metavar="HxW",
+                      help="size images from a folder are resized to (default 28x28)")
     data.add_argument("--limit", type=int, metavar="N", help="use only the first N training and N/6 test images (quick runs)")
     data.add_argument("--sample", type=int, default=DEFAULTS.sample, metavar="N", help="the test image to follow through the network (default %(default)s)")
     output = run.add_argument_group("output")
@@ -82,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--out", metavar="DIR", help="where to save trace.json and model.keras (default: a new folder under runs/)")
     output.add_argument("--force", action="store_true", help="allow --out to replace an earlier run")
     output.add_argument("--quiet", action="store_true", help="print only the result and where it was saved")
+    output.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR (tensorboard --logdir DIR)")
     output.add_argument("--no-record", action="store_true",
                         help="train with plain Keras, no per-batch recording (to measure what tracing costs)")
     run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -116,8 +132,9 @@ def _run(args) -> int:
     settings = check_settings(
         Settings(
             epochs=args.epochs, batch_size=args.batch_size, hidden=args.hidden, learning_rate=args.learning_rate,
-            schedule=args.schedule, seed=args.seed, sample=args.sample, limit=args.limit, data_dir=args.data_dir,
-            questions=args.questions,
+            schedule=args.schedule, activation=args.activation, dropout=args.dropout, optimizer=args.optimizer,
+            conv=args.conv, model=args.model, dataset=args.dataset, image_size=args.image_size, seed=args.seed,
+            sample=args.sample, limit=args.limit, data_dir=args.data_dir, questions=args.questions,
         )
     )
     out = Path(args.out) if args.out else _new_run_folder()
@@ -132,7 +149,8 @@ def _run(args) -> int:
 
         observer = TerminalObserver(console)
     with interrupts_end_training(console):
-        trace = run(settings, out=out, observer=observer, force=args.force, record=not args.no_record)
+        trace = run(settings, out=out, observer=observer, force=args.force, record=not args.no_record,
+                    tensorboard=args.tensorboard)
     if not args.quiet:
         console.print(render_stage(trace.stages[-1]))
         for part in render_results(trace, answers=not args.no_answers):
@@ -210,6 +228,23 @@ def _show_html(trace, html: str | None, open_it: bool, console) -> int:
         if not webbrowser.open(path.resolve().as_uri()):
             console.print(f"No browser could be opened; open {path.resolve().as_uri()} yourself")
     return 0
+
+
+def _sizes(text: str) -> list[int]:
+    """'256,128' -> [256, 128] (each checked later, with the other settings)."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, such as 256,128 (got {text!r})") from None
+
+
+def _image_size(text: str) -> list[int]:
+    """'28x28' -> [28, 28]."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH, such as 28x28 (got {text!r})") from None
+    return [height, width]
 
 
 def _new_run_folder() -> Path:

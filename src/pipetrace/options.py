@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from pathlib import Path
 
 from pipetrace.errors import SettingsError
 from pipetrace.trace import Settings
-from pipetrace.training.network import SCHEDULES
+from pipetrace.training.network import ACTIVATIONS, OPTIMIZERS, SCHEDULES
 
 MAX_HIDDEN = 65536
 
@@ -19,10 +21,30 @@ def check_settings(settings: Settings) -> Settings:
     ...
     pipetrace.errors.SettingsError: --epochs must be a whole number of at least 1 (got 0)
     """
-    for option, value in (("--epochs", settings.epochs), ("--batch-size", settings.batch_size), ("--hidden", settings.hidden)):
+    if isinstance(settings.hidden, int) and not isinstance(settings.hidden, bool):
+        settings = dataclasses.replace(settings, hidden=[settings.hidden])  # run(hidden=64) means one layer
+    if isinstance(settings.image_size, int) and not isinstance(settings.image_size, bool):
+        settings = dataclasses.replace(settings, image_size=[settings.image_size, settings.image_size])
+    for option, value in (("--epochs", settings.epochs), ("--batch-size", settings.batch_size)):
         _positive_int(option, value)
-    if settings.hidden > MAX_HIDDEN:
-        raise SettingsError(f"--hidden {settings.hidden} is too large for a first network (at most {MAX_HIDDEN})")
+    if not isinstance(settings.hidden, list) or not settings.hidden and not settings.conv and not settings.model:
+        raise SettingsError(f"--hidden must list at least one layer size, such as 128 or 256,128 (got {settings.hidden!r})")
+    for units in settings.hidden:
+        _positive_int("--hidden", units)
+        if units > MAX_HIDDEN:
+            raise SettingsError(f"--hidden {units} is too large for a first network (at most {MAX_HIDDEN})")
+    if settings.activation not in ACTIVATIONS:
+        raise SettingsError(f"--activation must be one of {', '.join(ACTIVATIONS)} (got {settings.activation!r})")
+    if settings.optimizer not in OPTIMIZERS:
+        raise SettingsError(f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {settings.optimizer!r})")
+    dropout = settings.dropout
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise SettingsError(f"--dropout must be a fraction from 0 up to (not including) 1, such as 0.2 (got {dropout!r})")
+    if settings.model is not None and not Path(settings.model).is_file():
+        raise SettingsError(f"--model {settings.model}: no such file")
+    size = settings.image_size
+    if not isinstance(size, list) or len(size) != 2 or not all(isinstance(n, int) and 4 <= n <= 512 for n in size):
+        raise SettingsError(f"--image-size must be HEIGHTxWIDTH, each from 4 to 512, such as 28x28 (got {size!r})")
     rate = settings.learning_rate
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
         raise SettingsError(f"--learning-rate must be a positive number such as 0.001 (got {rate!r})")

@@ -20,9 +20,10 @@ from pipetrace.errors import PipetraceError
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.options import check_against_data, check_settings
 from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_prediction
-from pipetrace.stages import flatten, load, preprocess, split, training_stage
+from pipetrace.stages import load, preprocess, shape_for_model, split, training_stage
 from pipetrace.trace import LayerWeights, PackedArray, Settings, Trace
 from pipetrace.training import fit as training
+from pipetrace.training import network as network_lib
 
 
 class Observer:
@@ -37,7 +38,7 @@ class Observer:
 
 
 def run(settings: Settings | None = None, *, out: str | Path | None = None, observer: Observer | None = None,
-        force: bool = False, record: bool = True, **overrides) -> Trace:
+        force: bool = False, record: bool = True, tensorboard: str | Path | None = None, **overrides) -> Trace:
     """Run the whole pipeline and return its Trace; with `out`, also save trace.json and model.keras.
 
     Settings can be given as a `Settings` or as keyword arguments (epochs=3, hidden=64, ...).
@@ -58,27 +59,33 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
     images, labels, stage1 = load(dataset, settings.sample, read_seconds)
     observer.on_stage(stage1)
     position = stage1.details["sample_position"]
-    scaled, stage2 = preprocess(images, position)
+    scaled, stage2 = preprocess(images, position, dataset.pixel_max)
     del images
     observer.on_stage(stage2)
+
+    loaded = None
+    if settings.model:  # a model of yours decides the shape of stage 3, so Keras must load it now
+        keras_import.result()
+        loaded = network_lib.load_network(settings.model)
+    images_in = network_lib.takes_images(loaded) if loaded is not None else network_lib.wants_images(settings)
     mid = stage2.details["examples"][-1]
-    vectors, stage3 = flatten(scaled, position, (mid["row"], mid["col"]))
+    vectors, stage3 = shape_for_model(scaled, position, (mid["row"], mid["col"]), images_in)
     observer.on_stage(stage3)
-    data, stage4 = split(vectors, labels, len(dataset.x_train), settings.sample, dataset.class_names)
+    data, stage4 = split(vectors, labels, len(dataset.x_train), settings.sample, dataset.class_names, dataset.split)
     observer.on_stage(stage4)
     x_train, y_train, x_test, y_test = data
     for stage in (stage1, stage2, stage3, stage4):
         timings[stage.name] = stage.seconds
-
     t = time.perf_counter()
     keras = keras_import.result()
     timings["waiting for Keras to import"] = time.perf_counter() - t
+
     training.seed_everything(settings.seed)
     steps = -(-len(x_train) // settings.batch_size)
-    model = _build(settings, x_train.shape[1], dataset.num_classes, steps)
-    from pipetrace.training.network import describe_network
-
-    network = describe_network(model, settings.learning_rate, settings.schedule)
+    model = loaded or network_lib.build_network(settings, x_train.shape[1:], dataset.num_classes)
+    network_lib.check_fits(model, x_train.shape[1:], dataset.num_classes, f"--model {settings.model}" if loaded else "the network")
+    network_lib.compile_network(model, settings, steps * settings.epochs, training.STEPS_PER_EXECUTION)
+    network = network_lib.describe_network(model, settings)
     observer.on_training_start(settings.epochs, steps)
     trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record)
     observer.on_training_end(trained)
@@ -123,6 +130,10 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
     timings["total"] = time.perf_counter() - started
     if out_dir is not None:
         save_run(trace, model, out_dir)
+    if tensorboard is not None:
+        from pipetrace.views.tensorboard import write_tensorboard
+
+        write_tensorboard(trace, model, tensorboard)
     return trace
 
 
@@ -172,15 +183,6 @@ def _prepare_out(out: str | Path, force: bool) -> Path:
     except OSError as error:
         raise PipetraceError(f"--out {out_dir}: cannot write there ({error.strerror})") from error
     return out_dir
-
-
-def _build(settings: Settings, inputs: int, classes: int, steps_per_epoch: int):
-    from pipetrace.training.network import build_network
-
-    return build_network(
-        inputs, settings.hidden, classes, settings.learning_rate, settings.schedule,
-        total_steps=steps_per_epoch * settings.epochs, steps_per_execution=training.STEPS_PER_EXECUTION,
-    )
 
 
 def _limited(dataset: Dataset, limit: int | None) -> Dataset:

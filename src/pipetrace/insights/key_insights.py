@@ -65,26 +65,38 @@ def _generalization(trace: Trace) -> Insight | None:
     )
 
 
-def _parameters(trace: Trace) -> Insight:
-    first = trace.network.layers[0]
+def _parameters(trace: Trace) -> Insight | None:
     total = trace.network.total_params
-    share = first.weights / total
+    if not total:
+        return None
+    biggest = max(trace.network.layers, key=lambda layer: layer.weights)
+    share = biggest.weights / total
+    if biggest is trace.network.layers[0] and biggest.kind == "Dense":
+        meaning = (f"the {biggest.input_size} x {biggest.units} weights of the first Dense layer: most of what the "
+                   f"network learns is how much each input value matters to each hidden neuron")
+    else:
+        meaning = f"the weights of {biggest.label or biggest.kind} ('{biggest.name}'), the layer with the most connections"
     return Insight(
-        f"{share:.1%} of the {total:,} parameters are the {first.input_size} x {first.units} weights of the "
-        f"hidden layer: most of what the network learns is how much each pixel matters to each hidden neuron",
-        {"first_layer_weights": first.weights, "total_params": total, "share": share},
+        f"{share:.1%} of the {total:,} parameters are {meaning}",
+        {"largest_layer_weights": biggest.weights, "total_params": total, "share": share},
     )
 
 
 def _sample(trace: Trace) -> Insight:
     p = trace.prediction
-    hidden = p.layers[1].details
     names = trace.dataset["class_names"]
     outcome = "right" if p.correct else f"wrong: it is a '{names[p.label]}'"
+    hidden = p.first_hidden
+    if hidden is None:
+        return Insight(
+            f"For test image {p.sample}, softmax gave '{names[p.predicted]}' {p.confidence:.1%}: {outcome}",
+            {"confidence": p.confidence},
+        )
+    fired, units = hidden.details["fired"], hidden.details["units"]
     return Insight(
-        f"For test image {p.sample}, {hidden['fired']} of {hidden['units']} hidden neurons fired (ReLU zeroed "
-        f"the rest) and softmax gave '{names[p.predicted]}' {p.confidence:.1%}: {outcome}",
-        {"fired": hidden["fired"], "units": hidden["units"], "confidence": p.confidence},
+        f"For test image {p.sample}, {fired} of {units} neurons of the first hidden layer fired (output above 0) "
+        f"and softmax gave '{names[p.predicted]}' {p.confidence:.1%}: {outcome}",
+        {"fired": fired, "units": units, "confidence": p.confidence},
     )
 
 

@@ -83,26 +83,28 @@ def _stage(trace: Trace, name: str):
 
 
 def _stage_purpose(trace: Trace) -> Question:
-    flatten = _stage(trace, "Flatten")
-    others = [s.did for s in trace.stages if s is not flatten]
+    shaping = trace.stages[2]  # Flatten (or Reshape, for a network that reads images)
+    others = [s.did for s in trace.stages if s is not shaping]
     return Question(
-        text="What does the 'Flatten' step do to the data?",
-        options=_distinct(flatten.did, [others[1], others[2], others[0], others[3]]),
+        text=f"What does the '{shaping.name}' step do to the data?",
+        options=_distinct(shaping.did, [others[1], others[2], others[0], others[3]]),
         answer=0,
-        explanation=f"Flatten only rearranges: {shape_text(flatten.inputs[0].shape)} -> {shape_text(flatten.outputs[0].shape)}, the same values in one row per image",
+        explanation=f"{shaping.name} only rearranges: {shape_text(shaping.inputs[0].shape)} -> {shape_text(shaping.outputs[0].shape)}, the same values, nothing computed",
         kind="concept",
     )
 
 
 def _flatten_shape(trace: Trace) -> Question:
-    flatten = _stage(trace, "Flatten")
-    correct = shape_text(flatten.outputs[0].shape)
-    shapes = [shape_text(a.shape) for s in trace.stages for a in s.outputs + s.inputs if len(a.shape) > 1]
+    shaping = trace.stages[2]
+    shape = shaping.outputs[0].shape
+    correct = shape_text(shape)
+    shapes = [shape_text(a.shape) for s in trace.stages[:4] for a in s.outputs + s.inputs if len(a.shape) > 1]
+    shapes.append(shape_text([shape[0], *reversed(shape[1:])]))
     return Question(
-        text="What shape does the data have after the Flatten stage?",
+        text=f"What shape does the data have after the {shaping.name} stage?",
         options=_distinct(correct, shapes),
         answer=0,
-        explanation=f"{flatten.outputs[0].shape[0]} images, each now {flatten.outputs[0].shape[1]} values long ({flatten.details['height']} x {flatten.details['width']})",
+        explanation=f"{shape[0]} images, each now {shape_text(shape[1:])} ({shaping.details['height']} x {shaping.details['width']} pixels)",
         kind="measured",
     )
 
@@ -127,25 +129,34 @@ def _final_accuracy(trace: Trace) -> Question | None:
     )
 
 
-def _hidden_params(trace: Trace) -> Question:
-    hidden, output = trace.network.layers[0], trace.network.layers[-1]
-    correct = f"{hidden.params:,}"
+def _hidden_params(trace: Trace) -> Question | None:
+    learning = [layer for layer in trace.network.layers if layer.params]
+    if len(learning) < 2:
+        return None
+    first, last = learning[0], learning[-1]
+    correct = f"{first.params:,}"
+    if first.kind == "Dense":
+        how = f"{first.input_size} inputs x {first.units} units = {first.weights:,} weights, plus {first.biases} biases"
+    else:
+        how = f"{first.weights:,} weights in its kernels plus {first.biases} biases" + (f" plus {first.other} other numbers" if first.other else "")
     return Question(
-        text=f"How many numbers (weights + biases) does the hidden Dense({hidden.units}) layer learn?",
-        options=_distinct(correct, [f"{hidden.weights:,}", f"{output.params:,}", f"{trace.network.total_params:,}", f"{hidden.units:,}"]),
+        text=f"How many numbers (weights + biases) does the first learning layer, {first.label or first.kind}, learn?",
+        options=_distinct(correct, [f"{first.weights:,}", f"{last.params:,}", f"{trace.network.total_params:,}", f"{first.units:,}", f"{first.params + first.units:,}"]),
         answer=0,
-        explanation=f"{hidden.input_size} inputs x {hidden.units} units = {hidden.weights:,} weights, plus {hidden.biases} biases",
+        explanation=how,
         kind="measured",
         level="medium",
     )
 
 
-def _fired_neurons(trace: Trace) -> Question:
-    hidden = trace.prediction.layers[1].details
-    fired, units = hidden["fired"], hidden["units"]
+def _fired_neurons(trace: Trace) -> Question | None:
+    layer = trace.prediction.first_hidden
+    if layer is None:
+        return None
+    fired, units = layer.details["fired"], layer.details["units"]
     return Question(
         text=f"For test image {trace.prediction.sample}, how many of the {units} hidden neurons fired (output > 0)?",
-        options=_distinct(str(fired), [str(units - fired), str(units), str(len(trace.prediction.layers[2].values)), str(fired // 2)]),
+        options=_distinct(str(fired), [str(units - fired), str(units), str(len(trace.prediction.output_layer.values)), str(fired // 2), str(fired + 1)]),
         answer=0,
         explanation=f"ReLU passed {fired} positive weighted sums and set the other {units - fired} to 0",
         kind="measured",
@@ -153,8 +164,10 @@ def _fired_neurons(trace: Trace) -> Question:
     )
 
 
-def _pixel_index(trace: Trace) -> Question:
-    d = _stage(trace, "Flatten").details
+def _pixel_index(trace: Trace) -> Question | None:
+    if trace.stages[2].name != "Flatten" or trace.stages[2].details.get("channels", 1) != 1:
+        return None
+    d = trace.stages[2].details
     row, col, width = d["row"], d["col"], d["width"]
     correct = str(d["index"])
     return Question(
@@ -186,9 +199,11 @@ def _train_count(trace: Trace) -> Question:
 def _prediction(trace: Trace) -> Question:
     p = trace.prediction
     names = trace.dataset["class_names"]
-    probabilities = trace.prediction.layers[2].values
+    probabilities = trace.prediction.output_layer.values
     ranked = sorted(range(len(probabilities)), key=lambda c: -probabilities[c])
     options = [f"'{names[c]}' with {_pct(probabilities[c])}" for c in ranked[:4]]
+    if len(set(options)) < len(options):
+        return None
     return Question(
         text=f"What did the network predict for test image {p.sample} (a '{names[p.label]}'), and how sure was it?",
         options=options,

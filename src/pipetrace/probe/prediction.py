@@ -1,115 +1,86 @@
-"""Follow one input through the network: Input -> Dense + ReLU -> Dense + Softmax -> Prediction.
+"""Follow one input through a network, layer by layer, and say what each layer did to it.
 
-The hidden layer's weighted sums (before ReLU) and the output logits (before softmax) are
-computed from the layer's own weights, so the trace shows both sides of each activation;
-the activations themselves come from calling the Keras layers, so they are exactly what
-`model.predict` computes.
+Works for any Sequential or functional Keras model with one input: each layer's output
+comes from Keras itself (so the last one is exactly what `model.predict` gives); for layers
+with an activation, the values before it (weighted sums, logits) are computed too, so the
+trace shows both sides. The first network of the seed page gives four layers: Input ->
+Hidden: Dense + ReLU -> Output: Dense + Softmax -> Prediction.
 
->>> p = trace_prediction(model, x_test[0], label=7, sample=0, image=raw[0])  # doctest: +SKIP
->>> p.layers[2].values                                # the 10 probabilities  # doctest: +SKIP
+>>> p = trace_prediction(model, x_test[0], label=7)          # doctest: +SKIP
+>>> [layer.name for layer in p.layers]                       # doctest: +SKIP
+['Input', 'Hidden: Dense + ReLU', 'Output: Dense + Softmax', 'Prediction']
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pipetrace.trace import LayerTrace, Prediction
+from pipetrace.probe.layer_story import describe_input, describe_layer, describe_prediction
+from pipetrace.trace import Prediction
 
-TOP_NEURONS = 5
 
+def trace_prediction(model, x, label: int | None = None, sample: int = 0, image=None,
+                     class_names: list[str] | None = None) -> Prediction:
+    """Run one input `x` (without the batch axis) through `model` and trace every layer.
 
-def trace_prediction(model, x: np.ndarray, label: int, sample: int, image: np.ndarray, class_names: list[str]) -> Prediction:
-    """Run `x` (one flattened, scaled input) through `model` one layer at a time."""
+    `image` is the raw picture shown for the input (defaults to `x` scaled to 0..255);
+    `label` the true class if known; `class_names` the names of the outputs.
+    """
     import keras
 
-    hidden_layer, output_layer = model.layers
-    batch = x.reshape(1, -1).astype(np.float32)
-    kernel, bias = hidden_layer.get_weights()
-    pre_activation = (batch @ kernel + bias)[0]
-    hidden = keras.ops.convert_to_numpy(hidden_layer(batch))
-    out_kernel, out_bias = output_layer.get_weights()
-    logits = (hidden @ out_kernel + out_bias)[0]
-    probabilities = keras.ops.convert_to_numpy(output_layer(hidden))[0].astype(np.float64)
-    hidden = hidden[0]
-    predicted = int(np.argmax(probabilities))
+    x = np.asarray(x, dtype=np.float32)
+    batch = x[None]
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    outputs = _layer_outputs(model, layers, batch)
+    classes = int(outputs[-1].shape[-1])
+    names = class_names or [str(c) for c in range(classes)]
 
-    layers = [
-        _input_layer(batch[0]),
-        _hidden_layer(pre_activation, hidden),
-        _output_layer(logits, probabilities, class_names),
-        _prediction_layer(predicted, float(probabilities[predicted]), label, class_names),
-    ]
+    traces = [describe_input(x)]
+    hidden_count = sum(1 for layer in layers[:-1] if type(layer).__name__ == "Dense")
+    previous = batch
+    for index, (layer, out) in enumerate(zip(layers, outputs)):
+        before = _before_activation(layer, previous)
+        is_output = index == len(layers) - 1
+        traces.append(describe_layer(layer, previous[0], out[0], before, is_output, hidden_count, names))
+        previous = out
+    probabilities = traces[-1].values
+    predicted = int(np.argmax(probabilities))
+    truth = predicted if label is None else int(label)
+    traces.append(describe_prediction(predicted, float(probabilities[predicted]), label, names))
+    if image is None:
+        image = np.clip(x * 255, 0, 255).round().astype(int)
+        image = image.reshape(image.shape[0], -1) if image.ndim > 1 else image.reshape(1, -1)
     return Prediction(
         sample=sample,
-        label=label,
-        image=image.tolist(),
-        layers=layers,
+        label=truth,
+        image=np.asarray(image).tolist(),
+        layers=traces,
         predicted=predicted,
         confidence=float(probabilities[predicted]),
     )
 
 
-def _input_layer(x: np.ndarray) -> LayerTrace:
-    ink = int(np.count_nonzero(x))
-    return LayerTrace(
-        name="Input",
-        shape=[len(x)],
-        summary=(
-            f"{len(x)} values from {x.min():.3f} to {x.max():.3f}, mean {x.mean():.3f}; "
-            f"{ink} are ink (> 0), {len(x) - ink} are blank (0)"
-        ),
-        values=[float(v) for v in x],
-        details={"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean()), "nonzero": ink},
-    )
+def _layer_outputs(model, layers, batch: np.ndarray) -> list[np.ndarray]:
+    """Every layer's output for `batch`, computed by Keras in one pass."""
+    import keras
+
+    probe = keras.Model(model.inputs[0], [layer.output for layer in layers])
+    outputs = probe(batch, training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [keras.ops.convert_to_numpy(o).astype(np.float64) for o in outputs]
 
 
-def _hidden_layer(pre: np.ndarray, post: np.ndarray) -> LayerTrace:
-    fired = int(np.count_nonzero(post > 0))
-    order = np.argsort(-post, kind="stable")[:TOP_NEURONS]
-    top = [[int(i), float(post[i])] for i in order]
-    strongest = ", ".join(f"#{i} ({v:.2f})" for i, v in top)
-    return LayerTrace(
-        name="Hidden: Dense + ReLU",
-        shape=[len(post)],
-        summary=(
-            f"Weighted sums ranged from {pre.min():.2f} to {pre.max():.2f}; ReLU kept the {fired} positive "
-            f"ones ({fired / len(post):.0%}) and set {len(post) - fired} to 0. Strongest: {strongest}"
-        ),
-        values=[float(v) for v in post],
-        details={
-            "pre_activation_min": float(pre.min()),
-            "pre_activation_max": float(pre.max()),
-            "fired": fired,
-            "units": len(post),
-            "top": top,
-        },
-    )
+def _before_activation(layer, inputs: np.ndarray) -> np.ndarray | None:
+    """The layer's output with its activation switched off (weighted sums, logits, ...)."""
+    import keras
 
-
-def _output_layer(logits: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> LayerTrace:
-    best = int(np.argmax(probabilities))
-    return LayerTrace(
-        name="Output: Dense + Softmax",
-        shape=[len(probabilities)],
-        summary=(
-            f"Softmax turned {len(logits)} scores (from {logits.min():.2f} to {logits.max():.2f}) into "
-            f"probabilities that sum to {probabilities.sum():.6f}; the largest, {probabilities[best]:.4f}, "
-            f"is for '{class_names[best]}'"
-        ),
-        values=[float(v) for v in probabilities],
-        details={"logits": [float(v) for v in logits], "sum": float(probabilities.sum())},
-    )
-
-
-def _prediction_layer(predicted: int, confidence: float, label: int, class_names: list[str]) -> LayerTrace:
-    verdict = "right" if predicted == label else "wrong"
-    return LayerTrace(
-        name="Prediction",
-        shape=[1],
-        summary=(
-            f"Predicted '{class_names[predicted]}' with {confidence:.2%} confidence; "
-            f"the true label is '{class_names[label]}': {verdict}"
-        ),
-        values=[float(predicted)],
-        details={"predicted": predicted, "label": label, "confidence": confidence, "correct": predicted == label},
-    )
+    activation = getattr(layer, "activation", None)
+    if activation is None or getattr(activation, "__name__", "linear") == "linear":
+        return None
+    layer.activation = keras.activations.linear
+    try:
+        return keras.ops.convert_to_numpy(layer(inputs.astype(np.float32), training=False))[0].astype(np.float64)
+    except Exception:  # a layer that cannot be called on its input alone: skip the "before" view
+        return None
+    finally:
+        layer.activation = activation

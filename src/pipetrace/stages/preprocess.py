@@ -1,5 +1,8 @@
 """Stage 2, Preprocessing: pixel values 0..255 (uint8) become 0.0..1.0 (float32).
 
+Any source is scaled by its own "full ink" value (255 for 8-bit images, 16 for
+scikit-learn's digits), so the network always sees 0..1.
+
 Small inputs keep the first weighted sums small, which is what makes Adam's first steps
 well-behaved. float32 is what Keras computes in, so no later copy is needed.
 """
@@ -13,32 +16,40 @@ import numpy as np
 from pipetrace.stages.measure import array_info
 from pipetrace.trace import Stage
 
-SCALE = 255.0
 
-
-def preprocess(images: np.ndarray, sample_position: int) -> tuple[np.ndarray, Stage]:
-    """Return images / 255 as float32, showing real pixels of the followed image before and after."""
+def preprocess(images: np.ndarray, sample_position: int, pixel_max: float = 255.0) -> tuple[np.ndarray, Stage]:
+    """Return images / pixel_max as float32, showing real pixels of the followed image before and after."""
     started = time.perf_counter()
     scaled = images.astype(np.float32)
-    np.divide(scaled, np.float32(SCALE), out=scaled)
+    np.divide(scaled, np.float32(pixel_max), out=scaled)
     seconds = time.perf_counter() - started
 
     raw, new = images[sample_position], scaled[sample_position]
+    colour = raw.ndim == 3
+    if colour:  # pick pixels by their brightest channel, show the first (red) channel
+        raw, new = raw[..., 0], new[..., 0]
     examples = []
     for row, col in _example_pixels(raw):
-        examples.append({"row": row, "col": col, "before": int(raw[row, col]), "after": float(new[row, col])})
+        examples.append({"row": row, "col": col, "before": _number(raw[row, col]), "after": float(new[row, col])})
     pairs = ", ".join(f"{e['before']} -> {_decimal(e['after'])}" for e in examples)
+    top = _number(np.float64(pixel_max))
     stage = Stage(
         number=2,
         name="Preprocessing",
-        did=f"Divided every pixel by {SCALE:g}: {images.dtype} 0..255 became float32 0.0..1.0",
+        did=f"Divided every pixel by {top}: {images.dtype} 0..{top} became float32 0.0..1.0",
         inputs=[array_info("images", images)],
         outputs=[array_info("images", scaled)],
-        example=f"Pixels of image {sample_position}: {pairs}",
+        example=f"Pixels of image {sample_position}{' (red channel)' if colour else ''}: {pairs}",
         seconds=seconds,
-        details={"scale": SCALE, "examples": examples},
+        details={"scale": float(pixel_max), "examples": examples},
     )
     return scaled, stage
+
+
+def _number(value) -> int | float:
+    """Whole raw values stay whole (137, not 137.0)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
 
 
 def _decimal(value: float) -> str:

@@ -15,9 +15,10 @@ from pipetrace.trace import Stage
 
 
 def split(
-    vectors: np.ndarray, labels: np.ndarray, train_count: int, sample: int, class_names: list[str]
+    vectors: np.ndarray, labels: np.ndarray, train_count: int, sample: int, class_names: list[str],
+    how: str = "the official split",
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Stage]:
-    """Cut at `train_count`; count the labels on each side."""
+    """Cut at `train_count`; count the labels on each side. `how` says how the dataset was split."""
     started = time.perf_counter()
     x_train, x_test = vectors[:train_count], vectors[train_count:]
     y_train, y_test = labels[:train_count], labels[train_count:]
@@ -31,7 +32,7 @@ def split(
         number=4,
         name="Train/Test split",
         did=(
-            f"Kept the official split: the first {len(x_train)} images train the network, "
+            f"Kept {how}: the first {len(x_train)} images train the network, "
             f"the last {len(x_test)} only test it"
         ),
         inputs=[array_info("vectors", vectors)],
@@ -42,6 +43,6 @@ def split(
             f"the training set {train_counts[label]}"
         ),
         seconds=seconds,
-        details={"train_counts": train_counts, "test_counts": test_counts, "class_names": class_names},
+        details={"train_counts": train_counts, "test_counts": test_counts, "class_names": class_names, "how": how},
     )
     return (x_train, y_train, x_test, y_test), stage

@@ -16,10 +16,17 @@ def training_stage(x_train: np.ndarray, model, network: Network, training: Train
     """Describe the training stage from the model Keras trained."""
     outputs = []
     for layer in model.layers:
-        kernel, bias = layer.get_weights()
-        outputs += [array_info(f"{layer.name} weights", kernel), array_info(f"{layer.name} biases", bias)]
-    parts = [f"{layer.name} {layer.weights:,} weights + {layer.biases:,} biases = {layer.params:,}" for layer in network.layers]
-    total = " + ".join(f"{layer.params:,}" for layer in network.layers)
+        for variable in layer.weights:
+            role = variable.path.rsplit("/", 1)[-1]
+            role = {"kernel": "weights", "bias": "biases"}.get(role, role)
+            outputs.append(array_info(f"{layer.name} {role}", np.asarray(variable.numpy())))
+    learning = [layer for layer in network.layers if layer.params]
+    parts = [
+        f"{layer.name} {layer.weights:,} weights + {layer.biases:,} biases"
+        + (f" + {layer.other:,} other" if layer.other else "") + f" = {layer.params:,}"
+        for layer in learning
+    ]
+    total = " + ".join(f"{layer.params:,}" for layer in learning)
     schedule = "cosine-decayed from " if network.schedule == "cosine" else ""
     return Stage(
         number=5,
@@ -36,7 +43,7 @@ def training_stage(x_train: np.ndarray, model, network: Network, training: Train
         details={
             "parameters": [
                 {"layer": layer.name, "weights": layer.weights, "biases": layer.biases, "params": layer.params}
-                for layer in network.layers
+                for layer in learning
             ],
             "total_params": network.total_params,
             "status": training.status,

@@ -28,9 +28,16 @@ class Settings:
 
     epochs: int = 5
     batch_size: int = 128
-    hidden: int = 128
+    hidden: list[int] = field(default_factory=lambda: [128])  # units of each hidden Dense layer
     learning_rate: float = 0.005
     schedule: str = "cosine"
+    activation: str = "relu"
+    dropout: float = 0.0  # a Dropout layer after each hidden layer when above 0
+    optimizer: str = "adam"
+    conv: bool = False  # a small convolutional network instead of the dense one
+    model: str | None = None  # a .keras file to trace instead of the built-in network
+    dataset: str = "mnist"  # mnist, digits, a .npz file or a folder of class folders
+    image_size: list[int] = field(default_factory=lambda: [28, 28])  # for folders of images
     seed: int = 0
     sample: int = 0
     limit: int | None = None
@@ -69,19 +76,28 @@ class Stage:
 
 @dataclass
 class LayerInfo:
-    """One layer of the network and how many numbers it learns."""
+    """One layer of the network and how many numbers it learns.
+
+    `weights` counts kernel entries, `biases` bias entries, `other` everything else a
+    layer keeps (BatchNormalization's scale, offset and moving statistics).
+    """
 
     name: str
     kind: str
-    units: int
+    units: int  # the size of the last output axis (units, filters, ...)
     activation: str
-    input_size: int
+    input_size: int  # how many numbers flow in, per example
     weights: int
     biases: int
+    other: int = 0
+    label: str = ""  # Dense(128, relu), Conv2D(16, 3x3, relu), Dropout(0.2), ...
+    input_shape: list[int] = field(default_factory=list)
+    output_shape: list[int] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def params(self) -> int:
-        return self.weights + self.biases
+        return self.weights + self.biases + self.other
 
 
 @dataclass
@@ -100,9 +116,18 @@ class Network:
 
     @property
     def architecture(self) -> str:
-        parts = [f"Input({self.layers[0].input_size})"] if self.layers else []
-        parts += [f"{layer.kind}({layer.units}, {layer.activation})" for layer in self.layers]
+        """Input(784) -> Dense(128, relu) -> Dense(10, softmax)."""
+        if not self.layers:
+            return ""
+        first = self.layers[0]
+        shape = " x ".join(map(str, first.input_shape)) if first.input_shape else str(first.input_size)
+        parts = [f"Input({shape})"]
+        parts += [layer.label or f"{layer.kind}({layer.units}, {layer.activation})" for layer in self.layers]
         return " -> ".join(parts)
+
+    @property
+    def dense_layers(self) -> list[LayerInfo]:
+        return [layer for layer in self.layers if layer.kind == "Dense"]
 
 
 @dataclass
@@ -201,8 +226,10 @@ class LayerTrace:
     name: str
     shape: list[int]
     summary: str
-    values: list[float]
+    values: list[float]  # the layer's output (empty when it holds more than 4096 numbers)
     details: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""  # Input, Dense, Conv2D, ..., Prediction
+    layer: str = ""  # the Keras layer's name
 
 
 @dataclass
@@ -219,6 +246,16 @@ class Prediction:
     @property
     def correct(self) -> bool:
         return self.predicted == self.label
+
+    @property
+    def output_layer(self) -> LayerTrace:
+        """The last layer of the network: its values are the probabilities."""
+        return self.layers[-2]
+
+    @property
+    def first_hidden(self) -> LayerTrace | None:
+        """The first hidden Dense layer (the one whose neurons 'fire'), if the network has one."""
+        return next((layer for layer in self.layers[1:-2] if "fired" in layer.details), None)
 
 
 @dataclass

@@ -1,74 +1,192 @@
-"""The first neural network: Dense(hidden, ReLU) -> Dense(classes, softmax), trained with Adam.
+"""The network that gets trained: built from the options, or a Keras model you bring.
 
-Only Keras APIs are used here (no TensorFlow calls), so other Keras backends can run it.
-The flattening of the seed page's `Flatten` layer is done by the data flow's stage 3, so
-the network's input is already the 784-value row.
+The default is the first neural network of the seed page, Dense(128, ReLU) -> Dense(10,
+softmax) on the 784-value rows made by the Flatten stage. Options change it: several hidden
+layers, another activation, dropout, another optimizer, or a small convolutional network
+that reads whole images. Only Keras APIs are used here (no TensorFlow calls), so other
+Keras backends can run it.
 
->>> model = build_network(inputs=784, hidden=128, classes=10, learning_rate=0.005,
-...                       schedule="cosine", total_steps=2345)     # doctest: +SKIP
->>> model.count_params()                                           # doctest: +SKIP
+>>> from pipetrace.trace import Settings
+>>> model = build_network(Settings(), input_shape=(784,), classes=10)   # doctest: +SKIP
+>>> model.count_params()                                              # doctest: +SKIP
 101770
 """
 
 from __future__ import annotations
 
-from pipetrace.trace import LayerInfo, Network
+from pathlib import Path
+
+from pipetrace.errors import SettingsError
+from pipetrace.trace import LayerInfo, Network, Settings
 
 LOSS = "sparse_categorical_crossentropy"
 SCHEDULES = ("cosine", "constant")
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad", "nadam": "Nadam"}
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "elu", "selu", "silu", "leaky_relu", "linear")
 
 
-def build_network(
-    inputs: int,
-    hidden: int,
-    classes: int,
-    learning_rate: float,
-    schedule: str,
-    total_steps: int,
-    steps_per_execution: int = 1,
-):
-    """A compiled Keras model: `inputs` values -> `hidden` ReLU units -> `classes` softmax outputs.
+def wants_images(settings: Settings) -> bool:
+    """A convolutional network reads images (height x width x channels), not flat rows."""
+    return settings.conv
+
+
+def build_network(settings: Settings, input_shape: tuple[int, ...], classes: int):
+    """An uncompiled Keras model for these settings and this data."""
+    import keras
+    from keras import layers
+
+    stack: list = [keras.Input(shape=input_shape, name="pixels" if len(input_shape) == 1 else "image")]
+    if settings.conv:
+        stack += [
+            layers.Conv2D(16, 3, padding="same", activation=settings.activation, name="conv_1"),
+            layers.MaxPooling2D(2, name="pool_1"),
+            layers.Conv2D(32, 3, padding="same", activation=settings.activation, name="conv_2"),
+            layers.MaxPooling2D(2, name="pool_2"),
+            layers.Flatten(name="flatten"),
+        ]
+    many = len(settings.hidden) > 1
+    for i, units in enumerate(settings.hidden, start=1):
+        stack.append(layers.Dense(units, activation=settings.activation, name=f"hidden_{i}" if many else "hidden"))
+        if settings.dropout:
+            stack.append(layers.Dropout(settings.dropout, name=f"dropout_{i}" if many else "dropout"))
+    stack.append(layers.Dense(classes, activation="softmax", name="output"))
+    name = "small_cnn" if settings.conv else "first_network"
+    return keras.Sequential(stack, name=name)
+
+
+def load_network(path: str | Path):
+    """A Keras model from a .keras file (checked against the data later, by `check_fits`)."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"--model {path}: no such file")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds; the user needs to know it was not loadable
+        raise SettingsError(f"--model {path}: not a Keras model file Keras can load ({type(error).__name__}: {error})") from error
+
+
+def takes_images(model) -> bool:
+    """Does the model read images (height x width [x channels]) rather than flat rows?"""
+    return len(model.inputs[0].shape) > 2
+
+
+def check_fits(model, input_shape: tuple[int, ...], classes: int, what: str) -> None:
+    """The model must take this data's inputs and give one output per class."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise SettingsError(f"{what}: pipetrace traces models with one input and one output")
+    expected = tuple(model.inputs[0].shape[1:])
+    if any(e is not None and e != g for e, g in zip(expected, input_shape)) or len(expected) != len(input_shape):
+        raise SettingsError(
+            f"{what}: the model takes inputs of shape {_shape(expected)}, but the data gives {_shape(input_shape)}"
+        )
+    outputs = model.outputs[0].shape[-1]
+    if outputs != classes:
+        raise SettingsError(f"{what}: the model has {outputs} outputs, but the data has {classes} classes")
+
+
+def outputs_probabilities(model) -> bool:
+    """True when the last layer ends in softmax (else the model outputs logits)."""
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def compile_network(model, settings: Settings, total_steps: int, steps_per_execution: int = 1) -> None:
+    """Compile with the chosen optimizer, learning-rate schedule and cross-entropy loss.
 
     With schedule "cosine" the learning rate starts at `learning_rate` and glides to 0 over
     `total_steps` along a half cosine: big steps early, careful ones at the end.
     """
     import keras
 
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(inputs,), name="pixels"),
-            keras.layers.Dense(hidden, activation="relu", name="hidden"),
-            keras.layers.Dense(classes, activation="softmax", name="output"),
-        ],
-        name="first_network",
-    )
-    rate = learning_rate
-    if schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(total_steps, 1))
-    model.compile(
-        optimizer=keras.optimizers.Adam(rate),
-        loss=LOSS,
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-    )
-    return model
+    rate = settings.learning_rate
+    if settings.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(total_steps, 1))
+    optimizer = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])(learning_rate=rate)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not outputs_probabilities(model))
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], steps_per_execution=steps_per_execution)
 
 
-def describe_network(model, learning_rate: float, schedule: str) -> Network:
-    """Read layer sizes and parameter counts off the built model (nothing assumed)."""
-    layers = []
-    for layer in model.layers:
-        kernel, bias = layer.get_weights()
-        layers.append(
-            LayerInfo(
-                name=layer.name,
-                kind=type(layer).__name__,
-                units=int(kernel.shape[1]),
-                activation=layer.activation.__name__,
-                input_size=int(kernel.shape[0]),
-                weights=int(kernel.size),
-                biases=int(bias.size),
-            )
-        )
-    optimizer = type(model.optimizer).__name__
-    return Network(layers=layers, optimizer=optimizer, learning_rate=learning_rate, schedule=schedule, loss=LOSS)
+def describe_network(model, settings: Settings) -> Network:
+    """Read every layer's shape, configuration and parameter count off the model (nothing assumed)."""
+    layers = [describe_layer(layer) for layer in model.layers]
+    return Network(
+        layers=layers,
+        optimizer=OPTIMIZERS.get(settings.optimizer, settings.optimizer),
+        learning_rate=settings.learning_rate,
+        schedule=settings.schedule,
+        loss="sparse_categorical_crossentropy" + ("" if outputs_probabilities(model) else " (from logits)"),
+    )
+
+
+def describe_layer(layer) -> LayerInfo:
+    """One layer as the trace records it: what it is, its shapes, and the numbers it learns."""
+    kind = type(layer).__name__
+    sizes = {"kernel": 0, "bias": 0, "other": 0}
+    for weight in layer.weights:
+        role = weight.path.rsplit("/", 1)[-1].split(":")[0]
+        sizes[role if role in ("kernel", "bias") else "other"] += int(_count(weight.shape))
+    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    input_shape = _dims(layer.input.shape) if _has_input(layer) else []
+    output_shape = _dims(layer.output.shape)
+    config = {k: v for k, v in _config(layer).items() if k in ("units", "filters", "kernel_size", "strides", "padding", "pool_size", "rate", "target_shape", "scale", "offset", "epsilon", "momentum")}
+    return LayerInfo(
+        name=layer.name,
+        kind=kind,
+        units=int(output_shape[-1]) if output_shape else 0,
+        activation=activation,
+        input_size=int(_count(input_shape)) if input_shape else 0,
+        weights=sizes["kernel"],
+        biases=sizes["bias"],
+        other=sizes["other"],
+        label=layer_label(kind, config, activation),
+        input_shape=input_shape,
+        output_shape=output_shape,
+        config=config,
+    )
+
+
+def layer_label(kind: str, config: dict, activation: str) -> str:
+    """Dense(128, relu), Conv2D(16, 3x3, relu), MaxPooling2D(2x2), Dropout(0.2), Flatten."""
+    act = "" if activation in ("", "linear") else f", {activation}"
+    if "units" in config:
+        return f"{kind}({config['units']}{act})"
+    if "filters" in config:
+        return f"{kind}({config['filters']}, {'x'.join(map(str, config['kernel_size']))}{act})"
+    if "pool_size" in config:
+        return f"{kind}({'x'.join(map(str, config['pool_size']))})"
+    if "rate" in config:
+        return f"{kind}({config['rate']:g})"
+    return kind
+
+
+def _config(layer) -> dict:
+    try:
+        config = layer.get_config()
+    except Exception:  # a custom layer without get_config is still traced by shape
+        return {}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if isinstance(v, (int, float, str, tuple, list))}
+
+
+def _has_input(layer) -> bool:
+    try:
+        return not isinstance(layer.input, (list, tuple))
+    except (AttributeError, ValueError):
+        return False
+
+
+def _dims(shape) -> list[int]:
+    return [int(d) if d is not None else -1 for d in shape[1:]]
+
+
+def _count(shape) -> int:
+    total = 1
+    for d in shape:
+        total *= int(d) if d is not None and d >= 0 else 1
+    return total
+
+
+def _shape(shape) -> str:
+    return " x ".join("?" if d is None else str(d) for d in shape) or "a scalar"

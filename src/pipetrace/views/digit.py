@@ -41,6 +41,13 @@ class Digit:
         return Measurement(width, width)
 
 
+def grey(image: list) -> list[list[int]]:
+    """A colour image (rows of [r, g, b]) as grey levels 0..255; a grey image as it is."""
+    if image and image[0] and isinstance(image[0][0], list):
+        return [[round(sum(pixel) / len(pixel)) for pixel in row] for row in image]
+    return image
+
+
 def _grey(value: int) -> str:
     v = int(value)
     return f"rgb({v},{v},{v})"

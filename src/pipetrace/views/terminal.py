@@ -22,7 +22,7 @@ from rich.text import Text
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Epoch, LayerTrace, Prediction, Question, Settings, Stage, Trace, Training
 from pipetrace.views.chart import loss_chart
-from pipetrace.views.digit import Digit
+from pipetrace.views.digit import Digit, grey
 
 LETTERS = "ABCDEFGHIJ"
 SHADES = " ░▒▓█"
@@ -60,12 +60,24 @@ def render_header(settings: Settings, dataset: str) -> RenderableType:
     return Panel(
         Text.assemble(
             ("Model Pipeline Trace", "bold"),
-            f" - first neural network on {dataset}{limit}\n",
-            f"Dense({settings.hidden}, relu) -> Dense(softmax), Adam with {schedule}learning rate "
+            f" - {'your model' if settings.model else 'first neural network'} on {dataset}{limit}\n",
+            f"{_planned_network(settings)}, {settings.optimizer} with {schedule}learning rate "
             f"{settings.learning_rate:g}, {settings.epochs} epochs, batch {settings.batch_size}, seed {settings.seed}",
         ),
         expand=False,
     )
+
+
+def _planned_network(settings: Settings) -> str:
+    """The network the settings ask for, before it is built (the trace's `network` has the real one)."""
+    if settings.model:
+        return f"the Keras model in {settings.model}"
+    parts = ["Conv2D(16) -> MaxPool -> Conv2D(32) -> MaxPool -> Flatten"] if settings.conv else []
+    for units in settings.hidden:
+        parts.append(f"Dense({units}, {settings.activation})")
+        if settings.dropout:
+            parts.append(f"Dropout({settings.dropout:g})")
+    return " -> ".join(parts + ["Dense(softmax)"])
 
 
 # ---- Data flow ------------------------------------------------------------------------
@@ -99,7 +111,7 @@ def _stage_extra(stage: Stage) -> RenderableType | None:
     d = stage.details
     if stage.name == "Load":
         caption = Text(f"test image {d['sample_position'] - d['train_count']}, label '{d['sample_label']}'", style="dim")
-        return Group(Text(""), Digit(d["sample_image"]), caption)
+        return Group(Text(""), Digit(grey(d["sample_image"])), caption)
     if stage.name == "Train/Test split":
         table = Table(box=None, padding=(0, 1), show_edge=False)
         table.add_column("label", style="dim")
@@ -193,8 +205,8 @@ def render_prediction(prediction: Prediction, class_names: list[str]) -> Rendera
 
 def _layer_extra(layer: LayerTrace, prediction: Prediction, class_names: list[str]) -> RenderableType | None:
     if layer.name == "Input":
-        return Digit(prediction.image)
-    if layer.name.startswith("Hidden"):
+        return Digit(grey(prediction.image))
+    if "fired" in layer.details and layer.values:
         return _activation_grid(layer.values)
     if layer.name.startswith("Output"):
         table = Table.grid(padding=(0, 1))

@@ -1,0 +1,201 @@
+"""What each kind of layer did to one input, said with its own numbers.
+
+One function per kind of layer the probe knows (Dense, Conv2D, pooling, Flatten, Dropout,
+BatchNormalization, Rescaling, Reshape); any other layer is still described by its output
+shape and value range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipetrace.trace import LayerTrace
+
+TOP_UNITS = 5
+MAX_VALUES = 4096  # a layer's values are kept in the trace up to this many numbers
+MAX_MAPS = 16  # feature maps of a Conv2D kept as small images
+NICE = {"relu": "ReLU", "softmax": "Softmax", "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU", "elu": "ELU",
+        "selu": "SELU", "silu": "SiLU", "leaky_relu": "LeakyReLU"}
+
+
+def describe_input(x: np.ndarray) -> LayerTrace:
+    flat = x.reshape(-1)
+    ink = int(np.count_nonzero(flat))
+    shape = " x ".join(map(str, x.shape))
+    return LayerTrace(
+        name="Input",
+        shape=[int(n) for n in x.shape],
+        summary=(
+            f"{flat.size} values ({shape}) from {flat.min():.3f} to {flat.max():.3f}, mean {flat.mean():.3f}; "
+            f"{ink} are ink (> 0), {flat.size - ink} are blank (0)"
+        ),
+        values=_values(flat),
+        details={"min": float(flat.min()), "max": float(flat.max()), "mean": float(flat.mean()), "nonzero": ink},
+        kind="Input",
+    )
+
+
+def describe_layer(layer, inputs: np.ndarray, out: np.ndarray, before: np.ndarray | None, is_output: bool,
+                   hidden_count: int, class_names: list[str]) -> LayerTrace:
+    kind = type(layer).__name__
+    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    if is_output:
+        return _output(layer, kind, out, before, activation, class_names)
+    story = {
+        "Dense": _dense, "Conv2D": _conv, "MaxPooling2D": _pool, "AveragePooling2D": _pool,
+        "GlobalAveragePooling2D": _pool, "GlobalMaxPooling2D": _pool, "Flatten": _flatten, "Dropout": _dropout,
+        "BatchNormalization": _batchnorm, "Rescaling": _rescaling, "Reshape": _reshape,
+    }.get(kind, _other)
+    trace = story(layer, inputs, out, before, activation)
+    if kind == "Dense" and hidden_count > 1:
+        number = int(layer.name.rsplit("_", 1)[-1]) if layer.name.rsplit("_", 1)[-1].isdigit() else ""
+        trace.name = trace.name.replace("Hidden:", f"Hidden {number}:" if number else "Hidden:")
+    trace.kind, trace.layer = kind, layer.name
+    return trace
+
+
+def describe_prediction(predicted: int, confidence: float, label: int | None, class_names: list[str]) -> LayerTrace:
+    if label is None:
+        summary = f"Predicted '{class_names[predicted]}' with {confidence:.2%} confidence (no true label given)"
+        correct = None
+    else:
+        correct = predicted == label
+        summary = (
+            f"Predicted '{class_names[predicted]}' with {confidence:.2%} confidence; "
+            f"the true label is '{class_names[label]}': {'right' if correct else 'wrong'}"
+        )
+    return LayerTrace(
+        name="Prediction",
+        shape=[1],
+        summary=summary,
+        values=[float(predicted)],
+        details={"predicted": predicted, "label": label, "confidence": confidence, "correct": correct},
+        kind="Prediction",
+    )
+
+
+# ---- the kinds ------------------------------------------------------------------------
+
+
+def _dense(layer, inputs, out, before, activation) -> LayerTrace:
+    units = out.size
+    title = f"Hidden: Dense + {NICE.get(activation, activation)}" if activation not in ("", "linear") else "Hidden: Dense"
+    details = {"units": units}
+    parts = []
+    if before is not None:
+        parts.append(f"Weighted sums ranged from {before.min():.2f} to {before.max():.2f}")
+        details.update(pre_activation_min=float(before.min()), pre_activation_max=float(before.max()))
+    fired = int(np.count_nonzero(out > 0))
+    details["fired"] = fired
+    order = np.argsort(-out, kind="stable")[:TOP_UNITS]
+    details["top"] = [[int(i), float(out[i])] for i in order]
+    strongest = ", ".join(f"#{i} ({out[i]:.2f})" for i in order)
+    if activation == "relu":
+        parts.append(f"ReLU kept the {fired} positive ones ({fired / units:.0%}) and set {units - fired} to 0. Strongest: {strongest}")
+    else:
+        parts.append(f"{NICE.get(activation, activation or 'no activation')} gave values from {out.min():.2f} to {out.max():.2f}; "
+                     f"{fired} of {units} are above 0. Strongest: {strongest}")
+    return LayerTrace(title, [units], "; ".join(parts), _values(out), details)
+
+
+def _conv(layer, inputs, out, before, activation) -> LayerTrace:
+    height, width, filters = out.shape
+    kernel = "x".join(map(str, layer.kernel_size))
+    positive = float((out > 0).mean())
+    strength = out.reshape(-1, filters).mean(axis=0)
+    strongest = int(np.argmax(strength))
+    maps = [np.round(out[:, :, f], 4).tolist() for f in range(min(filters, MAX_MAPS))]
+    summary = (
+        f"{filters} filters of {kernel} slid over the {inputs.shape[0]} x {inputs.shape[1]} input: "
+        f"{height} x {width} x {filters} values, {positive:.0%} of them above 0"
+        + (f" after {NICE.get(activation, activation)}" if activation not in ("", "linear") else "")
+        + f"; filter #{strongest} responded most (mean {strength[strongest]:.2f})"
+    )
+    details = {"filters": filters, "kernel": kernel, "positive_share": positive, "strongest_filter": strongest,
+               "feature_maps": maps, "map_min": float(out.min()), "map_max": float(out.max())}
+    if before is not None:
+        details.update(pre_activation_min=float(before.min()), pre_activation_max=float(before.max()))
+    name = f"Conv2D + {NICE.get(activation, activation)}" if activation not in ("", "linear") else "Conv2D"
+    return LayerTrace(name, [height, width, filters], summary, _values(out), details)
+
+
+def _pool(layer, inputs, out, before, activation) -> LayerTrace:
+    kind = type(layer).__name__
+    how = "largest" if "Max" in kind else "average"
+    window = "x".join(map(str, getattr(layer, "pool_size", ()))) or "whole-map"
+    summary = (
+        f"Kept the {how} value of each {window} window: {_shape(inputs.shape)} -> {_shape(out.shape)} "
+        f"({inputs.size} -> {out.size} values, from {out.min():.2f} to {out.max():.2f})"
+    )
+    return LayerTrace(kind, list(out.shape), summary, _values(out), {"window": window})
+
+
+def _flatten(layer, inputs, out, before, activation) -> LayerTrace:
+    summary = f"Laid the {_shape(inputs.shape)} values out as one row of {out.size}, unchanged"
+    return LayerTrace("Flatten", [out.size], summary, _values(out), {"unchanged": bool(np.allclose(inputs.reshape(-1), out))})
+
+
+def _dropout(layer, inputs, out, before, activation) -> LayerTrace:
+    same = bool(np.array_equal(inputs.reshape(-1), out.reshape(-1)))
+    summary = (
+        f"Inactive at prediction time: passed all {out.size} values through unchanged; while training it set a "
+        f"random {layer.rate:.0%} of them to 0 at each step (and scaled the rest up by {1 / (1 - layer.rate):.2f})"
+    )
+    return LayerTrace(f"Dropout({layer.rate:g})", list(out.shape), summary, _values(out), {"rate": float(layer.rate), "inactive": same})
+
+
+def _batchnorm(layer, inputs, out, before, activation) -> LayerTrace:
+    summary = (
+        f"Normalized each channel with the mean and variance learned during training: values from "
+        f"{inputs.min():.2f}..{inputs.max():.2f} became {out.min():.2f}..{out.max():.2f}"
+    )
+    return LayerTrace("BatchNormalization", list(out.shape), summary, _values(out), {"in_min": float(inputs.min()), "in_max": float(inputs.max())})
+
+
+def _rescaling(layer, inputs, out, before, activation) -> LayerTrace:
+    summary = f"Multiplied by {layer.scale:g} and added {layer.offset:g}: {inputs.min():.3g}..{inputs.max():.3g} became {out.min():.3g}..{out.max():.3g}"
+    return LayerTrace("Rescaling", list(out.shape), summary, _values(out), {"scale": float(layer.scale), "offset": float(layer.offset)})
+
+
+def _reshape(layer, inputs, out, before, activation) -> LayerTrace:
+    summary = f"Rearranged {_shape(inputs.shape)} into {_shape(out.shape)}, the same {out.size} values"
+    return LayerTrace("Reshape", list(out.shape), summary, _values(out), {})
+
+
+def _other(layer, inputs, out, before, activation) -> LayerTrace:
+    kind = type(layer).__name__
+    summary = f"{kind} (a layer pipetrace shows by its numbers): output {_shape(out.shape)}, values from {out.min():.3g} to {out.max():.3g}"
+    return LayerTrace(kind, list(out.shape), summary, _values(out), {"min": float(out.min()), "max": float(out.max())})
+
+
+def _output(layer, kind, out, before, activation, class_names) -> LayerTrace:
+    if activation == "softmax":
+        probabilities, logits = out, before
+        how = f"Softmax turned {out.size} scores"
+    else:  # the model outputs logits: softmax them here so the trace can show probabilities
+        logits = out
+        shifted = np.exp(out - out.max())
+        probabilities = shifted / shifted.sum()
+        how = f"The model outputs {out.size} scores (logits); softmax, applied here, turned them"
+    best = int(np.argmax(probabilities))
+    scores = "" if logits is None else f" (from {logits.min():.2f} to {logits.max():.2f})"
+    title = f"Output: {kind} + Softmax" if activation in ("softmax", "", "linear") else f"Output: {kind}"
+    summary = (
+        f"{how}{scores} into probabilities that sum to {probabilities.sum():.6f}; the largest, "
+        f"{probabilities[best]:.4f}, is for '{class_names[best]}'"
+    )
+    details = {"sum": float(probabilities.sum())}
+    if logits is not None:
+        details["logits"] = [float(v) for v in logits]
+    trace = LayerTrace(title, [out.size], summary, [float(v) for v in probabilities], details)
+    trace.kind, trace.layer = kind, layer.name
+    return trace
+
+
+def _values(array: np.ndarray) -> list[float]:
+    flat = array.reshape(-1)
+    return [float(v) for v in flat] if flat.size <= MAX_VALUES else []
+
+
+def _shape(shape) -> str:
+    return " x ".join(map(str, shape))
