@@ -278,6 +278,8 @@ def npz_contents(draw):
     for mutation in sorted(mutations, key=lambda m: m.startswith("no ")):  # drop keys last
         part = draw(st.sampled_from(["train", "test"]))
         x, y = f"x_{part}", f"y_{part}"
+        if len(arrays[x]) == 0:
+            continue  # already emptied: nothing left to break
         if mutation == "empty part":
             arrays[x], arrays[y] = arrays[x][:0], arrays[y][:0]
         elif mutation == "extra label":
@@ -387,6 +389,16 @@ def test_image_folder_reads_jpeg_and_nested_folders(tmp_path):
     Image.fromarray(np.full((30, 30), 200, np.uint8)).save(root / "square" / "more" / "big.jpg")
     d = load_dataset(root, image_size=(8, 8))
     assert len(d.y_train) + len(d.y_test) == 11
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    root = image_folder(tmp_path / "deep")
+    deep = (np.arange(16).reshape(4, 4) * 4369).astype(np.uint16)  # 0 .. 65535
+    Image.fromarray(deep).save(root / "circle" / "deep.png")
+    d = load_dataset(root, image_size=(4, 4))
+    images = np.concatenate([d.x_train, d.x_test])
+    match = [x for x in images if x[0, 0] == 0 and x[3, 3] == 255]
+    assert len(match) == 1 and match[0][0, 1] == 17  # 4369 / 257
 
 
 def test_image_folder_errors(tmp_path):

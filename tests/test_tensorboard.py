@@ -139,3 +139,17 @@ def test_importing_the_view_does_not_import_tensorflow():
     code = "import sys, pipetrace.views.tensorboard; print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_tensorboard_finds_a_train_and_a_test_run_in_the_logdir(exported):
+    """What `tensorboard --logdir` does on start: scan the folder for runs, as its server's multiplexer."""
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+
+    _, _, logdir = exported
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    assert set(multiplexer.Runs()) == {"train", "test"}
+    by_run = multiplexer.PluginRunToTagToContent("scalars")
+    assert set(by_run["train"]) == {"epoch_loss", "epoch_accuracy", "batch_loss"}
+    assert set(by_run["test"]) == {"epoch_loss", "epoch_accuracy"}

@@ -124,7 +124,7 @@ def _decode(raw: bytes, path: Path, size: tuple[int, int]) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             image.draft("RGB", (size[1], size[0]))  # JPEG decodes straight at a smaller scale: much faster
-            image = image.convert("RGB")
+            image = _to_8_bits(image).convert("RGB")
             if image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
@@ -132,6 +132,20 @@ def _decode(raw: bytes, path: Path, size: tuple[int, int]) -> np.ndarray:
         what = "not an image Pillow can read" if type(error).__name__ == "UnidentifiedImageError" else \
             f"a damaged or unreadable image ({str(error) or type(error).__name__})"
         raise DataError(f"{path}: {what}; remove it or replace it with an image file") from error
+
+
+def _to_8_bits(image):
+    """16-bit and float images scaled to 0..255 (Pillow's own convert would clip them to white)."""
+    from PIL import Image
+
+    if not (image.mode.startswith("I") or image.mode == "F"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and values.max(initial=0) > 255):
+        values = values / 257.0  # 65535 -> 255
+    elif image.mode == "F" and values.max(initial=0) <= 1:
+        values = values * 255.0
+    return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
 
 
 def _grayscale(rgb: np.ndarray, has_colour: bool) -> np.ndarray:
