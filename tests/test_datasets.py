@@ -278,8 +278,11 @@ def npz_contents(draw):
     for mutation in sorted(mutations, key=lambda m: m.startswith("no ")):  # drop keys last
         part = draw(st.sampled_from(["train", "test"]))
         x, y = f"x_{part}", f"y_{part}"
-        if len(arrays[x]) == 0:
-            continue  # already emptied: nothing left to break
+        if mutation in ("no x_train", "no y_test"):
+            arrays.pop(mutation[3:], None)
+            continue
+        if x not in arrays or len(arrays[x]) == 0:
+            continue  # already emptied or dropped: nothing left to break
         if mutation == "empty part":
             arrays[x], arrays[y] = arrays[x][:0], arrays[y][:0]
         elif mutation == "extra label":
@@ -297,8 +300,6 @@ def npz_contents(draw):
             arrays[y] = np.full(len(arrays[y]), 0.5)
         elif mutation == "mixed label kinds":
             arrays[y] = np.array(["a"] * len(arrays[y])) if arrays[y].dtype.kind not in "US" else np.ones(len(arrays[y]))
-        elif mutation in ("no x_train", "no y_test"):
-            arrays.pop(mutation[3:], None)
         elif mutation == "one class":
             for key in ("y_train", "y_test"):
                 same = "cat" if arrays[key].dtype.kind in "US" else 0
