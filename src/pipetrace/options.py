@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 from pipetrace.errors import SettingsError
 from pipetrace.trace import Settings
@@ -40,8 +39,6 @@ def check_settings(settings: Settings) -> Settings:
     dropout = settings.dropout
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise SettingsError(f"--dropout must be a fraction from 0 up to (not including) 1, such as 0.2 (got {dropout!r})")
-    if settings.model is not None and not Path(settings.model).is_file():
-        raise SettingsError(f"--model {settings.model}: no such file")
     size = settings.image_size
     if not isinstance(size, list) or len(size) != 2 or not all(isinstance(n, int) and 4 <= n <= 512 for n in size):
         raise SettingsError(f"--image-size must be HEIGHTxWIDTH, each from 4 to 512, such as 28x28 (got {size!r})")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from pipetrace import __version__
-from pipetrace.data import Dataset, load_mnist
+from pipetrace.data import Dataset
 from pipetrace.errors import PipetraceError
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.options import check_against_data, check_settings
@@ -37,21 +37,40 @@ class Observer:
     def on_training_end(self, training) -> None: ...
 
 
-def run(settings: Settings | None = None, *, out: str | Path | None = None, observer: Observer | None = None,
-        force: bool = False, record: bool = True, tensorboard: str | Path | None = None, **overrides) -> Trace:
-    """Run the whole pipeline and return its Trace; with `out`, also save trace.json and model.keras.
+def run(settings: Settings | None = None, *, model=None, data: Dataset | None = None,
+        out: str | Path | None = None, observer: Observer | None = None, force: bool = False,
+        record: bool = True, tensorboard: str | Path | None = None, **overrides) -> Trace:
+    """Run the whole pipeline and return its Trace; with `out`, also save trace.json, model.keras, report.html.
 
-    Settings can be given as a `Settings` or as keyword arguments (epochs=3, hidden=64, ...).
+    Settings can be given as a `Settings` or as keyword arguments (epochs=3, hidden=[256, 128],
+    conv=True, dataset="digits", ...). `model` may be a Keras model (Sequential or functional,
+    built or loaded in Python) or the path of a .keras file; `data` a `pipetrace.data.Dataset`.
     """
+    given_model = None
+    if model is not None and not isinstance(model, (str, Path)):
+        given_model, overrides["model"] = model, f"{model.name} (a Keras model given in Python)"
+    elif model is not None:
+        overrides["model"] = str(model)
+    if data is not None:
+        overrides["dataset"] = data.name
     settings = check_settings(dataclasses.replace(settings or Settings(), **overrides))
     observer = observer or Observer()
     out_dir = _prepare_out(out, force) if out is not None else None
+    try:
+        return _run(settings, given_model, data, out_dir, observer, record, tensorboard)
+    finally:
+        if out_dir is not None and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a run that stopped before saving leaves no empty folder behind
+
+
+def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | None, observer: Observer,
+         record: bool, tensorboard) -> Trace:
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
     keras_import = training.import_keras_in_background()  # ~3 s of imports overlap the data stages
     read_started = time.perf_counter()
-    dataset = _limited(load_mnist(settings.data_dir), settings.limit)
+    dataset = _limited(data or _load_data(settings), settings.limit)
     check_against_data(settings, len(dataset.x_train), len(dataset.x_test))
     read_seconds = time.perf_counter() - read_started
 
@@ -63,8 +82,8 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
     del images
     observer.on_stage(stage2)
 
-    loaded = None
-    if settings.model:  # a model of yours decides the shape of stage 3, so Keras must load it now
+    loaded = given_model
+    if settings.model and loaded is None:  # a model of yours decides the shape of stage 3, so Keras must load it now
         keras_import.result()
         loaded = network_lib.load_network(settings.model)
     images_in = network_lib.takes_images(loaded) if loaded is not None else network_lib.wants_images(settings)
@@ -83,7 +102,7 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
     training.seed_everything(settings.seed)
     steps = -(-len(x_train) // settings.batch_size)
     model = loaded or network_lib.build_network(settings, x_train.shape[1:], dataset.num_classes)
-    network_lib.check_fits(model, x_train.shape[1:], dataset.num_classes, f"--model {settings.model}" if loaded else "the network")
+    network_lib.check_fits(model, x_train.shape[1:], dataset.num_classes, f"model {settings.model}" if loaded else "the network")
     network_lib.compile_network(model, settings, steps * settings.epochs, training.STEPS_PER_EXECUTION)
     network = network_lib.describe_network(model, settings)
     observer.on_training_start(settings.epochs, steps)
@@ -138,16 +157,23 @@ def run(settings: Settings | None = None, *, out: str | Path | None = None, obse
 
 
 def save_run(trace: Trace, model, out_dir: Path) -> None:
-    """trace.json, model.keras and report.html, each written to a temporary name and renamed into place."""
+    """trace.json, model.keras and report.html, each written to a temporary name and renamed into place.
+
+    The trace is written first: it is the product, and everything else can be made from it
+    (the report) or checked against it (the model).
+    """
     import os
 
-    model_tmp = out_dir / ".model.tmp.keras"
-    model.save(model_tmp)
-    os.replace(model_tmp, out_dir / "model.keras")
-    trace.save(out_dir / "trace.json")
     from pipetrace.views.html import write_report
 
-    write_report(trace, out_dir / "report.html")
+    try:
+        trace.save(out_dir / "trace.json")
+        model_tmp = out_dir / ".model.tmp.keras"
+        model.save(model_tmp)
+        os.replace(model_tmp, out_dir / "model.keras")
+        write_report(trace, out_dir / "report.html")
+    except OSError as error:
+        raise PipetraceError(f"could not save the run in {out_dir}: {error.strerror or error}") from error
 
 
 def _weights(model) -> list[LayerWeights]:
@@ -185,6 +211,12 @@ def _prepare_out(out: str | Path, force: bool) -> Path:
     return out_dir
 
 
+def _load_data(settings: Settings) -> Dataset:
+    from pipetrace.data import load_dataset
+
+    return load_dataset(settings.dataset, data_dir=settings.data_dir, image_size=tuple(settings.image_size), seed=settings.seed)
+
+
 def _limited(dataset: Dataset, limit: int | None) -> Dataset:
     """The first `limit` training and `limit // 6` test images (for quick runs and tests)."""
     if limit is None:
@@ -208,6 +240,8 @@ def _describe(dataset: Dataset) -> dict:
         "train_count": len(dataset.x_train),
         "test_count": len(dataset.x_test),
         "image_shape": list(dataset.image_shape),
+        "pixel_max": float(dataset.pixel_max),
+        "split": dataset.split,
     }
 
 

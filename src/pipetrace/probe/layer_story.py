@@ -21,12 +21,12 @@ NICE = {"relu": "ReLU", "softmax": "Softmax", "sigmoid": "Sigmoid", "tanh": "Tan
 def describe_input(x: np.ndarray) -> LayerTrace:
     flat = x.reshape(-1)
     ink = int(np.count_nonzero(flat))
-    shape = " x ".join(map(str, x.shape))
+    shape = f" ({' x '.join(map(str, x.shape))})" if x.ndim > 1 else ""
     return LayerTrace(
         name="Input",
         shape=[int(n) for n in x.shape],
         summary=(
-            f"{flat.size} values ({shape}) from {flat.min():.3f} to {flat.max():.3f}, mean {flat.mean():.3f}; "
+            f"{flat.size} values{shape} from {flat.min():.3f} to {flat.max():.3f}, mean {flat.mean():.3f}; "
             f"{ink} are ink (> 0), {flat.size - ink} are blank (0)"
         ),
         values=_values(flat),

@@ -49,6 +49,7 @@ def load(dataset: Dataset, sample: int, read_seconds: float) -> tuple[np.ndarray
             "sample_position": position,
             "sample_label": label,
             "sample_image": images[position].tolist(),
+            "pixel_max": float(dataset.pixel_max),
         },
     )
     return images, labels, stage

@@ -15,10 +15,16 @@ RAMP = " .:-=+*#%@"  # darkest (blank) to brightest (ink)
 
 
 class Digit:
-    """Renders rows of 0..255 values, two image rows per terminal line (square pixels)."""
+    """Renders rows of pixel values, two image rows per terminal line (square pixels).
 
-    def __init__(self, image: list[list[int]]):
-        self.image = image
+    `maximum` is the value of full ink (255 for 8-bit images, 16 for scikit-learn's digits);
+    images smaller than 14 pixels are drawn with each pixel repeated, so 8 x 8 stays legible.
+    """
+
+    def __init__(self, image: list[list[float]], maximum: float = 255.0):
+        repeat = max(1, 16 // max(len(image), 1))
+        rows = [[min(255, round(v * 255 / maximum)) for v in row for _ in range(repeat)] for row in image]
+        self.image = [row for row in rows for _ in range(repeat)]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows = self.image

@@ -42,7 +42,7 @@ def render_results(trace: Trace, answers: bool = True) -> Iterator[RenderableTyp
     yield section("Training Trace", "Epoch by Epoch")
     yield render_training(trace.training)
     yield section("Prediction Trace", f"{len(trace.prediction.layers)} Layers")
-    yield render_prediction(trace.prediction, trace.dataset["class_names"])
+    yield render_prediction(trace.prediction, trace.dataset["class_names"], trace.dataset.get("pixel_max", 255.0))
     yield section("Model Quiz", f"{len(trace.quiz)} Questions")
     yield render_quiz(trace.quiz, answers)
     yield section("Key Insights", "")
@@ -104,14 +104,15 @@ def _array(info) -> str:
 def _files(stage: Stage) -> str:
     files = stage.details.get("files", [])
     verified = all(f["verified"] for f in files) and files
-    return f"{len(files)} IDX files" + (" (sha256 verified)" if verified else "")
+    names = ", ".join(f["name"] for f in files[:4]) + (f" and {len(files) - 4} more" if len(files) > 4 else "")
+    return f"{len(files)} file{'s' if len(files) != 1 else ''}: {names}" + (" (sha256 verified)" if verified else "")
 
 
 def _stage_extra(stage: Stage) -> RenderableType | None:
     d = stage.details
     if stage.name == "Load":
         caption = Text(f"test image {d['sample_position'] - d['train_count']}, label '{d['sample_label']}'", style="dim")
-        return Group(Text(""), Digit(grey(d["sample_image"])), caption)
+        return Group(Text(""), Digit(grey(d["sample_image"]), d.get("pixel_max", 255.0)), caption)
     if stage.name == "Train/Test split":
         table = Table(box=None, padding=(0, 1), show_edge=False)
         table.add_column("label", style="dim")
@@ -192,20 +193,20 @@ def _loss(value: float | None) -> str:
 # ---- Prediction -----------------------------------------------------------------------
 
 
-def render_prediction(prediction: Prediction, class_names: list[str]) -> RenderableType:
+def render_prediction(prediction: Prediction, class_names: list[str], pixel_max: float = 255.0) -> RenderableType:
     panels = []
     for number, layer in enumerate(prediction.layers, start=1):
         body: list[RenderableType] = [Text(layer.summary)]
-        extra = _layer_extra(layer, prediction, class_names)
+        extra = _layer_extra(layer, prediction, class_names, pixel_max)
         if extra is not None:
             body.append(extra)
         panels.append(Panel(Group(*body), title=f"[bold]Layer {number}: {layer.name}[/] {shape_text(layer.shape)}", title_align="left"))
     return Group(*panels)
 
 
-def _layer_extra(layer: LayerTrace, prediction: Prediction, class_names: list[str]) -> RenderableType | None:
+def _layer_extra(layer: LayerTrace, prediction: Prediction, class_names: list[str], pixel_max: float) -> RenderableType | None:
     if layer.name == "Input":
-        return Digit(grey(prediction.image))
+        return Digit(grey(prediction.image), pixel_max)
     if "fired" in layer.details and layer.values:
         return _activation_grid(layer.values)
     if layer.name.startswith("Output"):
