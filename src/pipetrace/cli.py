@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     show.set_defaults(handler=_show)
 
+    from pipetrace.modes.command import add_learn_command
+
+    add_learn_command(commands)
+
     schema = commands.add_parser("schema", help="print the JSON Schema that every trace.json follows",
                                  description="Print the JSON Schema (draft 2020-12) of trace.json.")
     schema.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

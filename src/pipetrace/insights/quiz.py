@@ -49,7 +49,44 @@ def _makers():
         _loss_drop,
         _hardest_class,
         _preprocessed_value,
+        _test_count,
+        _total_params,
+        _batches_per_epoch,
+        _ink_values,
+        _softmax_pick,
+        _train_test_gap,
+        _most_confused,
+        _best_epoch,
     ]
+
+
+LEVELS = ("easy", "medium", "hard")
+
+
+def draw_quiz(trace: Trace, count: int, seed: int = 0) -> list[Question]:
+    """`count` questions taken in turn from the easy, medium and hard ones, then ordered easy to hard.
+
+    Used by `pipetrace learn quiz`: a short quiz still meets every level, and it ramps up.
+
+    >>> [q.level for q in draw_quiz(trace, 4, seed=0)]        # doctest: +SKIP
+    ['easy', 'easy', 'medium', 'hard']
+    """
+    pool = quiz_pool(trace)
+    if not 1 <= count <= len(pool):
+        from pipetrace.errors import SettingsError
+
+        raise SettingsError(f"--questions {count}: this run yields from 1 to {len(pool)} questions")
+    rng = random.Random(seed)
+    by_level = {level: [q for q in pool if q.level == level] for level in LEVELS}
+    for questions in by_level.values():
+        rng.shuffle(questions)  # another seed, another selection
+    chosen: list[Question] = []
+    while len(chosen) < count:
+        for level in LEVELS:
+            if by_level[level] and len(chosen) < count:
+                chosen.append(by_level[level].pop(0))
+    chosen.sort(key=lambda q: LEVELS.index(q.level))
+    return [_shuffled(q, random.Random(seed * 1000 + i)) for i, q in enumerate(chosen)]
 
 
 def _shuffled(question: Question, rng: random.Random) -> Question:
@@ -231,10 +268,12 @@ def _loss_drop(trace: Trace) -> Question | None:
     )
 
 
-def _hardest_class(trace: Trace) -> Question:
+def _hardest_class(trace: Trace) -> Question | None:
     accuracy = trace.evaluation.per_class_accuracy
     names = trace.dataset["class_names"]
     ranked = sorted(range(len(accuracy)), key=lambda c: accuracy[c])
+    if len(ranked) > 1 and accuracy[ranked[0]] == accuracy[ranked[1]]:
+        return None  # a tie for last: two right answers
     options = [f"'{names[c]}'" for c in (ranked[0], ranked[-1], ranked[len(ranked) // 2], ranked[1])]
     return Question(
         text="Which class did the trained network get right least often on the test set?",
@@ -247,7 +286,8 @@ def _hardest_class(trace: Trace) -> Question:
 
 
 def _preprocessed_value(trace: Trace) -> Question | None:
-    examples = _stage(trace, "Preprocessing").details["examples"]
+    details = _stage(trace, "Preprocessing").details
+    examples, scale = details["examples"], details.get("scale", 255.0)
     if len(examples) < 3:
         return None
     e = examples[2]
@@ -256,8 +296,143 @@ def _preprocessed_value(trace: Trace) -> Question | None:
         text=f"Pixel (row {e['row']}, column {e['col']}) of the sample image is {e['before']}. What is it after preprocessing?",
         options=_distinct(correct, [f"{e['before']:.4f}", f"{e['before'] / 100:.4f}", f"{1 - e['after']:.4f}", f"{e['before'] / 128:.4f}"]),
         answer=0,
-        explanation=f"{e['before']} / 255 = {e['after']:.4f}",
+        explanation=f"{e['before']} / {scale:g} = {e['after']:.4f}",
         kind="measured",
+    )
+
+
+def _test_count(trace: Trace) -> Question:
+    d = _stage(trace, "Train/Test split").details
+    train, test = sum(d["train_counts"]), sum(d["test_counts"])
+    correct = f"{test:,}"
+    return Question(
+        text="How many images did the split keep aside to test the network (never trained on)?",
+        options=_distinct(correct, [f"{train:,}", f"{train + test:,}", f"{test // 2:,}", f"{test * 2:,}"]),
+        answer=0,
+        explanation=f"{train:,} images trained the network and {test:,} only tested it ({d['how']})",
+        kind="measured",
+    )
+
+
+def _total_params(trace: Trace) -> Question | None:
+    learning = [layer for layer in trace.network.layers if layer.params]
+    if not learning:
+        return None
+    total = trace.network.total_params
+    weights = sum(layer.weights for layer in learning)
+    return Question(
+        text=f"How many parameters (weights and biases) does the whole network, {trace.network.architecture}, learn?",
+        options=_distinct(f"{total:,}", [f"{weights:,}", f"{learning[0].params:,}", f"{total - learning[-1].params:,}", f"{total + learning[-1].units:,}"]),
+        answer=0,
+        explanation=" + ".join(f"{layer.params:,}" for layer in learning) + f" = {total:,}, one term per layer that learns",
+        kind="measured",
+        level="medium",
+    )
+
+
+def _batches_per_epoch(trace: Trace) -> Question:
+    t = trace.training
+    train = trace.dataset["train_count"]
+    correct = f"{t.steps_per_epoch:,}"
+    return Question(
+        text=f"With {train:,} training images in batches of {t.batch_size}, how many weight updates make one epoch?",
+        options=_distinct(correct, [f"{train:,}", f"{t.batch_size:,}", f"{max(train // t.batch_size, 1) - 1:,}", f"{t.steps_per_epoch * 2:,}", f"{t.steps_per_epoch + 1:,}"]),
+        answer=0,
+        explanation=f"{train:,} / {t.batch_size} rounded up = {t.steps_per_epoch:,}: one update per batch, the last batch smaller if it does not divide",
+        kind="measured",
+        level="medium",
+    )
+
+
+def _ink_values(trace: Trace) -> Question | None:
+    first = trace.prediction.layers[0] if trace.prediction.layers else None
+    if first is None or "nonzero" not in first.details:
+        return None
+    ink, size = first.details["nonzero"], 1
+    for n in first.shape:
+        size *= n
+    return Question(
+        text=f"Test image {trace.prediction.sample} enters the network as {size:,} values. How many of them are above 0 (ink)?",
+        options=_distinct(f"{ink:,}", [f"{size - ink:,}", f"{size:,}", f"{ink // 2:,}", f"{ink + 10:,}"]),
+        answer=0,
+        explanation=f"{ink:,} values carry ink; the other {size - ink:,} are blank background, exactly 0 after scaling",
+        kind="measured",
+    )
+
+
+def _softmax_pick(trace: Trace) -> Question | None:
+    output = trace.prediction.output_layer
+    logits = output.details.get("logits")
+    if not logits or not output.values:
+        return None
+    names = trace.dataset["class_names"]
+    best = max(range(len(logits)), key=logits.__getitem__)
+    low = min(range(len(logits)), key=logits.__getitem__)
+    return Question(
+        text=(f"The output layer's scores (logits) for test image {trace.prediction.sample} ranged from "
+              f"{logits[low]:.2f} for '{names[low]}' to {logits[best]:.2f} for '{names[best]}'. "
+              f"What probability did softmax give '{names[best]}'?"),
+        options=_distinct(_pct(output.values[best]), [_pct(output.values[low]), _pct(1 / len(logits)), _pct(min(1.0, logits[best] / 10)), "100.00%"]),
+        answer=0,
+        explanation=(f"softmax = exp(score) / sum of exp(all scores): the largest score takes {_pct(output.values[best])}; "
+                     f"the probabilities sum to {output.details.get('sum', 1.0):.6f}"),
+        kind="measured",
+        level="hard",
+    )
+
+
+def _train_test_gap(trace: Trace) -> Question | None:
+    epochs = trace.training.epochs
+    if not epochs:
+        return None
+    last = epochs[-1]
+    gap = 100 * (last.accuracy - last.test_accuracy)
+    correct = f"{gap:+.1f} points"
+    return Question(
+        text=(f"After epoch {last.epoch}, training accuracy was {_pct(last.accuracy)} and test accuracy "
+              f"{_pct(last.test_accuracy)}. What is the gap (training minus test)?"),
+        options=_distinct(correct, [f"{-gap:+.1f} points", f"{gap * 2:+.1f} points", f"{gap + 5:+.1f} points", f"{100 * last.accuracy:+.1f} points"]),
+        answer=0,
+        explanation=(f"{100 * last.accuracy:.1f} - {100 * last.test_accuracy:.1f} = {gap:+.1f} points; "
+                     "a large positive gap means it memorized training images rather than learning the classes"),
+        kind="measured",
+        level="hard",
+    )
+
+
+def _most_confused(trace: Trace) -> Question | None:
+    confusion = trace.evaluation.confusion
+    names = trace.dataset["class_names"]
+    pairs = [(confusion[t][p], t, p) for t in range(len(confusion)) for p in range(len(confusion)) if t != p]
+    pairs.sort(key=lambda item: (-item[0], item[1], item[2]))
+    if not pairs or pairs[0][0] == 0 or (len(pairs) > 1 and pairs[1][0] == pairs[0][0]):
+        return None  # no mistakes, or a tie: no single right answer
+    count, true, said = pairs[0]
+    options = [f"'{names[true]}' taken for '{names[said]}'", f"'{names[said]}' taken for '{names[true]}'"]
+    options += [f"'{names[t]}' taken for '{names[p]}'" for _, t, p in pairs[1:4]]
+    return Question(
+        text="Which mistake did the trained network make most often on the test set?",
+        options=_distinct(options[0], options[1:]),
+        answer=0,
+        explanation=f"The confusion matrix counts {count} test '{names[true]}'s predicted as '{names[said]}', more than any other pair",
+        kind="measured",
+        level="hard",
+    )
+
+
+def _best_epoch(trace: Trace) -> Question | None:
+    epochs = trace.training.epochs
+    scores = [e.test_accuracy for e in epochs]
+    if len(epochs) < 2 or scores.count(max(scores)) > 1:
+        return None
+    best = epochs[scores.index(max(scores))]
+    return Question(
+        text=f"After which of the {len(epochs)} epochs was test accuracy highest?",
+        options=_distinct(f"epoch {best.epoch}", [f"epoch {e.epoch}" for e in epochs if e is not best]),
+        answer=0,
+        explanation="Test accuracy per epoch: " + ", ".join(f"{e.epoch}: {_pct(e.test_accuracy)}" for e in epochs),
+        kind="measured",
+        level="medium",
     )
 
 

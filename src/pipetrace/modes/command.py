@@ -1,0 +1,98 @@
+"""`pipetrace learn [MODE] [TRACE]`: the command line of the learning modes.
+
+`pipetrace learn` alone lists the modes; `pipetrace learn MODE --help` explains one. The
+parser is built here, next to the modes, so cli.py only has to hand over the `learn` word.
+Nothing in this file imports TensorFlow; a mode imports what it needs when it runs.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="pipetrace")
+>>> add_learn_command(parser.add_subparsers(dest="command"))
+>>> parser.parse_args(["learn", "quiz", "--questions", "5"]).questions
+5
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipetrace.modes import MODES, mode_named
+
+TRACE_HELP = "a trace.json or a run folder (default: the latest run under runs/ or $PIPETRACE_RUNS)"
+
+
+def add_learn_command(commands) -> None:
+    learn = commands.add_parser(
+        "learn", help="learn from a run your way: trace, walk, quiz, code, math, explain, experiment, compare, cheatsheet",
+        description="Nine learning modes, each made from a saved run's trace. `pipetrace learn` lists them.",
+    )
+    learn.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    learn.set_defaults(handler=_list, mode=None)
+    modes = learn.add_subparsers(dest="mode", metavar="MODE")
+    for mode in MODES:
+        parser = modes.add_parser(mode.name, help=mode.summary, description=mode.summary[0].upper() + mode.summary[1:] + ".")
+        if mode.name == "compare":
+            parser.add_argument("a", metavar="A", help="the first trace.json or run folder")
+            parser.add_argument("b", metavar="B", help="the second trace.json or run folder")
+        else:
+            parser.add_argument("trace", metavar="TRACE", nargs="?", help=TRACE_HELP if mode.name != "experiment" else
+                                "the run whose settings the variants start from (default: the latest run; "
+                                "pipetrace's defaults if there is none)")
+        OPTIONS.get(mode.name, lambda p: None)(parser)
+        parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        parser.set_defaults(handler=_run_mode)
+
+
+def _trace_options(parser) -> None:
+    parser.add_argument("--no-answers", action="store_true", help="print the quiz without its answers")
+
+
+def _quiz_options(parser) -> None:
+    parser.add_argument("--questions", type=int, default=10, metavar="N", help="how many questions (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="another seed draws other questions in another order (default %(default)s)")
+
+
+def _code_options(parser) -> None:
+    parser.add_argument("--output", "-o", metavar="FILE",
+                        help="where to write the script (default: reproduce.py beside the trace; '-' prints it)")
+
+
+def _math_options(parser) -> None:
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="a test image the run traced (default: the one it followed; the trace lists the others)")
+
+
+def _experiment_options(parser) -> None:
+    parser.add_argument("--vary", required=True, metavar="SETTING=V1,V2,...",
+                        help="hidden=32,128,512 (or 256-128 for two layers), learning-rate=0.001,0.01, epochs=1,3, batch-size=32,256")
+    parser.add_argument("--limit", type=int, metavar="N", help="train on the first N images only (quick experiments)")
+    parser.add_argument("--out", metavar="DIR", help="where to save the variants' runs (default: runs/experiment-<time>/)")
+
+
+def _cheatsheet_options(parser) -> None:
+    parser.add_argument("--markdown", metavar="FILE", help="also write the cheatsheet as Markdown to FILE")
+
+
+OPTIONS = {"trace": _trace_options, "quiz": _quiz_options, "code": _code_options, "math": _math_options,
+           "experiment": _experiment_options, "cheatsheet": _cheatsheet_options}
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _list(args) -> int:
+    """`pipetrace learn`: the modes, one line each."""
+    width = max(len(mode.name) for mode in MODES)
+    print("Choose your learning style: 9 modes, each made from a run's trace\n")
+    for number, mode in enumerate(MODES, start=1):
+        note = " (trains)" if mode.trains else ""
+        print(f"  {number}. {mode.name:<{width}}  {mode.summary}{note}")
+    print("\nUsage: pipetrace learn MODE [TRACE]   (TRACE: a trace.json or run folder; default: the latest run)")
+    print("Example: pipetrace learn walk   ·   pipetrace learn MODE --help for a mode's options")
+    return 0
+
+
+def _run_mode(args) -> int:
+    return mode_named(args.mode).module().main(args, _console())
