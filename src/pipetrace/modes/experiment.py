@@ -1,0 +1,166 @@
+"""Mode `experiment`: what if? Train a few variants that differ in one setting, and compare them.
+
+The one mode that trains. `--vary hidden=32,128,512` (or learning-rate=, epochs=,
+batch-size=) starts from the settings of a run (the latest, or the one named; pipetrace's
+defaults when there is none), changes that one setting per variant, runs the whole pipeline
+for each with `pipetrace.run`, saves each variant's run (trace.json, model.keras,
+report.html) and shows them side by side, with an observation computed from the results.
+
+>>> parse_vary("hidden=32,256-128")
+('hidden', [[32], [256, 128]])
+>>> parse_vary("learning-rate=0.001,0.01")
+('learning_rate', [0.001, 0.01])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from pipetrace.errors import SettingsError, TraceFileError
+from pipetrace.modes.locate import load_trace, runs_folder
+from pipetrace.trace import Settings, Trace
+
+SETTINGS = {"hidden": "hidden", "learning-rate": "learning_rate", "epochs": "epochs", "batch-size": "batch_size"}
+
+
+def parse_vary(text: str) -> tuple[str, list]:
+    """'hidden=32,128' -> ('hidden', [[32], [128]]): the setting and its values, checked."""
+    key, sep, values = text.partition("=")
+    key = key.strip().replace("_", "-")
+    if not sep or key not in SETTINGS or not values.strip():
+        raise SettingsError(f"--vary {text!r}: expected SETTING=V1,V2,... with SETTING one of {', '.join(SETTINGS)}")
+    out = []
+    for part in values.split(","):
+        part = part.strip()
+        try:
+            if key == "hidden":
+                out.append([int(n) for n in part.split("-")])
+            elif key == "learning-rate":
+                out.append(float(part))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise SettingsError(f"--vary {text!r}: {part!r} is not a valid value for {key}") from None
+    if len(out) < 2:
+        raise SettingsError(f"--vary {text!r}: give at least two values to compare, separated by commas")
+    return SETTINGS[key], out
+
+
+def label(setting: str, value) -> str:
+    shown = "-".join(map(str, value)) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{setting.replace('_', '-')}={shown}"
+
+
+def base_settings(given: str | None) -> tuple[Settings, str]:
+    """The settings to vary from: a named run's, else the latest run's, else the defaults."""
+    try:
+        trace, path = load_trace(given)
+        return trace.settings, f"the settings of {path}"
+    except TraceFileError:
+        if given is not None:
+            raise
+        return Settings(), "pipetrace's default settings (no run found)"
+
+
+def curves_chart(traces: dict[str, Trace], width: int = 70, height: int = 16) -> Text:
+    """Training loss per epoch, one line per trace, in the terminal (plotext)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plot_size(width, height)
+    plt.theme("clear")
+    markers = "*+ox#@%&"
+    epochs: set[int] = set()
+    for n, (name, trace) in enumerate(traces.items()):
+        points = [(e.epoch, e.loss) for e in trace.training.epochs if e.loss is not None]
+        if points:
+            epochs |= {x for x, _ in points}
+            plt.plot([x for x, _ in points], [y for _, y in points], marker=markers[n % len(markers)], label=f"{name} loss")
+    if epochs:
+        plt.xticks(sorted(epochs))
+    plt.xlabel("epoch")
+    chart = plt.uncolorize(plt.build())
+    plt.clear_figure()
+    return Text(chart)
+
+
+def observation(setting: str, runs: list[tuple[str, object, Trace]]) -> list[str]:
+    """What changed and why, from the variants' numbers (rules, not canned results)."""
+    acc = {name: t.evaluation.test_accuracy for name, _, t in runs}
+    best = max(acc, key=acc.get)
+    worst = min(acc, key=acc.get)
+    lines = [f"Best test accuracy: {best} with {100 * acc[best]:.2f}%; lowest: {worst} with {100 * acc[worst]:.2f}% "
+             f"({100 * (acc[best] - acc[worst]):.2f} points apart)."]
+    first, last = runs[0], runs[-1]
+    failed = [name for name, _, t in runs if t.status != "completed"]
+    if failed:
+        lines.append(f"{', '.join(failed)} did not complete ({', '.join(t.status for n, _, t in runs if n in failed)}): "
+                     "a step too large can make the loss blow up.")
+    if setting == "hidden":
+        pa, pb = first[2].network.total_params, last[2].network.total_params
+        gain = 100 * (acc[last[0]] - acc[first[0]])
+        lines.append(f"{last[0]} has {pb / pa:.1f} times the parameters of {first[0]} ({pb:,} against {pa:,}) and "
+                     f"scored {gain:+.2f} points: " + ("more neurons gave more capacity, and it was used." if gain >= 1 else
+                     "the extra capacity bought little here; the data or the training time limits it, not the network's size."))
+    elif setting == "learning_rate":
+        losses = {name: t.training.epochs[-1].loss for name, _, t in runs if t.training.epochs}
+        lines.append("Final training loss by rate: " + ", ".join(f"{n}: {'NaN' if v is None else f'{v:.4f}'}" for n, v in losses.items())
+                     + ". Too small a rate crawls (little progress in the same epochs); too large overshoots and bounces.")
+    elif setting == "epochs":
+        gaps = {name: 100 * (t.training.epochs[-1].accuracy - t.evaluation.test_accuracy) for name, _, t in runs if t.training.epochs}
+        lines.append("More passes lower the training loss; the train-test gap shows whether the rest was learning or memorizing: "
+                     + ", ".join(f"{n}: {g:+.1f} points" for n, g in gaps.items()) + ".")
+    elif setting == "batch_size":
+        lines.append("Smaller batches mean more (noisier) updates per epoch: "
+                     + ", ".join(f"{n}: {t.training.steps_per_epoch} updates, {t.training.seconds:.1f} s" for n, _, t in runs) + ".")
+    return lines
+
+
+def run_experiment(base: Settings, setting: str, values: list, out: Path, console) -> list[tuple[str, object, Trace]]:
+    """Train one variant per value, each saved under out/<setting>=<value>/; return (name, value, trace)."""
+    import pipetrace
+
+    runs = []
+    for n, value in enumerate(values, start=1):
+        name = label(setting, value)
+        settings = dataclasses.replace(base, **{setting: value}, questions=min(base.questions, 3))
+        console.print(f"Variant {n} of {len(values)}: {name} ...", end="")
+        console.file.flush()
+        trace = pipetrace.run(settings, out=out / name, force=True)
+        console.print(f" test accuracy {100 * trace.evaluation.test_accuracy:.2f}% in {trace.training.seconds:.1f} s")
+        runs.append((name, value, trace))
+    return runs
+
+
+def render(setting: str, runs, out: Path):
+    from rich.console import Group
+
+    table = Table("variant", "test accuracy", "final loss", "test loss", "parameters", "training time")
+    for name, _, t in runs:
+        last = t.training.epochs[-1] if t.training.epochs else None
+        table.add_row(name, f"{100 * t.evaluation.test_accuracy:.2f}%", "-" if not last or last.loss is None else f"{last.loss:.4f}",
+                      "-" if t.evaluation.test_loss is None else f"{t.evaluation.test_loss:.4f}",
+                      f"{t.network.total_params:,}", f"{t.training.seconds:.1f} s")
+    chart = curves_chart({name: t for name, _, t in runs})
+    return Group(table, Text("Training loss per epoch", style="bold"), chart,
+                 Text("Observation", style="bold"), Text("\n".join(observation(setting, runs))))
+
+
+def main(args, console) -> int:
+    setting, values = parse_vary(args.vary)
+    base, where = base_settings(args.trace)
+    if args.limit is not None:
+        base = dataclasses.replace(base, limit=args.limit)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else runs_folder() / f"experiment-{stamp}"
+    console.print(Text(f"Experiment: {len(values)} variants of {setting.replace('_', '-')}, starting from {where}", style="bold"))
+    runs = run_experiment(base, setting, values, out, console)
+    console.print(render(setting, runs, out))
+    console.print(f"\nEach variant's run is saved under {out}/ (compare two with: pipetrace learn compare "
+                  f"{out / runs[0][0]} {out / runs[-1][0]})")
+    return 0
