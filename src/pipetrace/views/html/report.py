@@ -14,7 +14,7 @@ from string import Template
 
 from pipetrace.trace import Trace
 from pipetrace.trace.model import write_atomic
-from pipetrace.views.html import sections
+from pipetrace.views.html import modes, sections
 from pipetrace.views.html.payload import payload, script_json
 
 
@@ -23,6 +23,7 @@ def render_html(trace: Trace) -> str:
     body = "\n".join(
         [
             sections.header(trace),
+            modes.mode_bar(trace),
             "<main>",
             sections.data_flow(trace),
             sections.training(trace),
@@ -31,6 +32,7 @@ def render_html(trace: Trace) -> str:
             sections.evaluation(trace),
             sections.quiz(trace),
             sections.insights(trace),
+            modes.panels(trace),
             "</main>",
             sections.footer(trace),
         ]

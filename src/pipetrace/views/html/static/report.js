@@ -258,6 +258,31 @@
       });
     });
   });
+  /* ---- the mode bar: trace shows the whole report; each other mode one panel ---- */
+  var PANELS = { walk: ["walk"], quiz: ["quiz"], math: ["math"], explain: ["explain"], cheatsheet: ["cheatsheet"] };
+  var modePanels = ["walk", "math", "explain", "cheatsheet"];
+  var modeButtons = Array.prototype.slice.call(document.querySelectorAll(".mode-bar .mode"));
+  var showMode = function (mode) {
+    var shown = PANELS[mode];
+    document.querySelectorAll("main > section").forEach(function (s) {
+      s.hidden = shown ? shown.indexOf(s.id) < 0 : modePanels.indexOf(s.id) >= 0;
+    });
+    modeButtons.forEach(function (b) { b.setAttribute("aria-pressed", b.dataset.mode === mode ? "true" : "false"); });
+    document.body.dataset.mode = mode;
+  };
+  modeButtons.forEach(function (b) { b.addEventListener("click", function () { showMode(b.dataset.mode); }); });
+  if (modeButtons.length) showMode("trace");
+  var walkSteps = Array.prototype.slice.call(document.querySelectorAll(".walk-step")), walkAt = 0;
+  var showStep = function (n) {
+    walkAt = Math.max(0, Math.min(walkSteps.length - 1, n));
+    walkSteps.forEach(function (s, i) { s.hidden = i !== walkAt; });
+    document.getElementById("walk-where").textContent = "Step " + (walkAt + 1) + " of " + walkSteps.length;
+  };
+  if (walkSteps.length) {
+    document.getElementById("walk-next").addEventListener("click", function () { showStep(walkAt + 1); });
+    document.getElementById("walk-back").addEventListener("click", function () { showStep(walkAt - 1); });
+    showStep(0);
+  }
   if (reset) reset.addEventListener("click", function () {
     questions.forEach(function (q) {
       delete q.dataset.result;
