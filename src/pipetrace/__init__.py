@@ -21,4 +21,22 @@ def run(settings=None, **kwargs):
     return _run(settings, **kwargs)
 
 
-__all__ = ["DataError", "PipetraceError", "Settings", "SettingsError", "Trace", "TraceFileError", "run"]
+def trace_prediction(model, x, label=None, class_names=None, image=None):
+    """Follow one input `x` through any Keras model, layer by layer (see `pipetrace.probe.prediction`)."""
+    from pipetrace.probe.prediction import trace_prediction as _trace_prediction
+
+    return _trace_prediction(model, x, label=label, image=image, class_names=class_names)
+
+
+def __getattr__(name):
+    if name == "TraceCallback":  # a Keras callback: importing it imports Keras, so only on first use
+        from pipetrace.training.callback import TraceCallback
+
+        return TraceCallback
+    raise AttributeError(f"module 'pipetrace' has no attribute {name!r}")
+
+
+__all__ = [
+    "DataError", "PipetraceError", "Settings", "SettingsError", "Trace", "TraceCallback", "TraceFileError",
+    "run", "trace_prediction",
+]

@@ -136,9 +136,9 @@ class Epoch:
 
     epoch: int
     loss: float | None
-    accuracy: float
-    test_loss: float | None
-    test_accuracy: float
+    accuracy: float | None  # None when the model reported no accuracy
+    test_loss: float | None  # the test-set numbers are None when fit had no validation data
+    test_accuracy: float | None
     seconds: float
     observation: str
     batch_losses: list[float | None] = field(default_factory=list)
@@ -149,12 +149,17 @@ class Training:
     """The training trace: every finished epoch, and how training ended."""
 
     epochs_planned: int
-    batch_size: int
+    batch_size: int  # 0 when not known (a TraceCallback inside someone else's fit)
     steps_per_epoch: int
     steps_per_record: int  # batches averaged into each entry of Epoch.batch_losses
     epochs: list[Epoch]
     status: str  # "completed", "diverged" or "interrupted"
     seconds: float
+
+    def __rich__(self):
+        from pipetrace.views.terminal import render_training
+
+        return render_training(self)
 
 
 @dataclass
@@ -246,6 +251,11 @@ class Prediction:
     @property
     def correct(self) -> bool:
         return self.predicted == self.label
+
+    def __rich__(self):
+        from pipetrace.views.terminal import render_prediction
+
+        return render_prediction(self, [str(c) for c in range(len(self.output_layer.values))])
 
     @property
     def output_layer(self) -> LayerTrace:

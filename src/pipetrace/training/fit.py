@@ -98,9 +98,9 @@ def _from_history(history: dict, seconds: float) -> list[dict]:
         {
             "epoch": i + 1,
             "loss": finite_or_none(history["loss"][i]),
-            "accuracy": float(history["accuracy"][i]),
+            "accuracy": finite_or_none(history["accuracy"][i]),
             "test_loss": finite_or_none(history["val_loss"][i]),
-            "test_accuracy": float(history["val_accuracy"][i]),
+            "test_accuracy": finite_or_none(history["val_accuracy"][i]),
             "seconds": seconds / count,
             "batch_losses": [],
         }

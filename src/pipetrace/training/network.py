@@ -111,7 +111,7 @@ def compile_network(model, settings: Settings, total_steps: int, steps_per_execu
 
 def describe_network(model, settings: Settings) -> Network:
     """Read every layer's shape, configuration and parameter count off the model (nothing assumed)."""
-    layers = [describe_layer(layer) for layer in model.layers]
+    layers = [describe_layer(layer) for layer in model.layers if type(layer).__name__ != "InputLayer"]
     return Network(
         layers=layers,
         optimizer=OPTIMIZERS.get(settings.optimizer, settings.optimizer),

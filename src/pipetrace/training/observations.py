@@ -55,8 +55,9 @@ def _observe_one(epochs: list[dict], i: int, classes: int, learning_rate: float 
             f"The loss went up from {_num(before['loss'])} to {_num(loss)} (+{-relative:.0%}): "
             "the steps may be too large for this learning rate"
         )
-    test_change = now["test_accuracy"] - before["test_accuracy"]
-    train_change = now["accuracy"] - before["accuracy"]
+    measured = None not in (now["test_accuracy"], before["test_accuracy"], now["accuracy"], before["accuracy"])
+    test_change = now["test_accuracy"] - before["test_accuracy"] if measured else 0.0
+    train_change = now["accuracy"] - before["accuracy"] if measured else 0.0
     if test_change < 0 < train_change:
         notes.append(
             f"Test accuracy fell {_points(-test_change)} while training accuracy rose {_points(train_change)}: "
@@ -85,8 +86,8 @@ def _num(value: float) -> str:
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}"
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
+def _pct(value: float | None) -> str:
+    return "not measured" if value is None else f"{100 * value:.1f}%"
 
 
 def _points(value: float) -> str:

@@ -60,9 +60,9 @@ class TrainingRecorder(keras.callbacks.Callback):
         record = {
             "epoch": epoch + 1,
             "loss": finite_or_none(logs.get("loss")),
-            "accuracy": float(logs.get("accuracy", math.nan)),
+            "accuracy": finite_or_none(_accuracy(logs, "")),
             "test_loss": finite_or_none(logs.get("val_loss")),
-            "test_accuracy": float(logs.get("val_accuracy", math.nan)),
+            "test_accuracy": finite_or_none(_accuracy(logs, "val_")),
             "seconds": time.perf_counter() - self._started,
             "batch_losses": [_round(v) for v in self._batch_losses],
         }
@@ -74,6 +74,14 @@ class TrainingRecorder(keras.callbacks.Callback):
         self.epochs.append(record)
         if self._on_epoch:
             self._on_epoch(record)
+
+
+ACCURACY_NAMES = ("accuracy", "sparse_categorical_accuracy", "acc", "categorical_accuracy")
+
+
+def _accuracy(logs: dict, prefix: str):
+    """Keras names accuracy after how it was asked for; take whichever this model reports."""
+    return next((logs[prefix + name] for name in ACCURACY_NAMES if prefix + name in logs), None)
 
 
 def finite_or_none(value) -> float | None:

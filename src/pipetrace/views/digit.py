@@ -1,8 +1,11 @@
 """A grayscale image drawn in the terminal: half blocks in colour, an ASCII ramp in plain text.
 
 >>> from rich.console import Console
->>> Console(no_color=True, width=40).print(Digit([[0, 255], [255, 0]]))
+>>> Console(no_color=True, width=40).print(Digit([[0, 255], [255, 0]], enlarge=1))
 @@
+>>> Console(no_color=True, width=40).print(Digit([[16, 8], [0, 16]], maximum=16, enlarge=2))
+@@++
+  @@
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ class Digit:
     images smaller than 14 pixels are drawn with each pixel repeated, so 8 x 8 stays legible.
     """
 
-    def __init__(self, image: list[list[float]], maximum: float = 255.0):
-        repeat = max(1, 16 // max(len(image), 1))
+    def __init__(self, image: list[list[float]], maximum: float = 255.0, enlarge: int | None = None):
+        repeat = enlarge or max(1, 16 // max(len(image), 1))
         rows = [[min(255, round(v * 255 / maximum)) for v in row for _ in range(repeat)] for row in image]
         self.image = [row for row in rows for _ in range(repeat)]
 

@@ -178,16 +178,22 @@ def epoch_cells(e: Epoch) -> list[str]:
     return [
         str(e.epoch),
         _loss(e.loss),
-        f"{e.accuracy:.4f}",
-        _loss(e.test_loss),
-        f"{e.test_accuracy:.4f}",
+        _number(e.accuracy),
+        _loss(e.test_loss) if e.test_accuracy is not None else "-",
+        _number(e.test_accuracy),
         f"{e.seconds:.1f} s",
         e.observation,
     ]
 
 
 def _loss(value: float | None) -> str:
+    """A loss of None was not a finite number (the run diverged)."""
     return "NaN" if value is None else f"{value:.4f}"
+
+
+def _number(value: float | None) -> str:
+    """An accuracy of None was not measured."""
+    return "-" if value is None else f"{value:.4f}"
 
 
 # ---- Prediction -----------------------------------------------------------------------
