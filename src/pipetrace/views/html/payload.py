@@ -9,40 +9,51 @@ from __future__ import annotations
 
 import json
 
-from pipetrace.trace import Trace
-from pipetrace.views.html.pictures import png_uri
-from pipetrace.views.html.sections import shown_layers
+from pipetrace.trace import Prediction, Trace
+from pipetrace.views.html.sections import _strip, image_shape, image_uri, pixel_max, step_maps, step_role
 
 
 def payload(trace: Trace) -> dict:
-    """Class names, the trained layers, the stored samples' traces, and the followed image's pixels."""
+    """Class names, image size, the trained layers, the stored samples' traces, and the followed image's pixels."""
     samples = trace.samples or [trace.prediction]
+    height, width, channels = image_shape(trace)
     return {
         "classes": trace.dataset["class_names"],
+        "image": {"height": height, "width": width, "channels": channels, "pixel_max": pixel_max(trace)},
         "layers": [
             {"name": w.name, "activation": w.activation,
              "kernel": {"shape": w.kernel.shape, "data": w.kernel.data},
              "bias": {"shape": w.bias.shape, "data": w.bias.data}}
             for w in trace.weights
         ],
-        "samples": [
-            {
-                "index": p.sample,
-                "label": p.label,
-                "predicted": p.predicted,
-                "confidence": p.confidence,
-                "correct": p.correct,
-                "png": png_uri(p.image),
-                "summaries": [layer.summary if layer else "" for layer in shown],
-                "hidden": shown[1].values if shown[1] else [],
-                "probabilities": shown[2].values if shown[2] else [],
-            }
-            for p, shown in ((p, shown_layers(p)) for p in samples)
-        ],
+        "samples": [_sample(trace, p) for p in samples],
         "followed": {
             "raw": trace.stages[0].details.get("sample_image", []) if trace.stages else [],
             "scaled": trace.prediction.layers[0].values if trace.prediction.layers else [],
         },
+    }
+
+
+def _sample(trace: Trace, p: Prediction) -> dict:
+    """One stored sample: its verdict and, step by step, what the page shows for it."""
+    steps = []
+    for i, layer in enumerate(p.layers):
+        role, step = step_role(p, i), {"summary": layer.summary}
+        if role == "maps":
+            step["maps"] = step_maps(layer)[0]
+        elif role in ("neurons", "probs"):
+            step["values"] = layer.values
+        elif role == "strip":
+            step["strip"] = _strip(layer.values)
+        steps.append(step)
+    return {
+        "index": p.sample,
+        "label": p.label,
+        "predicted": p.predicted,
+        "confidence": p.confidence,
+        "correct": p.correct,
+        "png": image_uri(trace, p.image),
+        "steps": steps,
     }
 
 

@@ -1,7 +1,9 @@
-"""Digit images as tiny inline PNGs (data: URIs), so the page shows them with no JavaScript and no files.
+"""Images as tiny inline PNGs (data: URIs), so the page shows them with no JavaScript and no files.
 
 A 28 x 28 grey PNG is about 300 bytes: the whole gallery costs less than one chart.
-The encoder is the standard library's zlib plus the PNG chunk layout; nothing to install.
+Grey images (rows of numbers), colour images (rows of [r, g, b]) and feature maps (any
+real numbers, scaled between a low and a high value) are all written here. The encoder is
+the standard library's zlib plus the PNG chunk layout; nothing to install.
 """
 
 from __future__ import annotations
@@ -9,24 +11,67 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
-
 from collections.abc import Sequence
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def png_uri(pixels: Sequence[Sequence[int]]) -> str:
-    """A data: URI of an 8-bit grey PNG of `pixels` (rows of 0..255 integers), white ink on black."""
-    height, width = len(pixels), len(pixels[0]) if pixels else 0
-    raw = b"".join(b"\x00" + bytes(max(0, min(255, int(v))) for v in row) for row in pixels)
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale, no interlace
+def png_uri(pixels: Sequence, pixel_max: float = 255.0) -> str:
+    """A data: URI of a PNG of `pixels`: rows of values 0..pixel_max (grey, white ink on black) or of
+    [r, g, b] triples (colour). A single channel ([v] per pixel) is grey; other channel counts show the first."""
+    height = len(pixels)
+    width = len(pixels[0]) if height else 0
+    scale = 255.0 / pixel_max if pixel_max else 1.0
+    first = pixels[0][0] if height and width else 0
+    colour = isinstance(first, (list, tuple)) and len(first) == 3
+
+    def byte(v) -> int:
+        return max(0, min(255, int(round(float(v) * scale))))
+
+    if colour:
+        raw = b"".join(b"\x00" + bytes(byte(c) for px in row for c in px) for row in pixels)
+    elif isinstance(first, (list, tuple)):
+        raw = b"".join(b"\x00" + bytes(byte(px[0]) for px in row) for row in pixels)
+    else:
+        raw = b"".join(b"\x00" + bytes(byte(v) for v in row) for row in pixels)
+    return _png(width, height, 2 if colour else 0, raw)
+
+
+def map_uri(values: Sequence[Sequence[float]], low: float, high: float) -> str:
+    """A grey PNG of a 2-D array of any real numbers: `low` black, `high` white (a feature map)."""
+    span = (high - low) or 1.0
+    rows = [[255 * (v - low) / span for v in row] for row in values]
+    return png_uri(rows)
+
+
+def channel_planes(pixels: Sequence) -> list[list[list[float]]]:
+    """The channels of an H x W x C image as C separate H x W planes (a grey image is one plane)."""
+    if not pixels or not pixels[0] or not isinstance(pixels[0][0], (list, tuple)):
+        return [[list(row) for row in pixels]]
+    return [[[px[c] for px in row] for row in pixels] for c in range(len(pixels[0][0]))]
+
+
+def flat_values(pixels: Sequence) -> list[float]:
+    """The image read row by row, each pixel's channels one after the other: what Flatten hands the network."""
+    out: list[float] = []
+    for row in pixels:
+        for px in row:
+            if isinstance(px, (list, tuple)):
+                out.extend(px)
+            else:
+                out.append(px)
+    return out
+
+
+def strip_uri(pixels: Sequence, start: int = 0, stop: int | None = None, pixel_max: float = 255.0) -> str:
+    """Values start..stop of the image read row by row into one line: what Flatten hands the network."""
+    return png_uri([flat_values(pixels)[start:stop]], pixel_max)
+
+
+def _png(width: int, height: int, colour_type: int, raw: bytes) -> str:
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)  # 8 bits, grey (0) or RGB (2)
     data = PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def strip_uri(pixels: Sequence[Sequence[int]], start: int = 0, stop: int | None = None) -> str:
-    """Values start..stop of the image read row by row into one line: what Flatten hands the network."""
-    return png_uri([[v for row in pixels for v in row][start:stop]])
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

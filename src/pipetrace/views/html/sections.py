@@ -14,7 +14,7 @@ from html import escape
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import ArrayInfo, Network, Prediction, Stage, Trace
 from pipetrace.views.html import charts
-from pipetrace.views.html.pictures import png_uri, strip_uri
+from pipetrace.views.html.pictures import channel_planes, flat_values, map_uri, png_uri, strip_uri
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -36,6 +36,31 @@ def seconds(value: float) -> str:
     if value < 1e-3:
         return f"{value * 1e6:.0f} µs"
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def pixel_max(trace: Trace) -> float:
+    """The value of full ink in the stored images (255 for MNIST, 16 for scikit-learn's digits)."""
+    value = trace.dataset.get("pixel_max")
+    if value is None and trace.stages:
+        value = trace.stages[0].details.get("pixel_max")
+    return float(value or 255.0)
+
+
+def image_uri(trace: Trace, pixels) -> str:
+    """A stored image (grey or colour) as a PNG, scaled by the data's own full-ink value."""
+    return png_uri(pixels, pixel_max(trace))
+
+
+def image_shape(trace: Trace) -> tuple[int, int, int]:
+    """Height, width and channels of the data's images."""
+    shape = list(trace.dataset.get("image_shape") or [28, 28])
+    return int(shape[0]), int(shape[1] if len(shape) > 1 else 1), int(shape[2] if len(shape) > 2 else 1)
+
+
+def noun(trace: Trace) -> str:
+    """'digit' when the classes are the ten digits, else 'image'."""
+    names = trace.dataset.get("class_names") or []
+    return "digit" if names and all(n in "0123456789" and len(n) == 1 for n in map(str, names)) else "image"
 
 
 def section(ident: str, title: str, subtitle: str, body: str, intro: str = "") -> str:
@@ -64,7 +89,8 @@ def header(trace: Trace) -> str:
     nav = "".join(
         f'<a href="#{ident}">{e(title)}</a>'
         for ident, title in [("data-flow", "Data Flow"), ("training", "Training"), ("prediction", "Prediction"),
-                             ("draw", "Draw a digit"), ("evaluation", "Evaluation"), ("quiz", "Quiz"),
+                             ("draw", f"Draw {'a digit' if noun(trace) == 'digit' else 'your own'}"),
+                             ("evaluation", "Evaluation"), ("quiz", "Quiz"),
                              ("insights", "Insights")]
     )
     status = "" if trace.status == "completed" else f'<p class="warning">This run {e(trace.status)}.</p>'
@@ -72,7 +98,7 @@ def header(trace: Trace) -> str:
 <p class="eyebrow">pipetrace · Model Pipeline Trace</p>
 <h1>How a first neural network learned {e(dataset['name'])}</h1>
 <p class="lede"><span class="dataset">{e(dataset['source'])}</span> · {dataset['train_count']:,} training and
-{dataset['test_count']:,} test images of {e(shape_text(dataset['image_shape']))} pixels<br>
+{dataset['test_count']:,} test images of {e(_pixels_text(trace))}<br>
 <code>{e(network.architecture)}</code>, {e(network.optimizer)} (learning rate {network.learning_rate:g},
 {e(network.schedule)}), loss {e(network.loss)}</p>
 {status}<div class="kpis">{cards}</div>
@@ -84,6 +110,13 @@ def header(trace: Trace) -> str:
 </header>"""
 
 
+def _pixels_text(trace: Trace) -> str:
+    height, width, channels = image_shape(trace)
+    if channels == 3:
+        return f"{height} x {width} colour pixels (red, green, blue)"
+    return f"{height} x {width} pixels" if channels == 1 else f"{height} x {width} pixels of {channels} channels"
+
+
 # ---- 2. data flow ---------------------------------------------------------------------------
 def data_flow(trace: Trace) -> str:
     cards = "".join(_stage_card(stage, trace) for stage in trace.stages)
@@ -92,7 +125,7 @@ def data_flow(trace: Trace) -> str:
 
 
 def _stage_card(stage: Stage, trace: Trace) -> str:
-    picture = {1: _load_picture, 2: _preprocess_picture, 3: _flatten_picture, 4: _split_picture,
+    picture = {1: _load_picture, 2: _preprocess_picture, 3: _shape_picture, 4: _split_picture,
                5: _network_picture}.get(stage.number, lambda s, t: "")(stage, trace)
     ins = "".join(_array(a) for a in stage.inputs) or '<span class="array none">files on disk</span>'
     outs = "".join(_array(a) for a in stage.outputs)
@@ -112,9 +145,15 @@ def _array(info: ArrayInfo) -> str:
 
 def _load_picture(stage: Stage, trace: Trace) -> str:
     label = trace.dataset["class_names"][stage.details["sample_label"]]
-    return (f'<img class="digit large" src="{png_uri(stage.details["sample_image"])}" '
+    height, width, channels = image_shape(trace)
+    top = pixel_max(trace)
+    if channels == 3:
+        stored = f"{height} x {width} pixels, each a red, a green and a blue value from 0 to {top:g}"
+    else:
+        stored = f"{height} x {width} values from 0 (black) to {top:g} (white, full ink)"
+    return (f'<img class="digit large" src="{image_uri(trace, stage.details["sample_image"])}" '
             f'alt="the followed test image, a {e(label)}"><figcaption>Test image {trace.settings.sample}, '
-            f'labelled <b>{e(label)}</b>, as stored: 28 x 28 whole numbers from 0 (black) to 255 (white).</figcaption>')
+            f'labelled <b>{e(label)}</b>, as stored: {e(stored)}.</figcaption>')
 
 
 def _preprocess_picture(stage: Stage, trace: Trace) -> str:
@@ -123,17 +162,27 @@ def _preprocess_picture(stage: Stage, trace: Trace) -> str:
         for x in stage.details.get("examples", [])
     )
     image = trace.stages[0].details["sample_image"]
-    return f"""<div class="hover-digit"><img class="digit large" id="pixel-image" src="{png_uri(image)}"
+    colour = " (red channel)" if image_shape(trace)[2] == 3 else ""
+    return f"""<div class="hover-digit"><img class="digit large" id="pixel-image" src="{image_uri(trace, image)}"
 alt="the same image after scaling; hover to read its pixels"><span class="pixel-box" hidden></span></div>
 <div><output id="pixel-readout" class="readout">Hover over (or tap) the image to read any pixel before and after.</output>
-<table class="mini"><thead><tr><th>pixel</th><th>before</th><th>after</th></tr></thead><tbody>{rows}</tbody></table></div>"""
+<table class="mini"><thead><tr><th>pixel{colour}</th><th>before</th><th>after</th></tr></thead><tbody>{rows}</tbody></table></div>"""
+
+
+def _shape_picture(stage: Stage, trace: Trace) -> str:
+    """Stage 3 is Flatten for Dense networks (a strip) and Reshape for convolutional ones (channel planes)."""
+    if "index" in stage.details:
+        return _flatten_picture(stage, trace)
+    return _reshape_picture(stage, trace)
 
 
 def _flatten_picture(stage: Stage, trace: Trace) -> str:
     d = stage.details
-    size = d["height"] * d["width"]
-    per_line = 7 * d["width"]  # the one long row, cut in 4 pieces so each value stays visible
     image = trace.stages[0].details["sample_image"]
+    values = flat_values(image)
+    size = len(values)
+    pieces = 4 if size >= 64 else 1
+    per_line = -(-size // pieces)  # the one long row, cut in pieces so each value stays visible
     lines = []
     for start in range(0, size, per_line):
         stop = min(start + per_line, size)
@@ -141,12 +190,39 @@ def _flatten_picture(stage: Stage, trace: Trace) -> str:
         if start <= d["index"] < stop:
             mark = f'<span class="strip-mark" style="left:{100 * (d["index"] - start + 0.5) / per_line:.2f}%"></span>'
         lines.append(f'<div class="strip-line"><span class="strip-from">{start}</span><div class="strip-wrap">'
-                     f'<img class="strip" src="{strip_uri(image, start, stop)}" alt="values {start} to {stop - 1}">'
-                     f'{mark}</div></div>')
+                     f'<img class="strip" src="{strip_uri(image, start, stop, pixel_max(trace))}" '
+                     f'alt="values {start} to {stop - 1}">{mark}</div></div>')
+    channels = d.get("channels", 1)
+    order = ("row 0 first, each pixel bringing its " + f"{channels} channel values one after the other"
+             if channels > 1 else "row 0 first, each image row a bright burst where the stroke crosses it")
+    shown = f" (shown in {len(lines)} pieces of {per_line})" if len(lines) > 1 else ""
     return (f'<div class="strip-box">{"".join(lines)}</div>'
-            f'<figcaption>The {size} values of the image in one row (shown in 4 pieces of {per_line}): row 0 first, '
-            f'each image row a bright burst where the stroke crosses it. The mark is pixel '
+            f'<figcaption>The {size} values of the image in one row{shown}: {e(order)}. The mark is pixel '
             f'({d["row"]}, {d["col"]}), now index {d["index"]}.</figcaption>')
+
+
+def _reshape_picture(stage: Stage, trace: Trace) -> str:
+    """The image as the stack of channel planes a Conv2D reads (one plane for grey, three for colour)."""
+    d = stage.details
+    image = trace.stages[0].details["sample_image"]
+    planes = channel_planes(image)
+    names = ["red", "green", "blue"] if len(planes) == 3 else [f"channel {c}" for c in range(len(planes))]
+    top = pixel_max(trace)
+    cells = "".join(
+        f'<div class="plane" style="--i:{c}"><img class="digit" src="{png_uri(plane, top)}" alt="{e(name)}">'
+        f'<span>[:, :, {c}] {e(name)}</span></div>'
+        for c, (plane, name) in enumerate(zip(planes, names))
+    )
+    height, width, channels = d["height"], d["width"], d.get("channels", len(planes))
+    added = stage.inputs and len(stage.inputs[0].shape) == 3
+    what = (f"A new last axis of size 1: the {height} x {width} image is now {height} x {width} x 1, one channel "
+            "plane, the layout a Conv2D layer reads. No value moved or changed."
+            if added else
+            f"Each colour image already is {height} x {width} x {channels}: {channels} channel planes that a Conv2D "
+            "reads together. Nothing to add.")
+    return (f'<div class="planes">{cells}</div><figcaption>{e(what)} Pixel ({d["row"]}, {d["col"]}) is now at '
+            f'[{d["row"]}, {d["col"]}, 0]. The image stays whole: the network flattens it later, in its own '
+            f'Flatten layer (see the prediction trace).</figcaption>')
 
 
 def _split_picture(stage: Stage, trace: Trace) -> str:
@@ -156,9 +232,11 @@ def _split_picture(stage: Stage, trace: Trace) -> str:
     heads = "".join(f"<th>{e(name)}</th>" for name in d["class_names"])
     tr = "".join(f"<td>{n:,}</td>" for n in d["train_counts"])
     te = "".join(f"<td>{n:,}</td>" for n in d["test_counts"])
+    how = d.get("how") or trace.dataset.get("split") or ""
+    how_html = f'<p class="how">How: {e(how)}.</p>' if how else ""
     return f"""<div class="split-bar"><span class="train" style="width:{share:.2f}%">training {train:,}</span><span class="test">test {test:,}</span></div>
-<table class="mini counts"><thead><tr><th>digit</th>{heads}</tr></thead>
-<tbody><tr><th class="train-key">training</th>{tr}</tr><tr><th class="test-key">test</th>{te}</tr></tbody></table>"""
+{how_html}<div class="counts-wrap"><table class="mini counts"><thead><tr><th>{e(noun(trace) if noun(trace) == "digit" else "class")}</th>{heads}</tr></thead>
+<tbody><tr><th class="train-key">training</th>{tr}</tr><tr><th class="test-key">test</th>{te}</tr></tbody></table></div>"""
 
 
 def _network_picture(stage: Stage, trace: Trace) -> str:
@@ -166,39 +244,110 @@ def _network_picture(stage: Stage, trace: Trace) -> str:
 
 
 def network_svg(network: Network) -> str:
-    """The network as columns of neurons (a few drawn, the rest elided) with parameter counts."""
-    if not network.layers:
+    """Every layer of the network with its output shape and parameter count.
+
+    A network of Dense (and Dropout) layers is drawn as columns of neurons; any other network
+    as a chain of layer cards, one per layer, each with a small picture of what its kind does.
+    """
+    layers = [layer for layer in network.layers if layer.kind != "InputLayer"]
+    if not layers:
         return ""
-    columns = [("Input", network.layers[0].input_size, "pixels")]
-    columns += [(layer.name, layer.units, layer.activation) for layer in network.layers]
-    width, height, top = 560, 250, 46
+    if all(layer.kind in ("Dense", "Dropout") for layer in layers):
+        return _neuron_columns(network, layers)
+    return _layer_chain(network, layers)
+
+
+def _neuron_columns(network: Network, layers: list) -> str:
+    first = layers[0]
+    columns = [("Input", first.input_size, "values", "Input")]
+    for layer in layers:
+        if layer.kind == "Dropout":
+            rate = layer.config.get("rate")
+            columns.append((layer.name, layer.units, f"drops {rate:g}" if rate is not None else "dropout", "Dropout"))
+        else:
+            columns.append((layer.name, layer.units, layer.activation or "linear", layer.kind))
+    step = 124
+    width, height, top = max(560, 60 + step * (len(columns) - 1) + 60), 250, 46
     xs = [60 + i * (width - 120) / (len(columns) - 1) for i in range(len(columns))]
     dots: list[list[float]] = []
     parts = []
-    for x, (name, units, kind) in zip(xs, columns):
+    for x, (name, units, sub, _) in zip(xs, columns):
         shown = min(units, 8)
         gap = (height - top - 40) / max(shown, 1)
-        ys = [top + gap * (i + 0.5) for i in range(shown)]
-        dots.append(ys)
+        dots.append([top + gap * (i + 0.5) for i in range(shown)])
         parts.append(f'<text x="{x:.0f}" y="18" class="n-name">{e(name)}</text>'
-                     f'<text x="{x:.0f}" y="34" class="n-size">{units:,} · {e(kind)}</text>')
-    for i in range(len(columns) - 1):
-        for y1 in dots[i]:
-            for y2 in dots[i + 1]:
+                     f'<text x="{x:.0f}" y="34" class="n-size">{units:,} · {e(sub)}</text>')
+    for i, layer in enumerate(layers):
+        if columns[i + 1][3] == "Dropout":  # unit j goes to unit j: a dropout layer connects one to one
+            for y1, y2 in zip(dots[i], dots[i + 1]):
                 parts.append(f'<line x1="{xs[i]:.0f}" y1="{y1:.0f}" x2="{xs[i + 1]:.0f}" y2="{y2:.0f}"/>')
-        layer = network.layers[i]
+        else:
+            for y1 in dots[i]:
+                for y2 in dots[i + 1]:
+                    parts.append(f'<line x1="{xs[i]:.0f}" y1="{y1:.0f}" x2="{xs[i + 1]:.0f}" y2="{y2:.0f}"/>')
         mid = (xs[i] + xs[i + 1]) / 2
-        parts.append(f'<text x="{mid:.0f}" y="{height - 22}" class="n-params">{layer.weights:,} weights</text>'
-                     f'<text x="{mid:.0f}" y="{height - 6}" class="n-params">+ {layer.biases:,} biases</text>')
-    for x, ys, (_, units, _) in zip(xs, dots, columns):
+        if layer.params:
+            parts.append(f'<text x="{mid:.0f}" y="{height - 22}" class="n-params">{layer.weights:,} weights</text>'
+                         f'<text x="{mid:.0f}" y="{height - 6}" class="n-params">+ {layer.biases:,} biases</text>')
+        else:
+            parts.append(f'<text x="{mid:.0f}" y="{height - 14}" class="n-params">no parameters</text>')
+    for x, ys, (_, units, _, kind) in zip(xs, dots, columns):
+        css = ' class="drop"' if kind == "Dropout" else ""
         for y in ys:
-            parts.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="7"/>')
+            parts.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="7"{css}/>')
         if units > len(ys):
             parts.append(f'<text x="{x + 16:.0f}" y="{ys[-1] + 4:.0f}" class="n-more">+{units - len(ys):,}</text>')
     label = f"{network.architecture}: {network.total_params:,} parameters"
-    return (f'<svg class="network" viewBox="0 0 {width} {height}" role="img" aria-label="{e(label)}">'
+    return (f'<svg class="network" viewBox="0 0 {width:.0f} {height}" role="img" aria-label="{e(label)}">'
             f'{"".join(parts)}</svg><figcaption>{network.total_params:,} parameters in all, '
             f'every one learned in this run.</figcaption>')
+
+
+_OFF = ' class="off"'
+KIND_CLASS = {"Conv2D": "conv", "Conv1D": "conv", "DepthwiseConv2D": "conv", "SeparableConv2D": "conv",
+              "MaxPooling2D": "pool", "AveragePooling2D": "pool", "GlobalAveragePooling2D": "pool",
+              "GlobalMaxPooling2D": "pool", "MaxPooling1D": "pool", "Flatten": "flatten", "Reshape": "flatten",
+              "Dense": "dense", "Dropout": "dropout", "BatchNormalization": "norm", "LayerNormalization": "norm",
+              "Rescaling": "norm", "Normalization": "norm"}
+GLYPHS = {
+    "input": '<rect x="9" y="3" width="22" height="22" rx="3"/>',
+    "conv": '<rect x="4" y="9" width="16" height="16" rx="2"/><rect x="12" y="6" width="16" height="16" rx="2"/>'
+            '<rect x="20" y="3" width="16" height="16" rx="2"/>',
+    "pool": '<rect x="3" y="3" width="20" height="20" rx="2"/><path d="M3 13h20M13 3v20"/>'
+            '<path d="M26 13h4"/><rect x="31" y="9" width="8" height="8" rx="1"/>',
+    "flatten": '<rect x="4" y="4" width="12" height="12" rx="2"/><path d="M18 10h4"/>'
+               '<rect x="24" y="8" width="14" height="4" rx="1"/><rect x="24" y="15" width="14" height="4" rx="1"/>',
+    "dense": ''.join(f'<circle cx="{x}" cy="{y}" r="3"/>' for x, ys in ((10, (6, 14, 22)), (30, (10, 18)))
+                     for y in ys) + '<path d="M13 6l14 4M13 14l14 4M13 22l14-4M13 6l14 12M13 22l14-12"/>',
+    "dropout": ''.join(f'<circle cx="{x}" cy="{y}" r="3"{_OFF if (x + y) % 3 == 0 else ""}/>'
+                       for x in (8, 20, 32) for y in (7, 19)),
+    "norm": '<path d="M3 24C12 24 14 4 20 4S28 24 37 24"/>',
+    "other": '<rect x="6" y="5" width="28" height="18" rx="4"/><path d="M12 14h16"/>',
+}
+
+
+def _layer_chain(network: Network, layers: list) -> str:
+    first = layers[0]
+    shape = first.input_shape or [first.input_size]
+    items = [_chain_item("input", "Input", shape, "the data, as stage 3 shaped it", None)]
+    for layer in layers:
+        kind = KIND_CLASS.get(layer.kind, "other")
+        items.append(_chain_item(kind, layer.label or layer.kind, layer.output_shape or [layer.units], layer.name, layer))
+    label = f"{network.architecture}: {network.total_params:,} parameters"
+    return (f'<ol class="net-chain" aria-label="{e(label)}">{"".join(items)}</ol>'
+            f'<figcaption>{len(layers)} layers, {network.total_params:,} parameters in all; the learned ones '
+            f'are the kernels and biases of the Conv2D and Dense layers{" and the BatchNormalization scales" if any(l.kind == "BatchNormalization" for l in layers) else ""}.'
+            f'</figcaption>')
+
+
+def _chain_item(kind: str, title: str, shape, name: str, layer) -> str:
+    params = ""
+    if layer is not None:
+        params = f"{layer.params:,} params" if layer.params else "no params"
+    glyph = f'<svg class="glyph" viewBox="0 0 40 28" aria-hidden="true">{GLYPHS[kind]}</svg>'
+    title_html = e(title).replace("(", "<wbr>(").replace(", ", ",<wbr> ")  # break between parts, not inside words
+    return (f'<li class="net-layer k-{kind}">{glyph}<b>{title_html}</b><span class="net-shape">{e(shape_text(shape))}</span>'
+            f'<span class="net-name">{e(name)}</span>' + (f'<span class="net-params">{params}</span>' if params else "") + "</li>")
 
 
 # ---- 3. training ------------------------------------------------------------------------------
@@ -222,85 +371,205 @@ def training(trace: Trace) -> str:
 
 
 # ---- 4. prediction trace ------------------------------------------------------------------------
+MAX_NEURONS = 512  # a vector up to this long is drawn cell by cell; a longer one as a strip
+MAPS_SHOWN = 16  # feature maps (or channels) drawn per layer
+
+
 def prediction(trace: Trace) -> str:
     samples = trace.samples or [trace.prediction]
     names = trace.dataset["class_names"]
     buttons = "".join(
         f'<button type="button" class="pick {"right" if p.correct else "wrong"}" data-sample="{i}" '
         f'aria-pressed="{"true" if i == 0 else "false"}" title="test image {p.sample}: a {e(names[p.label])}, '
-        f'predicted {e(names[p.predicted])}"><img class="digit" src="{png_uri(p.image)}" alt="">'
+        f'predicted {e(names[p.predicted])}"><img class="digit" src="{image_uri(trace, p.image)}" alt="">'
         f'<span>{"✓" if p.correct else "✗"} {e(names[p.predicted])}</span></button>'
         for i, p in enumerate(samples)
     )
     right = sum(p.correct for p in samples)
-    intro = (f"Follow one test image through all four layers. The run chose {len(samples)} images: "
+    steps = len(samples[0].layers)
+    intro = (f"Follow one test image through all {steps} steps: the input, every layer of the network, and the "
+             f"prediction. The run chose {len(samples)} images: "
              f"the one it followed, {right - (1 if samples[0].correct else 0)} more it got right and "
              f"{len(samples) - right - (0 if samples[0].correct else 1)} more it got wrong. Pick one:")
     body = (f'<div class="picker" role="group" aria-label="test images">{buttons}</div>'
-            f'{layer_panels("sample", samples[0], names)}')
-    return section("prediction", "Prediction Trace", f"{len(samples[0].layers)} layers", body, intro)
+            f'{layer_panels("sample", samples[0], names, trace)}')
+    return section("prediction", "Prediction Trace", f"{steps} steps", body, intro)
 
 
-def shown_layers(p: Prediction | None) -> list:
-    """The four layers the page shows: input, the first hidden layer, the output, the prediction."""
-    layers = p.layers if p else []
-    if len(layers) < 4:
-        return [None] * 4
-    return [layers[0], layers[1], layers[-2], layers[-1]]
+def step_role(p: Prediction, index: int) -> str:
+    """How the page draws step `index` of a prediction trace: input, maps, neurons, strip, probs, verdict or text."""
+    layer, last = p.layers[index], len(p.layers) - 1
+    if index == 0:
+        return "input"
+    if index == last:
+        return "verdict"
+    if index == last - 1:
+        return "probs"
+    if layer.details.get("feature_maps"):
+        return "maps"
+    size = math.prod(layer.shape) if layer.shape else 0
+    if len(layer.shape) == 3 and layer.values and len(layer.values) == size:
+        return "maps"
+    if len(layer.shape) == 1 and layer.values and len(layer.values) == size:
+        return "neurons" if size <= MAX_NEURONS else "strip"
+    return "text"
 
 
-def layer_panels(kind: str, p: Prediction | None, names: list[str], draw_canvas: bool = False, units: int = 128) -> str:
-    """Input -> hidden -> output -> prediction, filled with `p` (or left empty for the drawing)."""
-    layers = shown_layers(p)
-    title = [layer.name if layer else n for layer, n in
-             zip(layers, ["Input", "Hidden: Dense + ReLU", "Output: Dense + Softmax", "Prediction"])]
-    summary = [e(layer.summary) if layer else "" for layer in layers]
-    hidden = layers[1].values if layers[1] else [0.0] * units
-    top = max(hidden) if hidden and max(hidden) > 0 else 1.0
-    cells = "".join(f'<i style="--a:{v / top:.3f}" title="neuron {j}: {v:.3f}"></i>' for j, v in enumerate(hidden))
-    probs = layers[2].values if layers[2] else [0.0] * len(names)
-    best = max(range(len(probs)), key=probs.__getitem__) if layers[2] else -1
-    bars = "".join(
-        f'<li class="{"best" if i == best else ""}"><span class="d">{e(names[i])}</span><span class="bar">'
-        f'<i style="width:{100 * v:.2f}%"></i></span><span class="v">{100 * v:.2f}%</span></li>'
-        for i, v in enumerate(probs)
-    )
-    if draw_canvas:
-        image = '<canvas class="digit large" data-part="canvas" width="28" height="28" aria-label="what the network sees"></canvas>'
+def step_maps(layer) -> tuple[list[str], int, int]:
+    """Up to 16 of a layer's channels as PNGs on one shared scale (0 or the lowest value black, the highest white),
+    with how many channels the layer has and how many are shown."""
+    maps = layer.details.get("feature_maps")
+    if maps:
+        total = int(layer.details.get("filters", len(maps)))
+        low = min(0.0, float(layer.details.get("map_min", min(min(min(r) for r in m) for m in maps))))
+        high = float(layer.details.get("map_max", max(max(max(r) for r in m) for m in maps)))
     else:
-        image = f'<img class="digit large" data-part="image" src="{png_uri(p.image)}" alt="the input image">'
-    if p:
-        verdict = f"true label {e(names[p.label])}: {'right' if p.correct else 'wrong'}"
-        state = "right" if p.correct else "wrong"
-        predicted, confidence = e(names[p.predicted]), f"{100 * p.confidence:.2f}% sure"
-    else:
-        verdict, state, predicted, confidence = "draw a digit to see what the network says", "", "?", ""
-    return f"""<div class="layers" data-trace="{kind}">
-<div class="layer"><h4><span class="badge">1</span>{e(title[0])}</h4><div class="shape">784 values</div>{image}<p class="summary" data-part="summary-0">{summary[0]}</p></div>
-<div class="layer"><h4><span class="badge">2</span>{e(title[1])}</h4><div class="shape">{len(hidden)} neurons, brighter = stronger</div><div class="neurons" data-part="hidden">{cells}</div><p class="summary" data-part="summary-1">{summary[1]}</p></div>
-<div class="layer"><h4><span class="badge">3</span>{e(title[2])}</h4><div class="shape">{len(probs)} probabilities</div><ol class="probs" data-part="probs">{bars}</ol><p class="summary" data-part="summary-2">{summary[2]}</p></div>
-<div class="layer verdict {state}" data-part="verdict-box"><h4><span class="badge">4</span>{e(title[3])}</h4><div class="big" data-part="predicted">{predicted}</div><div class="conf" data-part="confidence">{confidence}</div><div class="truth" data-part="verdict">{verdict}</div><p class="summary" data-part="summary-3">{summary[3]}</p></div>
-</div>"""
+        height, width, total = layer.shape
+        values = layer.values
+        maps = [[[values[(r * width + c) * total + f] for c in range(width)] for r in range(height)]
+                for f in range(min(total, MAPS_SHOWN))]
+        low, high = min(0.0, min(values)), max(values)
+    maps = maps[:MAPS_SHOWN]
+    return [map_uri(m, low, high) for m in maps], total, len(maps)
+
+
+_NEG = ' class="neg"'
+
+
+def _cells(values: list[float]) -> str:
+    top = max((abs(v) for v in values), default=0.0) or 1.0
+    return "".join(f'<i style="--a:{abs(v) / top:.3f}"{_NEG if v < 0 else ""} title="#{j}: {v:.3f}"></i>'
+                   for j, v in enumerate(values))
+
+
+def _strip(values: list[float]) -> str:
+    low, high = min(0.0, min(values)), max(values)
+    return map_uri([values], low, high)
+
+
+def layer_panels(kind: str, p: Prediction | None, names: list[str], trace: Trace, draw_canvas: bool = False) -> str:
+    """Every step of a prediction trace, filled with `p`; with `draw_canvas`, the same steps left empty for
+    the drawing (shaped like the trace's followed prediction)."""
+    template = p or trace.prediction
+    filled = not draw_canvas
+    height, width, channels = image_shape(trace)
+    steps, dense = [], -1
+    for i, layer in enumerate(template.layers):
+        role = step_role(template, i)
+        title = layer.name
+        shape = shape_text(layer.shape) if layer.shape else ""
+        summary = e(layer.summary) if filled else ""
+        attrs = ""
+        if layer.kind == "Dense" or (not layer.kind and role in ("neurons", "probs")):
+            dense += 1
+        if draw_canvas and role in ("neurons", "probs", "strip"):
+            attrs = f' data-from="{max(dense, 0)}"'
+        if role == "input":
+            size = math.prod(layer.shape) if layer.shape else height * width * channels
+            shape = f"{size:,} values" + (f" ({shape_text(layer.shape)})" if len(layer.shape) > 1 else "")
+            if draw_canvas:
+                visual = (f'<canvas class="digit large" data-part="canvas" width="{width}" height="{height}" '
+                          f'aria-label="what the network sees"></canvas>')
+            else:
+                visual = f'<img class="digit large" data-part="image" src="{image_uri(trace, p.image)}" alt="the input image">'
+        elif role == "maps":
+            uris, total, shown = step_maps(layer)
+            what = "feature maps" if layer.details.get("feature_maps") else "channels"
+            shape += f" · {shown} of {total} {what}" if shown < total else f" · {total} {what}"
+            visual = '<div class="maps" data-part="maps">' + "".join(
+                f'<img src="{uri}" alt="{what[:-1]} {j}" title="{what[:-1]} #{j}">' for j, uri in enumerate(uris)) + "</div>"
+        elif role == "neurons":
+            values = layer.values if filled else [0.0] * (layer.shape[0] if layer.shape else len(layer.values))
+            shape += " values · brighter = stronger" + (" · orange = below 0" if any(v < 0 for v in values) or draw_canvas else "")
+            visual = f'<div class="neurons" data-part="neurons">{_cells(values)}</div>'
+        elif role == "strip":
+            shape += " values in one row"
+            if draw_canvas:
+                visual = f'<canvas class="vector" data-part="strip" width="{layer.shape[0]}" height="1"></canvas>'
+            else:
+                visual = f'<img class="vector" data-part="strip" src="{_strip(layer.values)}" alt="the values in one row">'
+        elif role == "probs":
+            probs = layer.values if filled else [0.0] * len(names)
+            best = max(range(len(probs)), key=probs.__getitem__) if filled else -1
+            shape = f"{len(probs)} probabilities"
+            visual = '<ol class="probs" data-part="probs">' + "".join(
+                f'<li class="{"best" if j == best else ""}"><span class="d">{e(names[j])}</span><span class="bar">'
+                f'<i style="width:{100 * v:.2f}%"></i></span><span class="v">{100 * v:.2f}%</span></li>'
+                for j, v in enumerate(probs)) + "</ol>"
+        elif role == "verdict":
+            shape = ""
+            if filled:
+                verdict = f"true label {e(names[p.label])}: {'right' if p.correct else 'wrong'}"
+                predicted, confidence = e(names[p.predicted]), f"{100 * p.confidence:.2f}% sure"
+            else:
+                verdict, predicted, confidence = f"draw {'a digit' if draw_canvas else ''} to see what the network says", "?", ""
+            visual = (f'<div class="big" data-part="predicted">{predicted}</div><div class="conf" data-part="confidence">'
+                      f'{confidence}</div><div class="truth" data-part="verdict">{verdict}</div>')
+        else:
+            visual = ""
+        state = ""
+        if role == "verdict":
+            state = " verdict" + ((" right" if p.correct else " wrong") if filled else "")
+        steps.append(f'<div class="layer step role-{role}{state}" data-step="{i}" data-role="{role}" '
+                     f'data-kind="{e(layer.kind)}"{attrs}>'
+                     f'<h4><span class="badge">{i + 1}</span>{e(title)}</h4><div class="shape">{e(shape)}</div>'
+                     f'{visual}<p class="summary" data-part="summary">{summary}</p></div>')
+    return f'<div class="layers" data-trace="{kind}">{"".join(steps)}</div>'
 
 
 # ---- 5. draw your own digit ------------------------------------------------------------------------
+RUNNABLE_ACTIVATIONS = {"linear", "relu", "tanh", "sigmoid", "gelu", "elu", "selu", "silu", "swish", "leaky_relu",
+                        "softmax", "softplus", "softsign", "relu6", "exponential", "hard_sigmoid", "hard_silu",
+                        "mish"}
+
+
+def draw_support(trace: Trace) -> str:
+    """Why the page cannot run this network itself ('' when it can)."""
+    if not trace.weights:
+        others = sorted({layer.kind for layer in trace.network.layers
+                         if layer.kind not in ("Dense", "Dropout", "InputLayer")})
+        if others:
+            return (f"This network has {', '.join(others)} layers. The page's JavaScript runs networks of Dense "
+                    f"(and Dropout) layers only, so it cannot run this one live; the prediction trace above shows "
+                    f"every layer as Keras computed it.")
+        return ("This trace holds no weights the page can run: it was written before pipetrace kept them, or its "
+                "network has layers other than Dense and Dropout.")
+    unknown = sorted({w.activation for w in trace.weights} - RUNNABLE_ACTIVATIONS)
+    if unknown:
+        return (f"This network uses the {', '.join(unknown)} activation, which the page's JavaScript does not "
+                f"compute, so it cannot run the network live.")
+    height, width, channels = image_shape(trace)
+    if trace.weights[0].kernel.shape[0] != height * width * channels:
+        return (f"The network reads {trace.weights[0].kernel.shape[0]:,} values but the images have "
+                f"{height * width * channels:,}, so the page cannot feed it a drawing.")
+    return ""
+
+
 def draw(trace: Trace) -> str:
     names = trace.dataset["class_names"]
-    if not trace.weights:
-        body = ('<p class="warning">This trace holds no weights the page can run: it was written before pipetrace '
-                'kept them, or its network has layers other than Dense and Dropout.</p>')
-        return section("draw", "Draw your own digit", "", body)
+    thing = "digit" if noun(trace) == "digit" else "picture"
+    title = f"Draw your own {thing}"
+    reason = draw_support(trace)
+    if reason:
+        return section("draw", title, "not for this network", f'<p class="warning">{e(reason)}</p>')
+    height, width, channels = image_shape(trace)
     total = sum(w.kernel.shape[0] * w.kernel.shape[1] + w.bias.shape[0] for w in trace.weights)
-    intro = (f"Draw a digit with your mouse or finger. This page holds the {total:,} trained weights and runs the "
-             "network itself, in JavaScript: your drawing is prepared the way MNIST digits were (cropped, scaled into "
-             "a 20 x 20 box, centred by its centre of mass in 28 x 28, values 0..1), then sent through every layer.")
+    if (height, width) == (28, 28):
+        how = "the way MNIST digits were (cropped, scaled into a 20 x 20 box, centred by its centre of mass in 28 x 28"
+    else:
+        how = (f"like MNIST digits, at this data's size (cropped, scaled into a {20 * height / 28:.3g} x "
+               f"{20 * width / 28:.3g} box, as 20 x 20 is to 28 x 28, centred by its centre of mass in {height} x {width}")
+    how += ", the same grey in all 3 colour channels" if channels == 3 else ""
+    intro = (f"Draw a {thing} with your mouse or finger. This page holds the {total:,} trained weights and runs the "
+             f"network itself, in JavaScript: your drawing is prepared {e(how)}, values 0..1), then sent through "
+             f"every layer.")
     body = f"""<div class="draw-grid">
-<div class="pad-box"><canvas id="pad" width="280" height="280" aria-label="drawing pad: draw a digit here"></canvas>
+<div class="pad-box"><canvas id="pad" width="280" height="280" aria-label="drawing pad: draw here"></canvas>
 <div class="pad-tools"><button type="button" id="clear-pad">Clear</button><span class="hint">Tip: draw large and centred, with one stroke per line.</span></div>
 <noscript><p class="warning">Drawing needs JavaScript.</p></noscript></div>
-{layer_panels("draw", None, names, draw_canvas=True, units=trace.weights[0].kernel.shape[1])}
+{layer_panels("draw", None, names, trace, draw_canvas=True)}
 </div>"""
-    return section("draw", "Draw your own digit", "live, in your browser", body, intro)
+    return section("draw", title, "live, in your browser", body, intro)
 
 
 # ---- 6. evaluation -------------------------------------------------------------------------------
@@ -311,7 +580,7 @@ def evaluation(trace: Trace) -> str:
                    f'<div class="chart-box">{charts.per_class_chart(ev, names)}</div></div>')
     if ev.mistakes:
         items = "".join(
-            f'<figure class="mistake"><img class="digit" src="{png_uri(m.image)}" alt="test image {m.index}">'
+            f'<figure class="mistake"><img class="digit" src="{image_uri(trace, m.image)}" alt="test image {m.index}">'
             f'<figcaption><b>{e(names[m.predicted])}</b> <span>was {e(names[m.label])}</span>'
             f'<small>#{m.index} · {100 * m.confidence:.0f}%</small></figcaption></figure>'
             for m in ev.mistakes

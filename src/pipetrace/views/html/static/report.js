@@ -18,17 +18,58 @@
     return { name: l.name, activation: l.activation, inputs: l.kernel.shape[0], units: l.kernel.shape[1],
              kernel: unpack(l.kernel), bias: unpack(l.bias) };
   });
+  var IMG = data.image || { height: 28, width: 28, channels: 1, pixel_max: 255 };
+  /* Keras' activations, value by value, as keras/src/activations defines them (TensorFlow backend):
+     leaky_relu's slope is Keras' default 0.2, gelu is the exact one (approximate=False), selu uses
+     TensorFlow's constants. */
+  var SELU_SCALE = 1.0507009873554804934193349852946, SELU_ALPHA = 1.6732632423543772848170429916717;
+  function sigmoid(v) { return 1 / (1 + Math.exp(-v)); }
+  function softplus(v) { return v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v)); }
+  function relu6(v) { return Math.min(Math.max(v, 0), 6); }
+  function erf(x) {  /* to about 1e-14: Taylor series below 3, continued fraction of erfc above */
+    var ax = Math.abs(x), s = x < 0 ? -1 : 1, n;
+    if (ax < 3) {
+      var sum = ax, term = ax, x2 = ax * ax;
+      for (n = 1; n < 200; n++) {
+        term *= -x2 / n;
+        var add = term / (2 * n + 1);
+        sum += add;
+        if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+      }
+      return s * 2 / Math.sqrt(Math.PI) * sum;
+    }
+    if (ax > 6) return s;
+    var k = ax;
+    for (n = 60; n >= 1; n--) k = ax + (n / 2) / k;
+    return s * (1 - Math.exp(-ax * ax) / (Math.sqrt(Math.PI) * k));
+  }
+  function each(f) { return function (z) { return z.map(f); }; }
   var ACTIVATIONS = {
     linear: function (z) { return z; },
-    relu: function (z) { return z.map(function (v) { return v > 0 ? v : 0; }); },
-    sigmoid: function (z) { return z.map(function (v) { return 1 / (1 + Math.exp(-v)); }); },
-    tanh: function (z) { return z.map(Math.tanh); },
+    relu: each(function (v) { return v > 0 ? v : 0; }),
+    relu6: each(relu6),
+    leaky_relu: each(function (v) { return v > 0 ? v : 0.2 * v; }),
+    elu: each(function (v) { return v > 0 ? v : Math.expm1(v); }),
+    selu: each(function (v) { return SELU_SCALE * (v > 0 ? v : SELU_ALPHA * Math.expm1(v)); }),
+    sigmoid: each(sigmoid),
+    tanh: each(Math.tanh),
+    silu: each(function (v) { return v * sigmoid(v); }),
+    gelu: each(function (v) { return 0.5 * v * (1 + erf(v / Math.SQRT2)); }),
+    softplus: each(softplus),
+    softsign: each(function (v) { return v / (1 + Math.abs(v)); }),
+    exponential: each(Math.exp),
+    hard_sigmoid: each(function (v) { return relu6(v + 3) / 6; }),
+    hard_silu: each(function (v) { return v * relu6(v + 3) / 6; }),
+    mish: each(function (v) { return v * Math.tanh(softplus(v)); }),
     softmax: function (z) {
       var top = Math.max.apply(null, z), ex = z.map(function (v) { return Math.exp(v - top); });
       var sum = ex.reduce(function (a, b) { return a + b; }, 0);
       return ex.map(function (v) { return v / sum; });
     }
   };
+  ACTIVATIONS.swish = ACTIVATIONS.silu;
+  var NICE = { relu: "ReLU", tanh: "Tanh", sigmoid: "Sigmoid", gelu: "GELU", elu: "ELU", selu: "SELU", silu: "SiLU",
+               swish: "SiLU", leaky_relu: "LeakyReLU", linear: "No activation" };
   function dense(x, layer) {
     var z = new Array(layer.units), u = layer.units, k = layer.kernel;
     for (var j = 0; j < u; j++) z[j] = layer.bias[j];
@@ -39,7 +80,7 @@
     }
     return z;
   }
-  /* Every layer's weighted sums and activations for one input of 784 values in 0..1. */
+  /* Every Dense layer's weighted sums and activations for one input (the image's values in 0..1, row by row). */
   function forward(x) {
     var sums = [], outs = [], a = x;
     layers.forEach(function (layer) {
@@ -54,16 +95,18 @@
   }
   function predict(batch) { return batch.map(function (x) { return forward(x).probabilities; }); }
 
-  /* ---- MNIST-style preparation of a drawing: crop, fit into 20 x 20 keeping the aspect,
-     centre by centre of mass in 28 x 28, then 0..255 -> 0..1 ---- */
+  /* ---- MNIST-style preparation of a drawing, at the data's image size: crop, fit into a box of 20/28 of
+     each side keeping the aspect (20 x 20 in 28 x 28), centre by centre of mass, then 0..255 -> 0..1
+     (colour images get the same grey in each channel) ---- */
   function prepare(grey, width, height) {
+    var H = IMG.height, W = IMG.width, C = IMG.channels;
     var minX = width, minY = height, maxX = -1, maxY = -1, x, y;
     for (y = 0; y < height; y++) for (x = 0; x < width; x++) if (grey[y * width + x] > 0) {
       if (x < minX) minX = x; if (x > maxX) maxX = x; if (y < minY) minY = y; if (y > maxY) maxY = y;
     }
-    var out = new Array(784).fill(0);
+    var out = new Array(H * W * C).fill(0);
     if (maxX < 0) return out;
-    var bw = maxX - minX + 1, bh = maxY - minY + 1, scale = 20 / Math.max(bw, bh);
+    var bw = maxX - minX + 1, bh = maxY - minY + 1, scale = Math.min(20 * W / 28 / bw, 20 * H / 28 / bh);
     var w = Math.max(1, Math.round(bw * scale)), h = Math.max(1, Math.round(bh * scale));
     var small = new Float64Array(w * h), mass = 0, cx = 0, cy = 0;
     for (var ty = 0; ty < h; ty++) {
@@ -76,44 +119,72 @@
         small[ty * w + tx] = v; mass += v; cx += v * tx; cy += v * ty;
       }
     }
-    // MNIST's centre of mass sits on pixel index 14 (its test images: 13.98 on average), so put ours there
-    var ox = Math.round(14 - cx / mass), oy = Math.round(14 - cy / mass);
+    // MNIST's centre of mass sits on pixel index 14 of 28 (its test images: 13.98 on average): the middle
+    var ox = Math.round(W / 2 - cx / mass), oy = Math.round(H / 2 - cy / mass);
     for (ty = 0; ty < h; ty++) for (tx = 0; tx < w; tx++) {
       var X = tx + ox, Y = ty + oy;
-      if (X >= 0 && X < 28 && Y >= 0 && Y < 28) out[Y * 28 + X] = Math.min(1, small[ty * w + tx] / 255);
+      if (X >= 0 && X < W && Y >= 0 && Y < H) {
+        for (var c = 0; c < C; c++) out[(Y * W + X) * C + c] = Math.min(1, small[ty * w + tx] / 255);
+      }
     }
     return out;
   }
 
-  /* ---- drawing a trace (input, hidden, output, prediction) into a .layers block ---- */
+  /* ---- drawing a trace, step by step, into a .layers block ---- */
   function part(root, name) { return root.querySelector('[data-part="' + name + '"]'); }
   function pct(v, d) { return (100 * v).toFixed(d) + "%"; }
-  function showTrace(root, t) {
-    if (t.png) part(root, "image").src = t.png;
-    if (t.pixels) {
-      var canvas = part(root, "canvas"), ctx = canvas.getContext("2d"), img = ctx.createImageData(28, 28);
-      t.pixels.forEach(function (v, i) {
-        var g = Math.round(255 * v);
-        img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g; img.data[4 * i + 3] = 255;
-      });
-      ctx.putImageData(img, 0, 0);
+  function paint(canvas, values, channels) {  /* values 0..1, row by row, `channels` per pixel */
+    var ctx = canvas.getContext("2d"), img = ctx.createImageData(canvas.width, canvas.height);
+    for (var i = 0; i < canvas.width * canvas.height; i++) {
+      for (var c = 0; c < 3; c++) img.data[4 * i + c] = Math.round(255 * (values[i * channels + (channels === 3 ? c : 0)] || 0));
+      img.data[4 * i + 3] = 255;
     }
-    var cells = part(root, "hidden").children, top = Math.max.apply(null, t.hidden.concat([1e-12]));
+    ctx.putImageData(img, 0, 0);
+  }
+  function paintStrip(canvas, values) {
+    var top = Math.max.apply(null, values.concat([1e-12])), low = Math.min.apply(null, values.concat([0]));
+    paint(canvas, values.map(function (v) { return (v - low) / (top - low || 1); }), 1);
+  }
+  function setCells(box, values) {
+    var cells = box.children, top = 1e-12;
+    values.forEach(function (v) { top = Math.max(top, Math.abs(v)); });
     for (var i = 0; i < cells.length; i++) {
-      var v = t.hidden[i] || 0;
-      cells[i].style.setProperty("--a", (v / top).toFixed(3));
-      cells[i].title = "neuron " + i + ": " + v.toFixed(3);
+      var v = values[i] || 0;
+      cells[i].style.setProperty("--a", (Math.abs(v) / top).toFixed(3));
+      cells[i].className = v < 0 ? "neg" : "";
+      cells[i].title = "#" + i + ": " + v.toFixed(3);
     }
-    var rows = part(root, "probs").children;
-    for (i = 0; i < rows.length; i++) {
-      var p = t.probabilities[i];
-      rows[i].className = i === t.predicted ? "best" : "";
+  }
+  function setBars(box, probabilities, predicted) {
+    var rows = box.children;
+    for (var i = 0; i < rows.length; i++) {
+      var p = probabilities[i] || 0;
+      rows[i].className = i === predicted ? "best" : "";
       rows[i].querySelector(".bar i").style.width = pct(p, 2);
       rows[i].querySelector(".v").textContent = pct(p, 2);
     }
+  }
+  function showTrace(root, t) {
+    if (t.png) part(root, "image").src = t.png;
+    if (t.pixels) paint(part(root, "canvas"), t.pixels, IMG.channels);
+    root.querySelectorAll("[data-step]").forEach(function (el) {
+      var s = t.steps[Number(el.dataset.step)], role = el.dataset.role;
+      if (!s) return;
+      if (role === "maps" && s.maps) {
+        el.querySelectorAll(".maps img").forEach(function (img, j) { if (s.maps[j]) img.src = s.maps[j]; });
+      } else if (role === "neurons" && s.values) {
+        setCells(part(el, "neurons"), s.values);
+      } else if (role === "strip") {
+        var strip = part(el, "strip");
+        if (s.strip) strip.src = s.strip; else if (s.values) paintStrip(strip, s.values);
+      } else if (role === "probs" && s.values) {
+        setBars(part(el, "probs"), s.values, t.predicted);
+      }
+      part(el, "summary").textContent = s.summary || "";
+    });
     part(root, "predicted").textContent = classes[t.predicted];
     part(root, "confidence").textContent = pct(t.confidence, 2) + " sure";
-    var box = part(root, "verdict-box");
+    var box = root.querySelector('[data-role="verdict"]');
     box.classList.remove("right", "wrong");
     if (t.label === null) {
       part(root, "verdict").textContent = "you drew it: no true label";
@@ -122,23 +193,25 @@
       box.classList.add(right ? "right" : "wrong");
       part(root, "verdict").textContent = "true label " + classes[t.label] + ": " + (right ? "right" : "wrong");
     }
-    t.summaries.forEach(function (s, k) { part(root, "summary-" + k).textContent = s; });
   }
 
   /* ---- stage 2: read any pixel of the followed image, before and after scaling ---- */
   var pixelImage = document.getElementById("pixel-image");
   if (pixelImage && data.followed.raw.length) {
     var readout = document.getElementById("pixel-readout"), marker = pixelImage.parentNode.querySelector(".pixel-box");
+    var H = data.followed.raw.length, W = data.followed.raw[0].length;
     var readPixel = function (ev) {
       var r = pixelImage.getBoundingClientRect();
-      var col = Math.min(27, Math.max(0, Math.floor((ev.clientX - r.left) / r.width * 28)));
-      var row = Math.min(27, Math.max(0, Math.floor((ev.clientY - r.top) / r.height * 28)));
-      var raw = data.followed.raw[row][col], scaled = data.followed.scaled[row * 28 + col];
-      readout.textContent = "Pixel (row " + row + ", column " + col + "): " + raw + " before, " +
-        (scaled === undefined ? "?" : scaled.toFixed(4)) + " after";
+      var col = Math.min(W - 1, Math.max(0, Math.floor((ev.clientX - r.left) / r.width * W)));
+      var row = Math.min(H - 1, Math.max(0, Math.floor((ev.clientY - r.top) / r.height * H)));
+      var raw = data.followed.raw[row][col], C = Array.isArray(raw) ? raw.length : 1, scaled = [];
+      for (var c = 0; c < C; c++) scaled.push(data.followed.scaled[(row * W + col) * C + c]);
+      var after = scaled.map(function (v) { return v === undefined ? "?" : v.toFixed(4); }).join(", ");
+      readout.textContent = "Pixel (row " + row + ", column " + col + "): " + (C > 1 ? "(" + raw.join(", ") + ")" : raw) +
+        " before, " + (C > 1 ? "(" + after + ")" : after) + " after";
       marker.hidden = false;
-      marker.style.left = (col * r.width / 28) + "px"; marker.style.top = (row * r.height / 28) + "px";
-      marker.style.width = marker.style.height = (r.width / 28) + "px";
+      marker.style.left = (col * r.width / W) + "px"; marker.style.top = (row * r.height / H) + "px";
+      marker.style.width = (r.width / W) + "px"; marker.style.height = (r.height / H) + "px";
     };
     pixelImage.addEventListener("pointermove", readPixel);
     pixelImage.addEventListener("pointerdown", readPixel);
@@ -150,15 +223,27 @@
     button.addEventListener("click", function () {
       var s = data.samples[Number(button.dataset.sample)];
       document.querySelectorAll(".pick").forEach(function (b) { b.setAttribute("aria-pressed", b === button ? "true" : "false"); });
-      showTrace(sampleRoot, { png: s.png, hidden: s.hidden, probabilities: s.probabilities, predicted: s.predicted,
-                              confidence: s.confidence, label: s.label, summaries: s.summaries });
+      showTrace(sampleRoot, { png: s.png, steps: s.steps, predicted: s.predicted, confidence: s.confidence, label: s.label });
     });
   });
 
   /* ---- draw your own digit ---- */
   var pad = document.getElementById("pad"), drawRoot = document.querySelector('[data-trace="draw"]');
-  var api = { forward: forward, predict: predict, prepare: prepare, classes: classes, lastDrawing: null };
+  var api = { forward: forward, predict: predict, prepare: prepare, classes: classes, image: IMG, lastDrawing: null };
   window.pipetrace = api;
+  function strongest(values) {
+    return values.map(function (v, k) { return k; }).sort(function (a, b) { return values[b] - values[a]; }).slice(0, 5)
+      .map(function (k) { return "#" + k + " (" + values[k].toFixed(2) + ")"; }).join(", ");
+  }
+  function denseSummary(layer, sums, values) {
+    var low = Math.min.apply(null, sums), high = Math.max.apply(null, sums);
+    var fired = values.filter(function (v) { return v > 0; }).length, n = values.length;
+    var said = layer.activation === "relu"
+      ? "ReLU kept the " + fired + " positive ones (" + pct(fired / n, 0) + ") and set " + (n - fired) + " to 0"
+      : (NICE[layer.activation] || layer.activation) + " gave values from " + Math.min.apply(null, values).toFixed(2) +
+        " to " + Math.max.apply(null, values).toFixed(2) + "; " + fired + " of " + n + " are above 0";
+    return "Weighted sums ranged from " + low.toFixed(2) + " to " + high.toFixed(2) + "; " + said + ". Strongest: " + strongest(values);
+  }
   if (pad && drawRoot && layers.length) {
     var ctx = pad.getContext("2d", { willReadFrequently: true }), drawing = false, last = null, pending = false;
     var clear = function () {
@@ -177,23 +262,31 @@
       pending = false;
       var rgba = ctx.getImageData(0, 0, pad.width, pad.height).data, grey = new Uint8ClampedArray(pad.width * pad.height);
       for (var i = 0; i < grey.length; i++) grey[i] = rgba[4 * i];
-      var x = prepare(grey, pad.width, pad.height), run = forward(x), probs = run.probabilities, hidden = run.activations[0];
+      var x = prepare(grey, pad.width, pad.height), run = forward(x), probs = run.probabilities;
       var best = probs.indexOf(Math.max.apply(null, probs));
-      var ink = x.filter(function (v) { return v > 0; }).length, fired = hidden.filter(function (v) { return v > 0; }).length;
-      var order = hidden.map(function (v, k) { return k; }).sort(function (a, b) { return hidden[b] - hidden[a]; }).slice(0, 5);
-      var sum = probs.reduce(function (a, b) { return a + b; }, 0);
-      api.lastDrawing = { input: x, hidden: hidden, probabilities: probs, predicted: best };
-      showTrace(drawRoot, {
-        pixels: x, hidden: hidden, probabilities: probs, predicted: best, confidence: probs[best], label: null,
-        summaries: [
-          "Your drawing, cropped, scaled into 20 x 20 and centred: " + ink + " of 784 values are ink (> 0)",
-          "ReLU kept " + fired + " of " + hidden.length + " weighted sums (" + pct(fired / hidden.length, 0) +
-            "). Strongest: " + order.map(function (k) { return "#" + k + " (" + hidden[k].toFixed(2) + ")"; }).join(", "),
-          "Softmax probabilities sum to " + sum.toFixed(6) + "; the largest, " + probs[best].toFixed(4) +
-            ", is for '" + classes[best] + "'",
-          "Predicted '" + classes[best] + "' with " + pct(probs[best], 2) + " confidence"
-        ]
+      var ink = x.filter(function (v) { return v > 0; }).length, total = probs.reduce(function (a, b) { return a + b; }, 0);
+      var steps = [];
+      drawRoot.querySelectorAll("[data-step]").forEach(function (el) {
+        var role = el.dataset.role, from = Number(el.dataset.from), step = {};
+        if (role === "input") {
+          step.summary = "Your drawing, cropped, scaled and centred in " + IMG.height + " x " + IMG.width + ": " + ink +
+            " of " + x.length + " values are ink (> 0)";
+        } else if (role === "neurons" || role === "strip") {
+          step.values = run.activations[from];
+          step.summary = el.dataset.kind === "Dropout"
+            ? "Inactive at prediction time: passed all " + step.values.length + " values through unchanged"
+            : denseSummary(layers[from], run.sums[from], step.values);
+        } else if (role === "probs") {
+          step.values = probs;
+          step.summary = "Softmax probabilities sum to " + total.toFixed(6) + "; the largest, " + probs[best].toFixed(4) +
+            ", is for '" + classes[best] + "'";
+        } else if (role === "verdict") {
+          step.summary = "Predicted '" + classes[best] + "' with " + pct(probs[best], 2) + " confidence";
+        }
+        steps[Number(el.dataset.step)] = step;
       });
+      api.lastDrawing = { input: x, hidden: run.activations[0], activations: run.activations, probabilities: probs, predicted: best };
+      showTrace(drawRoot, { pixels: x, steps: steps, predicted: best, confidence: probs[best], label: null });
     };
     var schedule = function () { if (!pending) { pending = true; requestAnimationFrame(update); } };
     pad.addEventListener("pointerdown", function (ev) {
@@ -210,15 +303,15 @@
     });
     document.getElementById("clear-pad").addEventListener("click", function () {
       clear(); api.lastDrawing = null;
-      drawRoot.querySelectorAll(".neurons i").forEach(function (c) { c.style.setProperty("--a", "0"); });
+      drawRoot.querySelectorAll(".neurons i").forEach(function (c) { c.style.setProperty("--a", "0"); c.className = ""; });
       drawRoot.querySelectorAll(".probs li").forEach(function (li) {
         li.className = ""; li.querySelector(".bar i").style.width = "0%"; li.querySelector(".v").textContent = "0.00%";
       });
-      part(drawRoot, "canvas").getContext("2d").clearRect(0, 0, 28, 28);
+      drawRoot.querySelectorAll("canvas").forEach(function (c) { c.getContext("2d").clearRect(0, 0, c.width, c.height); });
       part(drawRoot, "predicted").textContent = "?";
       part(drawRoot, "confidence").textContent = "";
-      part(drawRoot, "verdict").textContent = "draw a digit to see what the network says";
-      for (var k = 0; k < 4; k++) part(drawRoot, "summary-" + k).textContent = "";
+      part(drawRoot, "verdict").textContent = "draw to see what the network says";
+      drawRoot.querySelectorAll('[data-part="summary"]').forEach(function (p) { p.textContent = ""; });
     });
   }
 
