@@ -6,6 +6,7 @@ Browser behaviour (clicks, drawing, the JavaScript forward pass) is in test_repo
 from __future__ import annotations
 
 import copy
+import json
 import io
 import re
 import subprocess
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from pipetrace.trace import PackedArray, Trace
-from pipetrace.views.html import notebook_html, render_html
+from pipetrace.views.html import notebook_html, render_html, sections
 from pipetrace.views.html.pictures import png_uri
 
 SECTIONS = ["data-flow", "training", "prediction", "draw", "evaluation", "quiz", "insights"]
@@ -166,3 +167,179 @@ def test_static_files_ship_with_the_package(name):
     from importlib import resources
 
     assert resources.files("pipetrace.views.html").joinpath("static", name).is_file()
+
+
+# ---- every kind of run: other networks and datasets (issue 6) ------------------------------------
+TINY = dict(epochs=1, seed=0)
+
+
+def _steps(page: str, trace_kind: str) -> list[str]:
+    """The data-role of each step of one trace block (sample or draw) in a page."""
+    block = page.split(f'data-trace="{trace_kind}"', 1)[1].split('<section', 1)[0]
+    return re.findall(r'data-step="\d+" data-role="(\w+)"', block)
+
+
+@pytest.fixture(scope="session")
+def cnn_run(tmp_path_factory):
+    """(trace, folder) of a tiny --conv run on MNIST, saved with its model and report."""
+    import pipetrace
+
+    folder = tmp_path_factory.mktemp("cnn-run")
+    return pipetrace.run(out=folder, force=True, conv=True, limit=600, **TINY), folder
+
+
+@pytest.fixture(scope="session")
+def deep_run(tmp_path_factory):
+    """(trace, folder) of two tanh hidden layers with dropout on MNIST, saved."""
+    import pipetrace
+
+    folder = tmp_path_factory.mktemp("deep-run")
+    trace = pipetrace.run(out=folder, force=True, hidden=[64, 32], dropout=0.2, activation="tanh", limit=1200, **TINY)
+    return trace, folder
+
+
+@pytest.fixture(scope="module")
+def digits_trace():
+    import pipetrace
+
+    return pipetrace.run(dataset="digits", limit=600, **TINY)
+
+
+@pytest.fixture(scope="module")
+def colour_trace(tmp_path_factory):
+    """A folder of 3 classes of small RGB PNGs (a coloured square on dark noise), read at 16 x 16."""
+    from PIL import Image
+
+    import pipetrace
+
+    root = tmp_path_factory.mktemp("colours")
+    rng = np.random.default_rng(0)
+    for name, colour in (("red", (220, 30, 30)), ("green", (30, 200, 60)), ("blue", (40, 60, 230))):
+        (root / name).mkdir()
+        for i in range(12):
+            pixels = rng.integers(0, 40, (20, 20, 3)).astype(np.uint8)
+            x, y = rng.integers(2, 10, 2)
+            pixels[y:y + 8, x:x + 8] = colour
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return pipetrace.run(dataset=str(root), image_size=[16, 16], **TINY)
+
+
+@pytest.fixture(scope="module")
+def npz_trace(tmp_path_factory):
+    """A 12 x 12 .npz dataset whose class names hold markup."""
+    import pipetrace
+
+    rng = np.random.default_rng(1)
+    path = tmp_path_factory.mktemp("npz") / "toy.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (120, 12, 12)).astype(np.uint8), y_train=np.arange(120) % 3,
+             x_test=rng.integers(0, 256, (30, 12, 12)).astype(np.uint8), y_test=np.arange(30) % 3,
+             class_names=np.array(["shirt", "shoe", "<b>hat</b>"]))
+    return pipetrace.run(dataset=str(path), **TINY)
+
+
+@pytest.fixture(scope="module")
+def functional_trace():
+    """A hand-built functional model: Rescaling, Conv2D, BatchNormalization, pooling, Dense(gelu), Dropout, logits."""
+    import keras
+
+    import pipetrace
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(16, activation="gelu")(x)
+    x = keras.layers.Dropout(0.1)(x)
+    model = keras.Model(inputs, keras.layers.Dense(10)(x), name="handmade")
+    return pipetrace.run(model=model, limit=600, **TINY)
+
+
+def test_a_cnn_report_shows_the_reshape_stage_every_layer_and_feature_maps(cnn_run):
+    trace, folder = cnn_run
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert all(f'<section id="{ident}">' in page for ident in SECTIONS)
+    assert trace.stages[2].name == "Reshape" and 'class="planes"' in page and 'class="strip"' not in page
+    assert "28 x 28 x 1" in page.split('id="stage-3"', 1)[1].split("</article>", 1)[0]
+    for layer in trace.network.layers:  # the network picture: every layer with its label and parameters
+        assert f"{sections.e(layer.label)}".replace("(", "<wbr>(").replace(", ", ",<wbr> ") in page
+        assert f"{layer.params:,} params" in page or (not layer.params and "no params" in page)
+    roles = _steps(page, "sample")
+    assert len(roles) == len(trace.prediction.layers)
+    assert roles[0] == "input" and roles[-2:] == ["probs", "verdict"] and roles.count("maps") >= 2
+    convs = [layer for layer in trace.prediction.layers if layer.kind == "Conv2D"]
+    first_grid = re.search(r'data-part="maps"[^>]*>(.*?)</div>', page).group(1)
+    assert first_grid.count("<img") == min(16, len(convs[0].details["feature_maps"]))
+    data = json.loads(page.split('id="pipetrace-data">', 1)[1].split("</script>", 1)[0])
+    assert len(data["samples"]) == len(trace.samples)
+    assert all(len(s["steps"]) == len(trace.prediction.layers) for s in data["samples"])
+    assert data["layers"] == [] and "cannot run this one live" in page and 'id="pad"' not in page
+
+
+def test_a_deep_tanh_report_draws_every_layer_and_can_run_the_network(deep_run):
+    trace, folder = deep_run
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert [w.activation for w in trace.weights] == ["tanh", "tanh", "softmax"]
+    assert _steps(page, "sample") == ["input", "neurons", "neurons", "neurons", "neurons", "probs", "verdict"]
+    assert _steps(page, "draw") == _steps(page, "sample") and 'id="pad"' in page
+    draw_block = page.split('data-trace="draw"', 1)[1]
+    assert re.findall(r'data-kind="(\w+)" data-from="(\d)"', draw_block)[:4] == [
+        ("Dense", "0"), ("Dropout", "0"), ("Dense", "1"), ("Dropout", "1")]
+    assert page.count('class="drop"') == 8 + 8  # both Dropout columns drawn in the network picture
+    assert 'class="neg"' in page  # tanh gives values below 0, shown in their own colour
+
+
+def test_digits_are_scaled_by_their_own_full_ink_value(digits_trace):
+    import base64
+
+    import matplotlib.image
+
+    trace = digits_trace
+    assert trace.dataset["pixel_max"] == 16
+    page = render_html(trace)
+    uri = re.search(r'id="stage-1".*?<img class="digit large" src="([^"]+)"', page, re.S).group(1)
+    shown = matplotlib.image.imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png")
+    raw = np.array(trace.stages[0].details["sample_image"])
+    assert shown.shape == (8, 8) and np.allclose(np.rint(shown * 255), np.rint(raw * 255 / 16))
+    assert "0 (black) to 16 (white" in page
+    assert 'class="strip"' in page and "now index" in page  # an 8 x 8 image still flattens into 64 values
+    assert "How: a seeded, stratified split" in page
+    assert "scaled into a 5.71 x 5.71 box" in page and 'width="8" height="8"' in page  # the drawing at 8 x 8
+
+
+def test_colour_images_show_in_colour(colour_trace):
+    import base64
+
+    import matplotlib.image
+
+    page = render_html(colour_trace)
+    assert all(f'<section id="{ident}">' in page for ident in SECTIONS)
+    uri = re.search(r'id="stage-1".*?<img class="digit large" src="([^"]+)"', page, re.S).group(1)
+    shown = matplotlib.image.imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png")
+    assert shown.shape == (16, 16, 3)
+    assert np.array_equal(np.rint(shown * 255).astype(int), np.array(colour_trace.stages[0].details["sample_image"]))
+    assert "colour pixels" in page and "3 channel values one after the other" in page
+    for name in colour_trace.dataset["class_names"]:
+        assert f'<th>{name}</th>' in page and f'<span class="d">{name}</span>' in page
+    assert "same grey in all 3 colour channels" in page  # the drawing pad feeds 16 x 16 x 3
+
+
+def test_class_names_from_a_npz_are_escaped_everywhere(npz_trace):
+    page = render_html(npz_trace)
+    assert "<b>hat</b>" not in page and "&lt;b&gt;hat&lt;/b&gt;" in page
+    assert page.count("<script") == 2
+    assert '<th>class</th>' in page  # not "digit": these classes are not digits
+
+
+def test_a_functional_model_with_other_layers_is_shown_layer_by_layer(functional_trace):
+    trace = functional_trace
+    page = render_html(trace)
+    roles = _steps(page, "sample")
+    kinds = [layer.kind for layer in trace.prediction.layers]
+    assert len(roles) == len(kinds) == 10  # Input, 8 layers, Prediction
+    assert dict(zip(kinds, roles))["Conv2D"] == "maps" and dict(zip(kinds, roles))["Dense"] in ("neurons", "probs")
+    for kind in ("Rescaling", "BatchNormalization", "MaxPooling2D", "GlobalAveragePooling2D", "Dropout"):
+        assert f">{kind}" in page, kind
+    assert "InputLayer" not in page.split('class="net-chain"', 1)[1].split("</ol>", 1)[0]
+    assert "BatchNormalization, Conv2D, GlobalAveragePooling2D, MaxPooling2D, Rescaling layers" in page

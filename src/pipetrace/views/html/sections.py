@@ -476,8 +476,9 @@ def layer_panels(kind: str, p: Prediction | None, names: list[str], trace: Trace
             uris, total, shown = step_maps(layer)
             what = "feature maps" if layer.details.get("feature_maps") else "channels"
             shape += f" · {shown} of {total} {what}" if shown < total else f" · {total} {what}"
-            visual = '<div class="maps" data-part="maps">' + "".join(
-                f'<img src="{uri}" alt="{what[:-1]} {j}" title="{what[:-1]} #{j}">' for j, uri in enumerate(uris)) + "</div>"
+            what = what[:-1] if total == 1 else what
+            visual = f'<div class="maps" data-part="maps" style="--cols:{min(4, shown)}">' + "".join(
+                f'<img src="{uri}" alt="{what.rstrip("s")} {j}" title="{what.rstrip("s")} #{j}">' for j, uri in enumerate(uris)) + "</div>"
         elif role == "neurons":
             values = layer.values if filled else [0.0] * (layer.shape[0] if layer.shape else len(layer.values))
             shape += " values · brighter = stronger" + (" · orange = below 0" if any(v < 0 for v in values) or draw_canvas else "")
