@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from test_report import SECTIONS, hostile_trace
+from test_report import SECTIONS, cnn_run, deep_run, hostile_trace  # noqa: F401 (session fixtures)
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [
@@ -251,3 +251,76 @@ def test_full_page_screenshot_is_kept(browser, small_run):
     assert shot.stat().st_size > 50_000
     assert visit.errors() == []
     page.close()
+
+
+# ---- other networks (issue 6): a CNN's feature maps, a deep tanh network's drawing pad ------------
+def test_cnn_report_shows_feature_maps_that_follow_the_sample(browser, cnn_run):
+    trace, folder = cnn_run
+    visit = Visit(browser, folder / "report.html")
+    page = visit.page
+    grid = page.locator('[data-trace="sample"] [data-role="maps"]').first
+    assert grid.is_visible()
+    maps = grid.locator(".maps img")
+    assert maps.count() == min(16, len(next(l for l in trace.prediction.layers if l.kind == "Conv2D").details["feature_maps"]))
+    box = maps.first.bounding_box()
+    assert box["width"] > 20 and box["height"] > 20
+    assert page.locator('[data-trace="sample"] [data-step]').count() == len(trace.prediction.layers)
+    before = maps.evaluate_all("imgs => imgs.map(i => i.src)")
+    other = next(i for i, p in enumerate(trace.samples) if p.sample != trace.prediction.sample)
+    page.locator(f'.pick[data-sample="{other}"]').click()
+    after = maps.evaluate_all("imgs => imgs.map(i => i.src)")
+    assert after != before
+    shown = page.locator('[data-trace="sample"] .probs .v').all_inner_texts()
+    assert shown == [f"{100 * v:.2f}%" for v in trace.samples[other].output_layer.values]
+    assert "cannot run this one live" in page.locator("#draw").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-cnn.png"), full_page=True)
+    assert visit.errors() == [] and visit.outside_requests() == []
+    page.close()
+
+
+def test_deep_tanh_drawing_pad_works_and_agrees_with_keras(browser, deep_run):
+    import keras
+
+    from pipetrace.data import load_mnist
+
+    trace, folder = deep_run
+    visit = Visit(browser, folder / "report.html")
+    page = visit.page
+    draw_seven(page)
+    page.wait_for_function("window.pipetrace.lastDrawing !== null")
+    drawing = page.evaluate("window.pipetrace.lastDrawing")
+    assert abs(sum(drawing["probabilities"]) - 1) < 1e-9
+    assert [len(a) for a in drawing["activations"]] == [64, 32, len(trace.dataset["class_names"])]
+    assert min(drawing["activations"][0]) < 0  # tanh, not ReLU
+    root = page.locator('[data-trace="draw"]')
+    assert root.locator('[data-part="predicted"]').inner_text() == trace.dataset["class_names"][drawing["predicted"]]
+    assert "Tanh gave values" in root.locator('[data-kind="Dense"] [data-part="summary"]').first.inner_text()
+    assert "Inactive at prediction time" in root.locator('[data-kind="Dropout"] [data-part="summary"]').first.inner_text()
+
+    model = keras.models.load_model(folder / "model.keras")
+    x = load_mnist().x_test[:200].reshape(200, -1).astype(np.float32) / np.float32(255)
+    expected = model.predict(x, verbose=0)
+    got = np.array(page.evaluate("xs => window.pipetrace.predict(xs)", x.tolist()))
+    difference = float(np.abs(got - expected).max())
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "js-vs-keras-deep-tanh.txt").write_text(
+        f"784 -> Dense(64, tanh) -> Dropout -> Dense(32, tanh) -> Dropout -> Dense(10, softmax), 200 test images: "
+        f"max |JavaScript - Keras| probability difference {difference:.3g}\n")
+    assert difference < 1e-4
+    assert visit.errors() == []
+    page.close()
+
+
+@pytest.mark.parametrize("activation", ["gelu", "elu", "selu", "silu", "leaky_relu", "sigmoid", "linear", "relu"])
+def test_every_activation_matches_keras(browser, small_run, activation):
+    """Each activation the page knows, on values from -8 to 8, against keras.activations (float64 in, as in JS)."""
+    import keras
+
+    visit = Visit(browser, small_run[1] / "report.html")
+    z = np.linspace(-8, 8, 801)
+    expected = keras.ops.convert_to_numpy(keras.activations.get(activation)(z.astype(np.float64)))
+    got = np.array(visit.page.evaluate(
+        "([name, z]) => window.pipetrace.activations[name](z)", [activation, z.tolist()]))
+    assert np.abs(got - expected).max() < 1e-6
+    visit.page.close()

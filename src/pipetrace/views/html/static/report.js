@@ -229,7 +229,8 @@
 
   /* ---- draw your own digit ---- */
   var pad = document.getElementById("pad"), drawRoot = document.querySelector('[data-trace="draw"]');
-  var api = { forward: forward, predict: predict, prepare: prepare, classes: classes, image: IMG, lastDrawing: null };
+  var api = { forward: forward, predict: predict, prepare: prepare, classes: classes, image: IMG, activations: ACTIVATIONS,
+              lastDrawing: null };
   window.pipetrace = api;
   function strongest(values) {
     return values.map(function (v, k) { return k; }).sort(function (a, b) { return values[b] - values[a]; }).slice(0, 5)
