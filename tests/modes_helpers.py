@@ -61,3 +61,10 @@ class Terminal:
         code = self.process.wait(timeout=timeout)
         os.close(self.master)
         return code
+
+
+def piped(*args: str, input: str = "", env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m pipetrace ARGS` with `input` piped to it (no terminal), output captured, no colour."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "pipetrace", *args], input=input, capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=ROOT)

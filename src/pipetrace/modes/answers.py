@@ -28,10 +28,30 @@ class Answers:
     def __init__(self, stream=None, echo: Callable[[str], None] | None = None):
         self.stream = stream if stream is not None else sys.stdin
         self.echo = echo or _write
+        self.pending: list[str] = []  # keys read but not used yet
+        self.saved = None  # the terminal's settings while a session holds it in cbreak mode
         try:
             self.terminal = self.stream.isatty()
         except (AttributeError, ValueError):
             self.terminal = False
+
+    def __enter__(self) -> Answers:
+        """Hold a terminal in cbreak mode for a whole session, so keys typed early are not echoed or lost."""
+        if self.terminal:
+            import termios
+            import tty
+
+            fd = self.stream.fileno()
+            self.saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.saved is not None:
+            import termios
+
+            termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self.saved)
+            self.saved = None
 
     def ask(self, prompt: str, allowed: str, enter: bool = False) -> str | None:
         """Show `prompt` and return the key (lower case) among `allowed`, "" for Enter if `enter`."""
@@ -62,14 +82,27 @@ class Answers:
         import termios
         import tty
 
+        if self.pending:
+            return self._meaning(self.pending.pop(0))
         fd = self.stream.fileno()
-        saved = termios.tcgetattr(fd)
-        try:
-            tty.setcbreak(fd)
+        if self.saved is not None:  # already in cbreak mode for the whole session
             raw = os.read(fd, 8)
-        finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        else:
+            saved = termios.tcgetattr(fd)
+            try:
+                tty.setcbreak(fd)
+                raw = os.read(fd, 8)
+            finally:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         text = raw.decode("utf-8", "ignore")
+        if text.startswith(ESCAPE) and len(text) > 1:
+            return "?"  # an arrow or function key: ignored
+        if len(text) > 1:  # keys typed ahead arrive together: keep them, one per question
+            self.pending.extend(text[1:])
+            text = text[0]
+        return self._meaning(text)
+
+    def _meaning(self, text: str) -> str | None:
         if not text or text[0] in (CTRL_D,):
             return None
         if text[0] == CTRL_C:
@@ -77,7 +110,7 @@ class Answers:
         if text[0] in "\r\n":
             return ENTER
         if text[0] == ESCAPE:
-            return "q" if len(text) == 1 else "?"  # Escape alone quits; arrow keys are ignored
+            return "q"  # Escape quits
         return text[0].lower()
 
 

@@ -93,5 +93,6 @@ def summary(result: QuizResult, console) -> None:
 
 def main(args, console) -> int:
     trace, _ = load_trace(args.trace)
-    run_quiz(trace, Answers(), console, count=args.questions, seed=args.seed)
+    with Answers() as answers:
+        run_quiz(trace, answers, console, count=args.questions, seed=args.seed)
     return 0

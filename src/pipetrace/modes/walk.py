@@ -2,7 +2,7 @@
 
 Each step shows the stage's measured numbers, the lines of NumPy/Keras code that do it (the
 same lines `pipetrace learn code` writes), and one check-yourself question whose answer is a
-number of this run. Keys: a letter answers, Enter goes on, b goes back, q quits. Piped, the
+number of this run. Keys: 1-4 answers, Enter goes on, b goes back, q quits. Piped, the
 same keys come one a line (an empty line is Enter), and the end of input quits.
 
 >>> [step.title for step in steps(trace)][:2]          # doctest: +SKIP
@@ -26,7 +26,7 @@ from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Question, Trace
 from pipetrace.views.terminal import render_prediction, render_stage, render_training
 
-LETTERS = "abcd"
+LETTERS = "1234"  # answers are numbers here: b already means back
 
 
 @dataclass
@@ -152,7 +152,7 @@ def render_step(step: Step, number: int, total: int, question: Question):
     if step.code:
         parts.append(Panel(Syntax("\n".join(step.code), "python", theme="ansi_dark", word_wrap=True),
                            title="the code that does it", title_align="left"))
-    lines = [f"Check yourself: {question.text}"] + [f"  {L.upper()}  {o}" for L, o in zip(LETTERS, question.options)]
+    lines = [f"Check yourself: {question.text}"] + [f"  {L}  {o}" for L, o in zip(LETTERS, question.options)]
     parts.append(Text("\n".join(lines), style="bold"))
     return Panel(Group(*parts), title=f"[bold]Step {number} of {total}: {step.title}[/]", title_align="left")
 
@@ -165,14 +165,14 @@ def walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
     seen = set()
     index = 0
     console.print(Text(f"A walk through the run of {trace.created_at}: {len(all_steps)} steps. "
-                       "Keys: A-D answer, Enter next, b back, q quit.", style="bold"))
+                       "Keys: 1-4 answer, Enter next, b back, q quit.", style="bold"))
     while 0 <= index < len(all_steps):
         seen.add(index)
         question = questions[index]
         console.print(render_step(all_steps[index], index + 1, len(all_steps), question))
         letters = LETTERS[: len(question.options)]
         while True:
-            prompt = ("[A-D] answer · Enter next · b back · q quit: " if index not in results
+            prompt = (f"[1-{len(question.options)}] answer · Enter next · b back · q quit: " if index not in results
                       else "Enter next · b back · q quit: ")
             console.file.flush()
             key = answers.ask(prompt, ("" if index in results else letters) + "bq", enter=True)
@@ -191,7 +191,7 @@ def walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
             right = LETTERS.index(key) == question.answer
             results[index] = right
             verdict = ("Right. ", "bold green") if right else ("Not quite. ", "bold red")
-            key_text = f"The answer is {LETTERS[question.answer].upper()}: {question.options[question.answer]}. "
+            key_text = f"The answer is {LETTERS[question.answer]}: {question.options[question.answer]}. "
             console.print(Text.assemble(verdict, "" if right else key_text, question.explanation))
     right = sum(results.values())
     console.print(Text(f"\nWalk over: {len(seen)} of {len(all_steps)} steps seen, {right} of {len(results)} "
@@ -201,5 +201,6 @@ def walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
 
 def main(args, console) -> int:
     trace, _ = load_trace(args.trace)
-    walk(trace, Answers(), console)
+    with Answers() as answers:
+        walk(trace, answers, console)
     return 0
