@@ -324,3 +324,27 @@ def test_every_activation_matches_keras(browser, small_run, activation):
         "([name, z]) => window.pipetrace.activations[name](z)", [activation, z.tolist()]))
     assert np.abs(got - expected).max() < 1e-6
     visit.page.close()
+
+
+def test_mode_bar_switches_views(visit, small_run):
+    page = visit.page
+    buttons = page.locator(".mode-bar .mode")
+    assert buttons.all_inner_texts() == ["trace", "walk", "quiz", "math", "explain", "cheatsheet"]
+    assert page.locator("section#training").is_visible() and not page.locator("section#walk").is_visible()
+    page.locator('.mode[data-mode="walk"]').click()
+    assert page.locator("section#walk").is_visible() and not page.locator("section#training").is_visible()
+    assert page.locator("#walk-where").inner_text() == "Step 1 of 7"
+    page.locator("#walk-next").click()
+    assert page.locator("#walk-where").inner_text() == "Step 2 of 7"
+    assert page.locator('.walk-step[data-step="1"]').is_visible() and not page.locator('.walk-step[data-step="0"]').is_visible()
+    page.locator('.mode[data-mode="math"]').click()
+    assert page.locator("section#math").is_visible() and not page.locator("section#walk").is_visible()
+    from pipetrace.modes.arithmetic import arithmetic
+
+    assert f"= {arithmetic(small_run[0]).loss:.6f}" in page.locator("section#math").inner_text()
+    page.locator('.mode[data-mode="quiz"]').click()
+    assert page.locator("section#quiz").is_visible() and not page.locator("section#math").is_visible()
+    page.locator('.mode[data-mode="trace"]').click()
+    assert page.locator("section#prediction").is_visible() and not page.locator("section#cheatsheet").is_visible()
+    assert page.locator('.mode[data-mode="trace"]').get_attribute("aria-pressed") == "true"
+    assert visit.errors() == [] and visit.outside_requests() == []

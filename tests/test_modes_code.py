@@ -1,0 +1,32 @@
+"""`code` writes a plain Keras script that, run on its own, gives the trace's shapes and accuracy."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import pipetrace_cli
+
+
+def test_the_script_reproduces_the_run(small_run, tmp_path):
+    trace, folder = small_run
+    script = tmp_path / "reproduce.py"
+    result = pipetrace_cli("learn", "code", str(folder), "--output", str(script))
+    assert result.returncode == 0, result.stderr
+    text = script.read_text()
+    assert "pipetrace" not in re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"|'[^']*'|\"[^\"]*\"", "", text)  # no import of pipetrace
+    assert "import keras" in text and "LIMIT = 3000" in text
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = run.stdout
+    for stage in trace.stages[:3]:
+        shape = " x ".join(map(str, stage.outputs[0].shape))
+        assert f"Stage {stage.number}, {stage.name}: {shape} {stage.outputs[0].dtype}" in out
+    train, test = trace.stages[3].outputs
+    assert f"(training): {' x '.join(map(str, train.shape))}" in out and f"(test): {' x '.join(map(str, test.shape))}" in out
+    assert f"{trace.network.total_params:,} parameters" in out
+    accuracy = float(re.search(r"Test accuracy: ([0-9.]+)", out).group(1))
+    assert abs(accuracy - trace.evaluation.test_accuracy) <= 0.01, (accuracy, trace.evaluation.test_accuracy)
