@@ -120,7 +120,7 @@ def main(args, console) -> int:
         console.print(render_output_side(trace, args.sample))
         return 0
     console.print(render_math(arithmetic(trace, args.sample), trace))
-    wrong = [p.sample for p in trace.samples if not p.correct]
+    wrong = [p.sample for p in trace.samples if not p.correct and p.sample != trace.prediction.sample]
     if wrong and args.sample is None:
         console.print(Text(f"\nTry a mistake: pipetrace learn math --sample {wrong[0]} (bigger error, bigger gradient)", style="dim"))
     return 0
