@@ -143,6 +143,9 @@ def _run(args) -> int:
     )
     out = Path(args.out) if args.out else _new_run_folder()
     console = _console()
+    from pipetrace.training import fit
+
+    fit.LEAN_IMPORT = True  # this process is ours: skip Keras' unused extras (see fit.LEAN_IMPORT)
     from pipetrace.pipeline import Observer, run
     from pipetrace.views.terminal import render_results, render_stage
 

@@ -68,15 +68,19 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
-    keras_import = training.import_keras_in_background()  # ~3 s of imports overlap the data stages
+    needed = ("sklearn",) if settings.dataset.strip().lower() == "digits" else ()  # digits come from scikit-learn
+    keras_import = training.import_keras_in_background(needed)  # ~3 s of imports overlap the data stages
     read_started = time.perf_counter()
     dataset = _limited(data or _load_data(settings), settings.limit)
     check_against_data(settings, len(dataset.x_train), len(dataset.x_test))
     read_seconds = time.perf_counter() - read_started
 
-    observer.on_start(settings, _describe(dataset))
+    described, train_count = _describe(dataset), len(dataset.x_train)
+    observer.on_start(settings, described)
     images, labels, stage1 = load(dataset, settings.sample, read_seconds)
     observer.on_stage(stage1)
+    # `images` now holds every image; keep only the raw test images (for pictures), free the rest
+    dataset = dataclasses.replace(dataset, x_train=dataset.x_train[:0], y_train=dataset.y_train[:0])
     position = stage1.details["sample_position"]
     scaled, stage2 = preprocess(images, position, dataset.pixel_max)
     del images
@@ -90,7 +94,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     mid = stage2.details["examples"][-1]
     vectors, stage3 = shape_for_model(scaled, position, (mid["row"], mid["col"]), images_in)
     observer.on_stage(stage3)
-    data, stage4 = split(vectors, labels, len(dataset.x_train), settings.sample, dataset.class_names, dataset.split)
+    data, stage4 = split(vectors, labels, train_count, settings.sample, dataset.class_names, dataset.split)
     observer.on_stage(stage4)
     x_train, y_train, x_test, y_test = data
     for stage in (stage1, stage2, stage3, stage4):
@@ -129,7 +133,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
 
     trace = Trace(
         settings=settings,
-        dataset=_describe(dataset),
+        dataset=described,
         stages=[stage1, stage2, stage3, stage4, stage5],
         network=network,
         training=trained,

@@ -170,7 +170,7 @@ class Example:
     label: int
     predicted: int
     confidence: float  # the probability the network gave to `predicted`
-    image: list[list[int]]  # the raw 0..255 pixels
+    image: list[list[int | list[int]]]  # the raw pixels: grey values, or [r, g, b] for colour
 
 
 @dataclass
@@ -243,7 +243,7 @@ class Prediction:
 
     sample: int
     label: int
-    image: list[list[int]]
+    image: list[list[int | list[int]]]  # rows of grey values, or of [r, g, b] for colour
     layers: list[LayerTrace]
     predicted: int
     confidence: float
