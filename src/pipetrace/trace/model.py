@@ -360,6 +360,12 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _holds_dataclasses(kind: Any) -> bool:
+    if is_dataclass(kind):
+        return True
+    return any(_holds_dataclasses(arg) for arg in typing.get_args(kind))
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -374,6 +380,8 @@ def _build(kind: Any, value: Any) -> Any:
     origin = typing.get_origin(kind)
     if origin is list:
         (item,) = typing.get_args(kind)
+        if not _holds_dataclasses(item):
+            return value  # plain JSON values (numbers, strings, nested lists) are already what we want
         return [_build(item, v) for v in value]
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]

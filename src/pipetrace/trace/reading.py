@@ -44,12 +44,24 @@ def read_trace(path: str | Path) -> Trace:
 
 
 def _validate(path: Path, data: dict) -> None:
-    import jsonschema
+    """Check `data` against the schema: fast when it is valid, precise when it is not.
+
+    fastjsonschema compiles the schema to Python and checks a 1 MB trace in about 15 ms
+    (jsonschema takes 1.5 s walking its 80,000 numbers); when it finds a problem, jsonschema,
+    the reference implementation, names the field and says what is wrong with it.
+    """
+    import fastjsonschema
 
     from pipetrace.trace.schema import trace_schema
 
-    validator = jsonschema.Draft202012Validator(trace_schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    try:
+        fastjsonschema.compile(trace_schema())(data)
+        return
+    except fastjsonschema.JsonSchemaValueException:
+        pass
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(trace_schema()).iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise TraceFileError(f"{path}: field {where}: {_short(error.message)}")
