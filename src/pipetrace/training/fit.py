@@ -83,7 +83,8 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
     recorder = TrainingRecorder(on_batch=on_batch, on_epoch=epoch_done) if record else None
     steps = math.ceil(len(x_train) / settings.batch_size)
     if FEED == "stream":
-        inputs = dict(x=streamed_batches(x_train, y_train, settings.batch_size, settings.seed), steps_per_epoch=steps)
+        inputs = dict(x=streamed_batches(x_train, y_train, settings.batch_size, settings.seed), steps_per_epoch=steps,
+                      shuffle=False)  # the stream shuffles, seeded
     else:
         inputs = dict(x=x_train, y=y_train, batch_size=settings.batch_size, shuffle=True)
     started = time.perf_counter()
