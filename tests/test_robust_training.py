@@ -28,6 +28,8 @@ def test_a_learning_rate_that_blows_up_stops_training_with_a_plain_explanation(t
     assert "Run diverged" in done.stdout and "NaN" in done.stdout
     shown = pipetrace_cli("show", str(out / "trace.json"))
     assert shown.returncode == 0 and "diverged" in shown.stdout
+    report = (out / "report.html").read_text()
+    assert "NaN or infinite in epoch 1" in report and "</html>" in report
 
 
 def start_run(out, epochs="400"):
@@ -61,6 +63,7 @@ def test_ctrl_c_keeps_the_finished_epochs(tmp_path):
     assert 1 <= len(trace.training.epochs) < 400
     assert trace.insights[0].text.startswith(f"Training was interrupted after {len(trace.training.epochs)} of 400 epochs")
     assert (out / "model.keras").is_file()
+    assert "interrupted" in (out / "report.html").read_text()
     assert "Interrupted" in stdout and "Run interrupted" in stdout
 
 
