@@ -22,10 +22,11 @@ class Terminal:
                                         stderr=slave, cwd=ROOT, env=env, close_fds=True)
         os.close(slave)
         self.output = ""
+        self.cursor = 0
 
     def expect(self, text: str, timeout: float = 60) -> str:
         """Read until `text` appears (after what was already matched); return what came."""
-        start = len(self.output)
+        start = self.cursor
         deadline = time.monotonic() + timeout
         while text not in self.output[start:]:
             left = deadline - time.monotonic()
@@ -40,7 +41,8 @@ class Terminal:
                 if not chunk:
                     raise AssertionError(f"the program ended before {text!r}:\n{self.output[-2000:]}")
                 self.output += chunk.decode("utf-8", "replace").replace("\r\n", "\n")
-        return self.output[start:]
+        self.cursor = self.output.index(text, start) + len(text)  # the next expect reads on from here
+        return self.output[start:self.cursor]
 
     def press(self, key: str) -> None:
         os.write(self.master, key.encode())

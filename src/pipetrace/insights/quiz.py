@@ -423,7 +423,7 @@ def _most_confused(trace: Trace) -> Question | None:
 def _best_epoch(trace: Trace) -> Question | None:
     epochs = trace.training.epochs
     scores = [e.test_accuracy for e in epochs]
-    if len(epochs) < 2 or scores.count(max(scores)) > 1:
+    if len(epochs) < 3 or scores.count(max(scores)) > 1:  # three options at least
         return None
     best = epochs[scores.index(max(scores))]
     return Question(
