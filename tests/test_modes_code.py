@@ -30,3 +30,17 @@ def test_the_script_reproduces_the_run(small_run, tmp_path):
     assert f"{trace.network.total_params:,} parameters" in out
     accuracy = float(re.search(r"Test accuracy: ([0-9.]+)", out).group(1))
     assert abs(accuracy - trace.evaluation.test_accuracy) <= 0.01, (accuracy, trace.evaluation.test_accuracy)
+
+
+def test_the_script_reproduces_a_cnn_with_dropout(tmp_path):
+    out = tmp_path / "cnn"
+    ran = pipetrace_cli("run", "--conv", "--dropout", "0.25", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
+    assert ran.returncode == 0, ran.stderr
+    script = tmp_path / "reproduce.py"
+    assert pipetrace_cli("learn", "code", str(out), "--output", str(script)).returncode == 0
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Stage 3, Reshape: 700 x 28 x 28 x 1 float32" in run.stdout
+    match = re.search(r"Test accuracy: ([0-9.]+) \(the trace says ([0-9.]+)", run.stdout)
+    assert abs(float(match.group(1)) - float(match.group(2))) <= 0.01, match.group(0)

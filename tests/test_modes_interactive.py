@@ -89,7 +89,7 @@ def test_piped_walk_shows_numbers_code_and_questions(small_run):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "7 of 7 steps seen, 7 of 7 check questions" in " ".join(out.split())
-    assert "images.reshape(len(images), -1)" in out and "model.fit(" in out
+    assert "images.reshape(len(images), -1)" in out and "optimizer.apply(gradients" in out
     assert " x ".join(map(str, trace.stages[2].outputs[0].shape)) in out
 
 

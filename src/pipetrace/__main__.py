@@ -1,7 +1,5 @@
 """`python -m pipetrace` is the `pipetrace` command."""
 
-import sys
+from pipetrace.cli import console_main
 
-from pipetrace.cli import main
-
-sys.exit(main())
+console_main()

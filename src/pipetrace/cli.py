@@ -21,6 +21,21 @@ from pipetrace.trace import Settings
 DEFAULTS = Settings()
 
 
+def console_main() -> None:
+    """The `pipetrace` command (and `python -m pipetrace`): `main`, then leave at once.
+
+    After a run, TensorFlow's teardown at exit takes about a second and has nothing left to
+    do: every file is written, closed and renamed into place. So a process that imported it
+    flushes its output and exits without the teardown.
+    """
+    status = main()
+    if "tensorflow" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import platform
+import threading
 import time
 from pathlib import Path
 
@@ -102,6 +103,8 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     t = time.perf_counter()
     keras = keras_import.result()
     timings["waiting for Keras to import"] = time.perf_counter() - t
+    if out_dir is not None:  # the report's charts need matplotlib: import it while the network trains
+        threading.Thread(target=_import_report_libraries, daemon=True).start()
 
     training.seed_everything(settings.seed)
     steps = -(-len(x_train) // settings.batch_size)
@@ -124,12 +127,12 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
         model, x_test[settings.sample], int(y_test[settings.sample]), settings.sample,
         dataset.x_test[settings.sample], dataset.class_names,
     )
-    timings["prediction"] = time.perf_counter() - t
     samples = [
         prediction if i == settings.sample else trace_prediction(
             model, x_test[i], int(y_test[i]), i, dataset.x_test[i], dataset.class_names)
         for i in choose_samples(probabilities, y_test, settings.sample)
     ]
+    timings["prediction"] = time.perf_counter() - t
 
     trace = Trace(
         settings=settings,
@@ -213,6 +216,11 @@ def _prepare_out(out: str | Path, force: bool) -> Path:
     except OSError as error:
         raise PipetraceError(f"--out {out_dir}: cannot write there ({error.strerror})") from error
     return out_dir
+
+
+def _import_report_libraries() -> None:
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
 
 
 def _load_data(settings: Settings) -> Dataset:

@@ -2,7 +2,9 @@
 
 It records what `pipetrace run` records for its own network: every epoch's loss, accuracy,
 test loss and test accuracy (when fit has validation data), time, per-batch losses, and an
-observation computed from those numbers.
+observation computed from those numbers. Like `pipetrace run`, it stops training at the
+first batch whose loss is not a finite number and puts back the weights of the last epoch
+that ended well, so the model you keep is a real one.
 
 >>> import keras, numpy as np, pipetrace
 >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
@@ -18,35 +20,74 @@ True
 
 from __future__ import annotations
 
+import math
 import time
+
+import keras
 
 from pipetrace.trace import Epoch, Training
 from pipetrace.training.observations import observe
-from pipetrace.training.recorder import TrainingRecorder
+
+ACCURACY_NAMES = ("accuracy", "sparse_categorical_accuracy", "acc", "categorical_accuracy")
 
 
-class TraceCallback(TrainingRecorder):
+class TraceCallback(keras.callbacks.Callback):
     """Records the training trace; after `fit`, `callback.training` holds it (a `Training`).
 
-    Like `pipetrace run`, it stops training at the first batch whose loss is not a finite
-    number and puts back the weights of the last good epoch. `rich.print(callback.training)`
-    draws the epoch table and the loss chart.
+    `rich.print(callback.training)` draws the epoch table and the loss chart. Keras reports
+    the *running mean* loss of the epoch after each step (or each `steps_per_execution`
+    steps); the loss of those steps themselves is recovered from two consecutive means.
     """
 
     def __init__(self, batch_size: int = 0):
         super().__init__()
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # for the record only: Keras does not tell callbacks
+        self.epochs: list[dict] = []
+        self.diverged_at: int | None = None
         self.training: Training | None = None
 
     def on_train_begin(self, logs=None):
         self._fit_started = time.perf_counter()
-        self.epochs = []
-        self.diverged_at = None
+        self.epochs, self.diverged_at = [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last_good_weights = self.model.get_weights()  # a few hundred KB: cheap insurance
+        self._started = time.perf_counter()
+        self._batch_losses: list[float | None] = []
+        self._previous_mean, self._previous_step = 0.0, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = min(batch + 1, self.params.get("steps") or batch + 1)  # Keras may overshoot on the last execution
+        mean = float(logs["loss"]) if logs and "loss" in logs else math.nan
+        # mean_k * k - mean_j * j = the sum of the losses of steps j+1..k; one value per call
+        steps = max(step - self._previous_step, 1)
+        loss = (mean * step - self._previous_mean * self._previous_step) / steps
+        self._batch_losses.append(loss if math.isfinite(loss) else None)
+        self._previous_mean, self._previous_step = mean, step
+        if not math.isfinite(mean):
+            self.diverged_at = len(self.epochs) + 1
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.epochs.append({
+            "epoch": epoch + 1,
+            "loss": finite_or_none(logs.get("loss")),
+            "accuracy": finite_or_none(_accuracy(logs, "")),
+            "test_loss": finite_or_none(logs.get("val_loss")),
+            "test_accuracy": finite_or_none(_accuracy(logs, "val_")),
+            "seconds": time.perf_counter() - self._started,
+            "batch_losses": [None if v is None else float(f"{v:.5g}") for v in self._batch_losses],
+        })
+        if self.epochs[-1]["loss"] is None and self.diverged_at is None:
+            self.diverged_at = epoch + 1
+            self.model.stop_training = True
+        if self.diverged_at is not None:
+            self.model.set_weights(self._last_good_weights)
 
     def on_train_end(self, logs=None):
         classes = int(self.model.outputs[0].shape[-1]) if getattr(self.model, "outputs", None) else 2
-        rate = _learning_rate(self.model)
-        observations = observe(self.epochs, classes, rate)
+        observations = observe(self.epochs, classes, _learning_rate(self.model))
         status = "diverged" if self.diverged_at is not None else "completed"
         if self.params.get("epochs") and len(self.epochs) < self.params["epochs"] and status == "completed":
             status = "stopped early"
@@ -59,6 +100,18 @@ class TraceCallback(TrainingRecorder):
             status=status,
             seconds=time.perf_counter() - self._fit_started,
         )
+
+
+def _accuracy(logs: dict, prefix: str):
+    """Keras names accuracy after how it was asked for; take whichever this model reports."""
+    return next((logs[prefix + name] for name in ACCURACY_NAMES if prefix + name in logs), None)
+
+
+def finite_or_none(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _learning_rate(model) -> float | None:

@@ -1,7 +1,8 @@
-"""The training step: the one place that imports the backend and calls `model.fit`.
+"""The training step: the one place that imports the backend and trains.
 
-It seeds every random generator, trains with the recorder attached, and turns the
-recorder's epochs into the trace's `Training` with an observation per epoch.
+It seeds every random generator, runs the training loop epoch by epoch, evaluates on the
+test set after each, and turns the epochs into the trace's `Training` with an observation
+per epoch.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import numpy as np
 from pipetrace.trace import Epoch, Settings, Training
 from pipetrace.training.observations import observe
 
-STEPS_PER_EXECUTION = 16  # batches run per call into the backend: less Python between steps
-FEED = "stream"  # "stream": batches drawn from NumPy as training goes; "arrays": Keras copies the arrays first
+STEPS_PER_EXECUTION = 16  # for model.fit of a compiled model (code mode's scripts, users' fits)
 
 
 # Keras imports scikit-learn and matplotlib whenever they are installed, for integrations
@@ -65,101 +65,61 @@ def import_keras_in_background(needed: tuple[str, ...] = ()) -> concurrent.futur
 def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True) -> Training:
     """Train `model` on data = (x_train, y_train, x_test, y_test) and return the training trace.
 
-    `on_batch(step)` and `on_epoch(epoch)` let a view follow along. `record=False` trains
-    with no pipetrace callback at all, as plain Keras would (to measure what recording costs):
-    the epochs then come from Keras' History, each with the average epoch time and no
-    per-batch losses.
+    Each epoch is one pass of the training loop (see `TrainingLoop`) and one evaluation on
+    the test set. `on_batch(done)` and `on_epoch(epoch)` let a view follow along.
+    `record=False` keeps no per-batch losses and calls no one during an epoch (to measure
+    what recording costs). A loss that stops being a number ends training and puts back the
+    weights of the last finished epoch; Ctrl-C ends it and keeps the finished epochs.
     """
-    from pipetrace.training.recorder import TrainingRecorder
+    from pipetrace.training.loop import TrainingLoop
 
     x_train, y_train, x_test, y_test = data
-    observed: list[dict] = []
-
-    def epoch_done(record: dict) -> None:
-        observed.append(record)
-        if on_epoch:
-            on_epoch(_epoch(record, observe(observed, classes, settings.learning_rate)[-1]))
-
-    recorder = TrainingRecorder(on_batch=on_batch, on_epoch=epoch_done) if record else None
-    steps = math.ceil(len(x_train) / settings.batch_size)
-    if FEED == "stream":
-        inputs = dict(x=streamed_batches(x_train, y_train, settings.batch_size, settings.seed), steps_per_epoch=steps,
-                      shuffle=False)  # the stream shuffles, seeded
-    else:
-        inputs = dict(x=x_train, y=y_train, batch_size=settings.batch_size, shuffle=True)
-    started = time.perf_counter()
+    loop = TrainingLoop(model, settings.batch_size, settings.seed)
+    records: list[dict] = []
     status = "completed"
+    started = time.perf_counter()
     try:
-        model.fit(
-            **inputs,
-            epochs=settings.epochs,
-            validation_data=(x_test, y_test),
-            callbacks=[recorder] if recorder else [],
-            verbose=0,
-        )
+        for epoch in range(1, settings.epochs + 1):
+            epoch_started = time.perf_counter()
+            before = model.get_weights()  # a few hundred KB: put back if this epoch blows up
+            result = loop.epoch(x_train, y_train, on_batch if record else None)
+            test_loss, test_accuracy = loop.evaluate(x_test, y_test)
+            records.append({
+                "epoch": epoch,
+                "loss": _finite(result.loss),
+                "accuracy": result.accuracy,
+                "test_loss": _finite(test_loss),
+                "test_accuracy": test_accuracy,
+                "seconds": time.perf_counter() - epoch_started,
+                "batch_losses": [_rounded(v) for v in result.batch_losses] if record else [],
+            })
+            if on_epoch:
+                on_epoch(_epoch(records[-1], observe(records, classes, settings.learning_rate)[-1]))
+            if not result.finite:
+                model.set_weights(before)
+                status = "diverged"
+                break
     except KeyboardInterrupt:
         status = "interrupted"
-    seconds = time.perf_counter() - started
-    records = recorder.epochs if recorder else _from_history(model.history.history, seconds)
-    if recorder and recorder.diverged_at is not None:
-        status = "diverged"
     observations = observe(records, classes, settings.learning_rate)
     return Training(
         epochs_planned=settings.epochs,
         batch_size=settings.batch_size,
-        steps_per_epoch=steps,
-        steps_per_record=STEPS_PER_EXECUTION,
+        steps_per_epoch=math.ceil(len(x_train) / settings.batch_size),
+        steps_per_record=1,
         epochs=[_epoch(r, o) for r, o in zip(records, observations)],
         status=status,
-        seconds=seconds,
+        seconds=time.perf_counter() - started,
     )
 
 
-def streamed_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, batches_per_draw: int = 16):
-    """Shuffled batches taken from the NumPy arrays as training goes (a `tf.data.Dataset`).
-
-    Given arrays, Keras first copies them into TensorFlow: for MNIST a second 188 MB copy of
-    the training images, plus about 140 MB more while it converts. Streaming from the one
-    copy the stages made keeps the run's peak memory well under 1 GiB. Each epoch is a new
-    seeded permutation; `batches_per_draw` batches are gathered per call into Python, so
-    the generator costs next to nothing, and every epoch has ceil(N / batch_size) batches.
-    """
-    import tensorflow as tf
-
-    draw = batch_size * batches_per_draw
-
-    def epochs():
-        rng = np.random.default_rng(seed)
-        while True:
-            order = rng.permutation(len(x))
-            for start in range(0, len(x), draw):
-                rows = order[start : start + draw]
-                yield x[rows], y[rows]
-
-    signature = (
-        tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
-        tf.TensorSpec((None,), tf.as_dtype(y.dtype)),
-    )
-    return tf.data.Dataset.from_generator(epochs, output_signature=signature).rebatch(batch_size).prefetch(2)
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
-def _from_history(history: dict, seconds: float) -> list[dict]:
-    """Epoch records from Keras' own History (used when recording is off)."""
-    from pipetrace.training.recorder import finite_or_none
-
-    count = len(history.get("loss", []))
-    return [
-        {
-            "epoch": i + 1,
-            "loss": finite_or_none(history["loss"][i]),
-            "accuracy": finite_or_none(history["accuracy"][i]),
-            "test_loss": finite_or_none(history["val_loss"][i]),
-            "test_accuracy": finite_or_none(history["val_accuracy"][i]),
-            "seconds": seconds / count,
-            "batch_losses": [],
-        }
-        for i in range(count)
-    ]
+def _rounded(value: float) -> float | None:
+    """Five significant digits are plenty for a chart, and keep trace.json small."""
+    return float(f"{value:.5g}") if math.isfinite(value) else None
 
 
 def _epoch(record: dict, observation: str) -> Epoch:

@@ -55,7 +55,8 @@ def batch_chart(training: Training) -> str:
                 fontsize=7.5, color=MUTED)
     ax.plot(xs, ys, color=TRAIN, linewidth=1.4, marker="o" if len(xs) < 30 else None, markersize=3, zorder=2)
     ax.set_xlim(0, max(len(training.epochs) * training.steps_per_epoch, 1))
-    _style(ax, f"Training loss, averaged over every {per_record} batches (dashed: end of each epoch)", "batch")
+    what = "of every batch" if per_record == 1 else f"averaged over every {per_record} batches"
+    _style(ax, f"Training loss {what} (dashed: end of each epoch)", "batch")
     ax.grid(False, axis="x")
     return _svg(fig, "batches")
 
