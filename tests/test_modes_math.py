@@ -22,7 +22,7 @@ def keras_side(small_run):
     last = model.layers[-1]
     with tf.GradientTape() as tape:
         hidden_sum = tf.matmul(x, first.kernel) + first.bias
-        logits_model = keras.Model(model.inputs, last.input)
+        logits_model = keras.Model(model.inputs[0], last.input)
         features = logits_model(x)
         logits = tf.matmul(features, last.kernel) + last.bias
         probabilities = model(x, training=False)

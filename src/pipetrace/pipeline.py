@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import platform
 import threading
 import time
@@ -20,7 +21,7 @@ from pipetrace.data import Dataset
 from pipetrace.errors import PipetraceError
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.options import check_against_data, check_settings
-from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_prediction
+from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_predictions
 from pipetrace.stages import load, preprocess, shape_for_model, split, training_stage
 from pipetrace.trace import LayerWeights, PackedArray, Settings, Trace
 from pipetrace.training import fit as training
@@ -103,7 +104,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     t = time.perf_counter()
     keras = keras_import.result()
     timings["waiting for Keras to import"] = time.perf_counter() - t
-    if out_dir is not None:  # the report's charts need matplotlib: import it while the network trains
+    if out_dir is not None and not os.environ.get("PIPETRACE_NO_PREWARM"):  # the report's charts need matplotlib: import it while the network trains
         threading.Thread(target=_import_report_libraries, daemon=True).start()
 
     training.seed_everything(settings.seed)
@@ -123,15 +124,10 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     evaluation = evaluation_from_probabilities(probabilities, y_test, dataset.num_classes, dataset.x_test)
     timings["evaluation"] = time.perf_counter() - t
     t = time.perf_counter()
-    prediction = trace_prediction(
-        model, x_test[settings.sample], int(y_test[settings.sample]), settings.sample,
-        dataset.x_test[settings.sample], dataset.class_names,
-    )
-    samples = [
-        prediction if i == settings.sample else trace_prediction(
-            model, x_test[i], int(y_test[i]), i, dataset.x_test[i], dataset.class_names)
-        for i in choose_samples(probabilities, y_test, settings.sample)
-    ]
+    chosen = choose_samples(probabilities, y_test, settings.sample)  # the followed image first
+    samples = trace_predictions(model, x_test[chosen], [int(y_test[i]) for i in chosen], chosen,
+                                dataset.x_test[chosen], dataset.class_names)
+    prediction = samples[0]
     timings["prediction"] = time.perf_counter() - t
 
     trace = Trace(

@@ -26,38 +26,52 @@ def trace_prediction(model, x, label: int | None = None, sample: int = 0, image=
     `image` is the raw picture shown for the input (defaults to `x` scaled to 0..255);
     `label` the true class if known; `class_names` the names of the outputs.
     """
+    images = None if image is None else [image]
+    return trace_predictions(model, np.asarray(x)[None], [label], [sample], images, class_names)[0]
+
+
+def trace_predictions(model, xs, labels: list[int | None], samples: list[int], images=None,
+                      class_names: list[str] | None = None) -> list[Prediction]:
+    """`trace_prediction` for many inputs at once: one pass through the network for all of them."""
     import keras
 
-    x = np.asarray(x, dtype=np.float32)
-    batch = x[None]
+    xs = np.asarray(xs, dtype=np.float32)
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    outputs = _layer_outputs(model, layers, batch)
-    classes = int(outputs[-1].shape[-1])
-    names = class_names or [str(c) for c in range(classes)]
-
-    traces = [describe_input(x)]
-    hidden_count = sum(1 for layer in layers[:-1] if type(layer).__name__ == "Dense")
-    previous = batch
-    for index, (layer, out) in enumerate(zip(layers, outputs)):
-        before = _before_activation(layer, previous)
-        is_output = index == len(layers) - 1
-        traces.append(describe_layer(layer, previous[0], out[0], before, is_output, hidden_count, names))
+    outputs = _layer_outputs(model, layers, xs)
+    befores, previous = [], xs
+    for layer, out in zip(layers, outputs):
+        befores.append(_before_activation(layer, previous))
         previous = out
-    probabilities = traces[-1].values
-    predicted = int(np.argmax(probabilities))
-    truth = predicted if label is None else int(label)
-    traces.append(describe_prediction(predicted, float(probabilities[predicted]), label, names))
-    if image is None:
-        image = np.clip(x * 255, 0, 255).round().astype(int)
-        image = image.reshape(image.shape[0], -1) if image.ndim > 1 else image.reshape(1, -1)
-    return Prediction(
-        sample=sample,
-        label=truth,
-        image=np.asarray(image).tolist(),
-        layers=traces,
-        predicted=predicted,
-        confidence=float(probabilities[predicted]),
-    )
+    names = class_names or [str(c) for c in range(int(outputs[-1].shape[-1]))]
+    hidden_count = sum(1 for layer in layers[:-1] if type(layer).__name__ == "Dense")
+    traced = []
+    for i, (x, label, sample) in enumerate(zip(xs, labels, samples)):
+        traces = [describe_input(x)]
+        previous_out = x
+        for index, (layer, out, before) in enumerate(zip(layers, outputs, befores)):
+            is_output = index == len(layers) - 1
+            traces.append(describe_layer(layer, previous_out, out[i], None if before is None else before[i],
+                                         is_output, hidden_count, names))
+            previous_out = out[i]
+        probabilities = traces[-1].values
+        predicted = int(np.argmax(probabilities))
+        traces.append(describe_prediction(predicted, float(probabilities[predicted]), label, names))
+        image = images[i] if images is not None else _picture(x)
+        traced.append(Prediction(
+            sample=sample,
+            label=predicted if label is None else int(label),
+            image=np.asarray(image).tolist(),
+            layers=traces,
+            predicted=predicted,
+            confidence=float(probabilities[predicted]),
+        ))
+    return traced
+
+
+def _picture(x: np.ndarray) -> np.ndarray:
+    """An input of 0..1 values shown as 0..255 pixels (rows; a flat input becomes one row)."""
+    image = np.clip(x * 255, 0, 255).round().astype(int)
+    return image.reshape(image.shape[0], -1) if image.ndim > 1 else image.reshape(1, -1)
 
 
 def _layer_outputs(model, layers, batch: np.ndarray) -> list[np.ndarray]:
@@ -79,7 +93,7 @@ def _before_activation(layer, inputs: np.ndarray) -> np.ndarray | None:
         return None
     layer.activation = keras.activations.linear
     try:
-        return keras.ops.convert_to_numpy(layer(inputs.astype(np.float32), training=False))[0].astype(np.float64)
+        return keras.ops.convert_to_numpy(layer(inputs.astype(np.float32), training=False)).astype(np.float64)
     except Exception:  # a layer that cannot be called on its input alone: skip the "before" view
         return None
     finally:

@@ -27,9 +27,9 @@ class Settings:
     """What the run was asked to do (the command-line options, validated)."""
 
     epochs: int = 5
-    batch_size: int = 128
+    batch_size: int = 256
     hidden: list[int] = field(default_factory=lambda: [128])  # units of each hidden Dense layer
-    learning_rate: float = 0.005
+    learning_rate: float = 0.008
     schedule: str = "cosine"
     activation: str = "relu"
     dropout: float = 0.0  # a Dropout layer after each hidden layer when above 0

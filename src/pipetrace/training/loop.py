@@ -51,8 +51,10 @@ class TrainingLoop:
             self._train_batches,
             input_signature=[tf.TensorSpec((None, None, *shape), tf.float32), tf.TensorSpec((None, None), tf.int64)],
         )
-        self._outputs = tf.function(lambda x: model(x, training=False),
-                                    input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
+        self._test = tf.function(
+            self._test_batch,
+            input_signature=[tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None,), tf.int64)],
+        )
 
     def _train_batches(self, x, y):
         """One optimizer step on each of x[0], x[1], ...; each batch's loss and count of right answers."""
@@ -70,6 +72,14 @@ class TrainingLoop:
             losses = losses.write(i, loss)
             right = right.write(i, tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y[i], tf.float32)))
         return losses.stack(), right.stack()
+
+    def _test_batch(self, x, y):
+        """The summed loss and the count of right answers on one batch, without training."""
+        import tensorflow as tf
+
+        outputs = self.model(x, training=False)
+        loss = self.loss_fn(y, outputs) * tf.cast(tf.shape(x)[0], tf.float32)
+        return loss, tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y, tf.float32))
 
     def epoch(self, x: np.ndarray, y: np.ndarray, on_batches=None) -> EpochResult:
         """One pass over (x, y) in a new seeded order; `on_batches(done)` after every call."""
@@ -103,8 +113,7 @@ class TrainingLoop:
         """Mean loss and accuracy on (x, y), without training."""
         total_loss = total_right = 0.0
         for start in range(0, len(x), batch):
-            xb, yb = x[start : start + batch], y[start : start + batch].astype(np.int64)
-            outputs = self._outputs(xb)
-            total_loss += float(self.loss_fn(yb, outputs)) * len(xb)
-            total_right += float((np.argmax(outputs.numpy(), axis=-1) == yb).sum())
+            loss, right = self._test(x[start : start + batch], y[start : start + batch].astype(np.int64))
+            total_loss += float(loss)
+            total_right += float(right)
         return total_loss / len(x), total_right / len(x)
