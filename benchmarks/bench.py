@@ -51,7 +51,7 @@ def run_quickstart() -> dict:
 
 
 def run_pipetrace(out: Path, record: bool) -> dict:
-    command = [str(BIN / "pipetrace"), "run", "--quiet", "--force", "--out", str(out)]
+    command = [str(BIN / "pipetrace"), "run", "--force", "--out", str(out)]  # the whole trace printed (to a pipe)
     result = measure(command + ([] if record else ["--no-record"]))
     _check(result, "pipetrace run")
     trace = json.loads((out / "trace.json").read_text())
