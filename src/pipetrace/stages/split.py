@@ -32,7 +32,7 @@ def split(
         number=4,
         name="Train/Test split",
         did=(
-            f"Kept {how}: the first {len(x_train)} images train the network, "
+            f"Kept {how}; the first {len(x_train)} images train the network, "
             f"the last {len(x_test)} only test it"
         ),
         inputs=[array_info("vectors", vectors)],
