@@ -104,14 +104,14 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     t = time.perf_counter()
     keras = keras_import.result()
     timings["waiting for Keras to import"] = time.perf_counter() - t
-    if out_dir is not None and not os.environ.get("PIPETRACE_NO_PREWARM"):  # the report's charts need matplotlib: import it while the network trains
+    if out_dir is not None:  # the report's charts need matplotlib: import it while the network trains
         threading.Thread(target=_import_report_libraries, daemon=True).start()
 
     training.seed_everything(settings.seed)
     steps = -(-len(x_train) // settings.batch_size)
     model = loaded or network_lib.build_network(settings, x_train.shape[1:], dataset.num_classes)
     network_lib.check_fits(model, x_train.shape[1:], dataset.num_classes, f"model {settings.model}" if loaded else "the network")
-    network_lib.compile_network(model, settings, steps * settings.epochs, training.STEPS_PER_EXECUTION)
+    network_lib.compile_network(model, settings, steps * settings.epochs)
     network = network_lib.describe_network(model, settings)
     observer.on_training_start(settings.epochs, steps)
     trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record)
@@ -165,8 +165,6 @@ def save_run(trace: Trace, model, out_dir: Path) -> None:
     The trace is written first: it is the product, and everything else can be made from it
     (the report) or checked against it (the model).
     """
-    import os
-
     from pipetrace.views.html import write_report
 
     try:

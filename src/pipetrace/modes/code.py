@@ -21,8 +21,8 @@ from pathlib import Path
 from pipetrace.errors import SettingsError
 from pipetrace.modes.locate import load_trace
 from pipetrace.trace import Trace
+from pipetrace.training.loop import BATCHES_PER_CALL  # the script runs the loop pipetrace runs
 
-STEPS_PER_EXECUTION = 16  # batches per call into TensorFlow, as pipetrace's training loop runs them
 
 
 @dataclass
@@ -174,7 +174,7 @@ def model_block(trace: Trace) -> Block:
         "",
         "order_rng = np.random.default_rng(SEED)  # a new shuffled order every epoch",
         "full = len(x_train) // BATCH_SIZE * BATCH_SIZE",
-        f"calls = [(s, min(s + BATCH_SIZE * {STEPS_PER_EXECUTION}, full)) for s in range(0, full, BATCH_SIZE * {STEPS_PER_EXECUTION})]",
+        f"calls = [(s, min(s + BATCH_SIZE * {BATCHES_PER_CALL}, full)) for s in range(0, full, BATCH_SIZE * {BATCHES_PER_CALL})]",
         "calls += [(full, len(x_train))] if full < len(x_train) else []  # the last, smaller batch",
         "for epoch in range(1, EPOCHS + 1):",
         "    order = order_rng.permutation(len(x_train))",

@@ -16,7 +16,7 @@ EPSILON = 1e-7  # Keras clips probabilities the same way before taking the log
 SHOWN_MISTAKES = 24
 
 
-def evaluate(model, x_test: np.ndarray, y_test: np.ndarray, classes: int, batch_size: int = 1024,
+def evaluate(model, x_test: np.ndarray, y_test: np.ndarray, classes: int, batch_size: int = 2000,
              images: np.ndarray | None = None) -> Evaluation:
     """Predict every test image once and count what was right and what was confused."""
     probabilities = predict_all(model, x_test, batch_size)

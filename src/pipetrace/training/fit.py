@@ -18,7 +18,6 @@ import numpy as np
 from pipetrace.trace import Epoch, Settings, Training
 from pipetrace.training.observations import observe
 
-STEPS_PER_EXECUTION = 16  # for model.fit of a compiled model (code mode's scripts, users' fits)
 
 
 # Keras imports scikit-learn and matplotlib whenever they are installed, for integrations
