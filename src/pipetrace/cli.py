@@ -190,22 +190,28 @@ EXIT_STATUS = {"completed": 0, "diverged": 1, "interrupted": 130}
 
 @contextlib.contextmanager
 def interrupts_end_training(console):
-    """The first Ctrl-C ends training and keeps what was done; the second exits at once."""
+    """The first Ctrl-C (or SIGTERM) ends training and keeps what was done; the second exits at once.
+
+    From the end of training until the run is saved, the pipeline holds interrupts (see
+    pipetrace.interrupts), so a second one never leaves a half-saved folder.
+    """
 
     def second(signum, frame):
         os._exit(130)
 
     def first(signum, frame):
-        signal.signal(signal.SIGINT, second)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, second)
         console.print("\n[bold]Interrupted:[/] keeping the epochs finished so far and saving them "
                       "(press Ctrl-C again to quit at once)")
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, first)
+    previous = {number: signal.signal(number, first) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _schema(args) -> int:

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import math
 import os
 import platform
 import threading
@@ -19,7 +21,9 @@ from pathlib import Path
 from pipetrace import __version__
 from pipetrace.data import Dataset
 from pipetrace.errors import PipetraceError
+from pipetrace.files import check_writable, claimed_folder, private_folder, remove_leftovers
 from pipetrace.insights import build_quiz, key_insights
+from pipetrace.interrupts import InterruptHold, pause_point
 from pipetrace.options import check_against_data, check_settings
 from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_predictions
 from pipetrace.stages import load, preprocess, shape_for_model, split, training_stage
@@ -57,16 +61,17 @@ def run(settings: Settings | None = None, *, model=None, data: Dataset | None = 
         overrides["dataset"] = data.name
     settings = check_settings(dataclasses.replace(settings or Settings(), **overrides))
     observer = observer or Observer()
-    out_dir = _prepare_out(out, force) if out is not None else None
-    try:
-        return _run(settings, given_model, data, out_dir, observer, record, tensorboard)
-    finally:
-        if out_dir is not None and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # a run that stopped before saving leaves no empty folder behind
+    hold = InterruptHold()  # from the end of training until saved, Ctrl-C and SIGTERM wait (see interrupts.py)
+    with contextlib.ExitStack() as claimed:
+        out_dir = claimed.enter_context(_claimed_out(Path(out), force)) if out is not None else None
+        try:
+            return _run(settings, given_model, data, out_dir, observer, record, tensorboard, hold)
+        finally:
+            hold.release()
 
 
 def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | None, observer: Observer,
-         record: bool, tensorboard) -> Trace:
+         record: bool, tensorboard, hold: InterruptHold) -> Trace:
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -116,6 +121,8 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     observer.on_training_start(settings.epochs, steps)
     trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record)
     observer.on_training_end(trained)
+    if out_dir is not None:
+        hold.start()  # what was trained is saved whole before an interrupt acts
     stage5 = training_stage(x_train, model, network, trained)
     timings["Model training"] = trained.seconds
 
@@ -152,6 +159,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     timings["total"] = time.perf_counter() - started
     if out_dir is not None:
         save_run(trace, model, out_dir)
+        hold.release()
     if tensorboard is not None:
         from pipetrace.views.tensorboard import write_tensorboard
 
@@ -160,19 +168,25 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
 
 
 def save_run(trace: Trace, model, out_dir: Path) -> None:
-    """trace.json, model.keras and report.html, each written to a temporary name and renamed into place.
+    """model.keras, report.html and trace.json: written in a private folder inside `out_dir`, then renamed into place.
 
-    The trace is written first: it is the product, and everything else can be made from it
-    (the report) or checked against it (the model).
+    An earlier trace.json is removed before anything is replaced and the new one is renamed in
+    last, so whenever the folder holds a trace.json, the model and report beside it are that
+    trace's. Nothing is ever written through a name planted in `out_dir` (see pipetrace.files).
     """
     from pipetrace.views.html import write_report
 
     try:
-        trace.save(out_dir / "trace.json")
-        model_tmp = out_dir / ".model.tmp.keras"
-        model.save(model_tmp)
-        os.replace(model_tmp, out_dir / "model.keras")
-        write_report(trace, out_dir / "report.html")
+        with private_folder(out_dir) as staging:
+            model.save(staging / "model.keras")
+            write_report(trace, staging / "report.html")
+            trace.save(staging / "trace.json")
+            pause_point("saving: files written")
+            (out_dir / "trace.json").unlink(missing_ok=True)
+            os.replace(staging / "model.keras", out_dir / "model.keras")
+            pause_point("saving: model in place")
+            os.replace(staging / "report.html", out_dir / "report.html")
+            os.replace(staging / "trace.json", out_dir / "trace.json")
     except OSError as error:
         raise PipetraceError(f"could not save the run in {out_dir}: {error.strerror or error}") from error
 
@@ -196,20 +210,37 @@ def _weights(model) -> list[LayerWeights]:
     return packed
 
 
-def _prepare_out(out: str | Path, force: bool) -> Path:
-    out_dir = Path(out)
+@contextlib.contextmanager
+def _claimed_out(out_dir: Path, force: bool):
+    """`out_dir`, made if need be and locked for this run (pipetrace.files.claimed_folder) while the block runs.
+
+    A second run into the same folder meanwhile is refused before it trains. A folder this run
+    made and left with nothing saved in it is removed again.
+    """
+    what = f"--out {out_dir}"
     if out_dir.exists() and not out_dir.is_dir():
-        raise PipetraceError(f"--out {out_dir}: exists and is not a folder")
-    if (out_dir / "trace.json").exists() and not force:
-        raise PipetraceError(f"--out {out_dir}: already holds a run; choose another folder or add --force")
+        raise PipetraceError(f"{what}: exists and is not a folder")
+    _refuse_earlier_run(out_dir, force)
+    made = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".pipetrace-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        check_writable(out_dir)
     except OSError as error:
-        raise PipetraceError(f"--out {out_dir}: cannot write there ({error.strerror})") from error
-    return out_dir
+        raise PipetraceError(f"{what}: cannot write there ({error.strerror or error})") from error
+    try:
+        with claimed_folder(out_dir, what):
+            _refuse_earlier_run(out_dir, force)  # a run that finished there just before this one claimed it
+            remove_leftovers(out_dir)
+            yield out_dir
+    finally:
+        if made:
+            with contextlib.suppress(OSError):  # not empty (saved, or another run's lock): it stays
+                out_dir.rmdir()  # a run that stopped before saving leaves no folder behind
+
+
+def _refuse_earlier_run(out_dir: Path, force: bool) -> None:
+    if not force and (out_dir / "trace.json").exists():
+        raise PipetraceError(f"--out {out_dir}: already holds a run; choose another folder or add --force")
 
 
 def _import_report_libraries() -> None:
