@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pipetrace.modes import MODES
 from pipetrace.trace import Trace
-from pipetrace.views.html.sections import LETTERS, e, section
+from pipetrace.views.html.markup import e, fmt, pick
+from pipetrace.views.html.sections import letter, num, pct, section
 
 
 def mode_bar(trace: Trace) -> str:
@@ -40,9 +41,9 @@ def _lines(lines: list[str]) -> str:
 
 
 def _question(q, n: int) -> str:
-    options = "".join(f"<li><b>{LETTERS[i]}</b> {e(o)}</li>" for i, o in enumerate(q.options))
+    options = "".join(f"<li><b>{letter(i)}</b> {e(o)}</li>" for i, o in enumerate(q.options))
     return (f'<div class="check"><p><b>Check yourself:</b> {e(q.text)}</p><ol class="check-options">{options}</ol>'
-            f'<details><summary>Show the answer</summary><p><b>{LETTERS[q.answer]}.</b> {e(q.options[q.answer])}. '
+            f'<details><summary>Show the answer</summary><p><b>{letter(q.answer)}.</b> {e(pick(q.options, q.answer))}. '
             f'{e(q.explanation)}</p></details></div>')
 
 
@@ -54,11 +55,12 @@ def walk_panel(trace: Trace) -> str:
     for stage in trace.stages:
         key = "Model training" if stage.number == 5 else stage.name
         body = f'<p class="did">{e(stage.did)}</p><p class="example">{e(stage.example)}</p>'
+        # titles are text (escaped where they are placed), bodies HTML
         steps.append((f"Stage {stage.number}: {stage.name}", body, code.get(key, []), QUESTIONS[stage.number](trace)))
     last = trace.training.epochs[-1] if trace.training.epochs else None
     steps.append(("Training, epoch by epoch",
-                  f"<p>{len(trace.training.epochs)} epochs; " + (f"last: loss {last.loss if last.loss is None else round(last.loss, 4)}, "
-                  f"test accuracy {100 * last.test_accuracy:.2f}%. {e(last.observation)}" if last else "") + "</p>",
+                  f"<p>{len(trace.training.epochs)} epochs; " + (f"last: loss {num(last.loss)}, "
+                  f"test accuracy {pct(last.test_accuracy, 2)}. {e(last.observation)}" if last else "") + "</p>",
                   code.get("Model training", [])[-2:], _epoch_question(trace)))
     p = trace.prediction
     steps.append((f"One prediction (test image {p.sample})", "".join(f"<p><b>{e(layer.name)}</b>: {e(layer.summary)}</p>" for layer in p.layers),
@@ -80,7 +82,7 @@ def math_panel(trace: Trace) -> str:
     from pipetrace.modes.math import TITLES, math_lines
 
     parts = [f"<h3>{e(TITLES[key])}</h3>{_lines(lines)}" for key, lines in math_lines(arithmetic(trace), trace).items()]
-    intro = (f"The arithmetic of test image {trace.prediction.sample} with this run's trained weights, "
+    intro = (f"The arithmetic of test image {fmt(trace.prediction.sample)} with this run's trained weights, "
              "as `pipetrace learn math` prints it; every number agrees with the saved model.")
     return section("math", "The math of one prediction", "", "".join(parts), intro)
 

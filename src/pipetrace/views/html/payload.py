@@ -1,8 +1,8 @@
 """The data the page's JavaScript needs, taken from the trace as it is, as safe inline JSON.
 
-The weights stay packed (base64 float32, see `PackedArray`); the script decodes them.
-`<`, `>` and `&` are written as \\u escapes, so no string from a trace can close the
-<script> element it travels in.
+The weights stay packed (base64 float32, see `PackedArray`); the script decodes them and
+checks their lengths. `<`, `>`, `&`, U+2028 and U+2029 are written as \\u escapes, so no
+string from a trace can close the <script> element it travels in.
 """
 
 from __future__ import annotations
@@ -57,7 +57,12 @@ def _sample(trace: Trace, p: Prediction) -> dict:
     }
 
 
+# Characters that could end the <script> element or start a comment in it (<, >, &), or that some
+# JavaScript parsers take for line ends (U+2028, U+2029), each written as its JSON \u escape.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def script_json(data: dict) -> str:
-    """JSON that is safe inside <script type="application/json">."""
+    """JSON that is safe inside <script type="application/json"> (the page reads it with JSON.parse)."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return text.translate(_SCRIPT_SAFE)

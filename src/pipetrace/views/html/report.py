@@ -3,10 +3,20 @@
 The CSS and JavaScript live beside this file (static/) and are inlined; pictures are
 data: URIs and charts inline SVG. A Content-Security-Policy in the page forbids loading
 anything from anywhere, so a slip would show as a blocked request, not a silent leak.
+
+The policy also forbids every script but the page's own: `script-src` names the sha256 of
+report.js, so neither an inline script nor an event-handler attribute (onerror=...) that a
+crafted trace slipped past the escaping would run. A hash rather than a nonce keeps the page
+the same bytes for the same trace. The <style> element is allowed by its hash too; style
+attributes stay allowed (`style-src-attr 'unsafe-inline'`): the charts and the neuron cells
+carry hundreds of them, and a style attribute can run no script and, with every request
+forbidden, fetch nothing.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -15,6 +25,7 @@ from string import Template
 from pipetrace.trace import Trace
 from pipetrace.trace.model import write_atomic
 from pipetrace.views.html import modes, sections
+from pipetrace.views.html.markup import e
 from pipetrace.views.html.payload import payload, script_json
 
 
@@ -37,14 +48,34 @@ def render_html(trace: Trace) -> str:
             sections.footer(trace),
         ]
     )
+    style, script = _static("report.css"), _static("report.js")
     page = Template(_static("page.html"))
     return page.substitute(
-        title=sections.e(f"pipetrace · {trace.dataset['name']} · {100 * trace.evaluation.test_accuracy:.2f}% test accuracy"),
-        style=_static("report.css"),
+        policy=content_security_policy(script, style),  # our own constants and base64: nothing to escape
+        title=e(f"pipetrace · {trace.dataset['name']} · ") + sections.pct(trace.evaluation.test_accuracy, 2)
+        + " test accuracy",
+        style=style,
         body=body,
         data=script_json(payload(trace)),
-        script=_static("report.js"),
+        script=script,
     )
+
+
+def content_security_policy(script: str, style: str) -> str:
+    """Nothing from any address; only this script and this style sheet (by their hashes); pictures as data: URIs."""
+    return "; ".join([
+        "default-src 'none'",
+        "img-src data:",
+        f"style-src {_sha256(style)}",
+        "style-src-attr 'unsafe-inline'",
+        f"script-src {_sha256(script)}",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ])
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
 def write_report(trace: Trace, path: str | Path) -> Path:

@@ -1,6 +1,8 @@
 """The report's sections as HTML, one function a section, each reading only the Trace.
 
-Every string that comes from a trace goes through `e()` (HTML-escaped); numbers are
+Every value that comes from a trace enters the HTML through `markup.e()` (escaped) or
+`markup.fmt()` (a number formatted, or, if it is not a number, escaped), even where the
+schema promises a number: a page must stay inert for a trace from anyone. Numbers are
 formatted here, never computed. What JavaScript adds (hover values, switching samples,
 drawing, the quiz) works on elements these functions already filled, so the page reads
 fully without JavaScript.
@@ -8,31 +10,42 @@ fully without JavaScript.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
-from html import escape
 
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import ArrayInfo, Network, Prediction, Stage, Trace
 from pipetrace.views.html import charts
+from pipetrace.views.html.markup import e, fmt, index, is_number, pick
 from pipetrace.views.html.pictures import channel_planes, flat_values, map_uri, png_uri, strip_uri
 
 LETTERS = "ABCDEFGHIJ"
 
 
-def e(value) -> str:
-    """Text from a trace, made safe to place in HTML (text or attribute)."""
-    return escape(str(value), quote=True)
+def letter(answer) -> str:
+    """The letter of an option (A, B, ...); '?' for an index that names no option."""
+    return pick(LETTERS, answer)
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{100 * value:.{digits}f}%"
+    """A fraction as a percentage, as safe HTML ('–' when not measured)."""
+    if value is None:
+        return "–"
+    return f"{100 * value:.{digits}f}%" if is_number(value) else e(value)
 
 
 def num(value: float | None, digits: int = 4) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+    """A measured number with fixed decimals, as safe HTML ('–' when not measured or not finite)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return fmt(value, f".{digits}f")
 
 
 def seconds(value: float) -> str:
+    """A duration in µs, ms or s, as safe HTML."""
+    if not is_number(value):
+        return e(value)
     if value < 1e-3:
         return f"{value * 1e6:.0f} µs"
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
@@ -43,7 +56,7 @@ def pixel_max(trace: Trace) -> float:
     value = trace.dataset.get("pixel_max")
     if value is None and trace.stages:
         value = trace.stages[0].details.get("pixel_max")
-    return float(value or 255.0)
+    return float(value) if is_number(value) and value > 0 else 255.0
 
 
 def image_uri(trace: Trace, pixels) -> str:
@@ -53,8 +66,10 @@ def image_uri(trace: Trace, pixels) -> str:
 
 def image_shape(trace: Trace) -> tuple[int, int, int]:
     """Height, width and channels of the data's images."""
-    shape = list(trace.dataset.get("image_shape") or [28, 28])
-    return int(shape[0]), int(shape[1] if len(shape) > 1 else 1), int(shape[2] if len(shape) > 2 else 1)
+    shape = trace.dataset.get("image_shape")
+    if not isinstance(shape, list) or not 2 <= len(shape) <= 3 or not all(index(n, 1 << 16) for n in shape):
+        shape = [28, 28]
+    return shape[0], shape[1], shape[2] if len(shape) > 2 else 1
 
 
 def noun(trace: Trace) -> str:
@@ -64,6 +79,7 @@ def noun(trace: Trace) -> str:
 
 
 def section(ident: str, title: str, subtitle: str, body: str, intro: str = "") -> str:
+    """A report section: `title` and `subtitle` are text (escaped here); `body` and `intro` are HTML already."""
     small = f" <small>{e(subtitle)}</small>" if subtitle else ""
     lead = f'<p class="intro">{intro}</p>' if intro else ""
     return f'<section id="{ident}"><h2>{e(title)}{small}</h2>{lead}{body}</section>'
@@ -73,18 +89,20 @@ def section(ident: str, title: str, subtitle: str, body: str, intro: str = "") -
 def header(trace: Trace) -> str:
     ev, training, network = trace.evaluation, trace.training, trace.network
     dataset = trace.dataset
-    kpis = [
-        ("Test accuracy", pct(ev.test_accuracy, 2), f"on {dataset['test_count']:,} images never trained on"),
-        ("Parameters", f"{network.total_params:,}", "weights and biases learned"),
-        ("Epochs", f"{len(training.epochs)} of {training.epochs_planned}", f"{training.steps_per_epoch:,} batches of {training.batch_size} each"),
-        ("Training time", seconds(training.seconds), f"{trace.environment.get('device', 'CPU')}, status {training.status}"),
+    kpis = [  # label, value and note, each safe HTML
+        ("Test accuracy", pct(ev.test_accuracy, 2), f"on {fmt(dataset['test_count'], ',')} images never trained on"),
+        ("Parameters", fmt(network.total_params, ","), "weights and biases learned"),
+        ("Epochs", f"{len(training.epochs)} of {fmt(training.epochs_planned)}",
+         f"{fmt(training.steps_per_epoch, ',')} batches of {fmt(training.batch_size)} each"),
+        ("Training time", seconds(training.seconds),
+         f"{e(trace.environment.get('device', 'CPU'))}, status {e(training.status)}"),
     ]
     cards = "".join(
-        f'<div class="kpi"><span class="kpi-label">{e(label)}</span><strong>{e(value)}</strong>'
-        f'<span class="kpi-note">{e(note)}</span></div>'
+        f'<div class="kpi"><span class="kpi-label">{label}</span><strong>{value}</strong>'
+        f'<span class="kpi-note">{note}</span></div>'
         for label, value, note in kpis
     )
-    timings = "".join(f"<tr><th>{e(name)}</th><td>{e(seconds(s))}</td></tr>" for name, s in trace.timings.items())
+    timings = "".join(f"<tr><th>{e(name)}</th><td>{seconds(s)}</td></tr>" for name, s in trace.timings.items())
     versions = "".join(f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in trace.environment.items())
     nav = "".join(
         f'<a href="#{ident}">{e(title)}</a>'
@@ -97,9 +115,9 @@ def header(trace: Trace) -> str:
     return f"""<header class="hero">
 <p class="eyebrow">pipetrace · Model Pipeline Trace</p>
 <h1>How a first neural network learned {e(dataset['name'])}</h1>
-<p class="lede"><span class="dataset">{e(dataset['source'])}</span> · {dataset['train_count']:,} training and
-{dataset['test_count']:,} test images of {e(_pixels_text(trace))}<br>
-<code>{e(network.architecture)}</code>, {e(network.optimizer)} (learning rate {network.learning_rate:g},
+<p class="lede"><span class="dataset">{e(dataset['source'])}</span> · {fmt(dataset['train_count'], ',')} training and
+{fmt(dataset['test_count'], ',')} test images of {e(_pixels_text(trace))}<br>
+<code>{e(network.architecture)}</code>, {e(network.optimizer)} (learning rate {fmt(network.learning_rate, 'g')},
 {e(network.schedule)}), loss {e(network.loss)}</p>
 {status}<div class="kpis">{cards}</div>
 <div class="facts">
@@ -125,26 +143,35 @@ def data_flow(trace: Trace) -> str:
 
 
 def _stage_card(stage: Stage, trace: Trace) -> str:
-    picture = {1: _load_picture, 2: _preprocess_picture, 3: _shape_picture, 4: _split_picture,
-               5: _network_picture}.get(stage.number, lambda s, t: "")(stage, trace)
+    number = fmt(stage.number)
     ins = "".join(_array(a) for a in stage.inputs) or '<span class="array none">files on disk</span>'
     outs = "".join(_array(a) for a in stage.outputs)
-    return f"""<article class="card stage" id="stage-{stage.number}">
-<header><span class="badge">{stage.number}</span><h3>{e(stage.name)}</h3><span class="time">{e(seconds(stage.seconds))}</span></header>
+    return f"""<article class="card stage" id="stage-{number}">
+<header><span class="badge">{number}</span><h3>{e(stage.name)}</h3><span class="time">{seconds(stage.seconds)}</span></header>
 <p class="did">{e(stage.did)}</p>
 <div class="flow"><div class="arrays">{ins}</div><span class="to" aria-label="becomes">→</span><div class="arrays">{outs}</div></div>
-<figure class="picture picture-{stage.number}">{picture}</figure>
+<figure class="picture picture-{number}">{_stage_picture(stage, trace)}</figure>
 <p class="example">{e(stage.example)}</p>
 </article>"""
 
 
+def _stage_picture(stage: Stage, trace: Trace) -> str:
+    """The stage's picture; a stage whose details this page cannot draw says so, and the page goes on."""
+    try:
+        draw = {1: _load_picture, 2: _preprocess_picture, 3: _shape_picture, 4: _split_picture,
+                5: _network_picture}.get(stage.number)
+        return draw(stage, trace) if draw else ""
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ZeroDivisionError) as error:
+        return f'<p class="warning">This stage\'s picture cannot be drawn from this trace ({e(type(error).__name__)}).</p>'
+
+
 def _array(info: ArrayInfo) -> str:
     return (f'<span class="array"><b>{e(info.name)}</b> {e(shape_text(info.shape))} <i>{e(info.dtype)}</i> '
-            f'<span class="range">{info.min:.4g}..{info.max:.4g}</span></span>')
+            f'<span class="range">{fmt(info.min, ".4g")}..{fmt(info.max, ".4g")}</span></span>')
 
 
 def _load_picture(stage: Stage, trace: Trace) -> str:
-    label = trace.dataset["class_names"][stage.details["sample_label"]]
+    label = pick(trace.dataset["class_names"], stage.details["sample_label"], str(stage.details["sample_label"]))
     height, width, channels = image_shape(trace)
     top = pixel_max(trace)
     if channels == 3:
@@ -152,13 +179,14 @@ def _load_picture(stage: Stage, trace: Trace) -> str:
     else:
         stored = f"{height} x {width} values from 0 (black) to {top:g} (white, full ink)"
     return (f'<img class="digit large" src="{image_uri(trace, stage.details["sample_image"])}" '
-            f'alt="the followed test image, a {e(label)}"><figcaption>Test image {trace.settings.sample}, '
+            f'alt="the followed test image, a {e(label)}"><figcaption>Test image {fmt(trace.settings.sample)}, '
             f'labelled <b>{e(label)}</b>, as stored: {e(stored)}.</figcaption>')
 
 
 def _preprocess_picture(stage: Stage, trace: Trace) -> str:
     rows = "".join(
-        f"<tr><td>({x['row']}, {x['col']})</td><td>{x['before']}</td><td>{x['after']:.4f}</td></tr>"
+        f"<tr><td>({fmt(x['row'])}, {fmt(x['col'])})</td><td>{_pixel_value(x['before'])}</td>"
+        f"<td>{fmt(x['after'], '.4f')}</td></tr>"
         for x in stage.details.get("examples", [])
     )
     image = trace.stages[0].details["sample_image"]
@@ -167,6 +195,13 @@ def _preprocess_picture(stage: Stage, trace: Trace) -> str:
 alt="the same image after scaling; hover to read its pixels"><span class="pixel-box" hidden></span></div>
 <div><output id="pixel-readout" class="readout">Hover over (or tap) the image to read any pixel before and after.</output>
 <table class="mini"><thead><tr><th>pixel{colour}</th><th>before</th><th>after</th></tr></thead><tbody>{rows}</tbody></table></div>"""
+
+
+def _pixel_value(value) -> str:
+    """A stored pixel: one value, or [r, g, b] for colour, as safe HTML."""
+    if isinstance(value, list):
+        return "(" + ", ".join(fmt(v, "g") for v in value) + ")"
+    return fmt(value, "g")
 
 
 def _shape_picture(stage: Stage, trace: Trace) -> str:
@@ -187,18 +222,18 @@ def _flatten_picture(stage: Stage, trace: Trace) -> str:
     for start in range(0, size, per_line):
         stop = min(start + per_line, size)
         mark = ""
-        if start <= d["index"] < stop:
+        if is_number(d["index"]) and start <= d["index"] < stop:
             mark = f'<span class="strip-mark" style="left:{100 * (d["index"] - start + 0.5) / per_line:.2f}%"></span>'
         lines.append(f'<div class="strip-line"><span class="strip-from">{start}</span><div class="strip-wrap">'
                      f'<img class="strip" src="{strip_uri(image, start, stop, pixel_max(trace))}" '
                      f'alt="values {start} to {stop - 1}">{mark}</div></div>')
     channels = d.get("channels", 1)
     order = ("row 0 first, each pixel bringing its " + f"{channels} channel values one after the other"
-             if channels > 1 else "row 0 first, each image row a bright burst where the stroke crosses it")
+             if not is_number(channels) or channels > 1 else "row 0 first, each image row a bright burst where the stroke crosses it")
     shown = f" (shown in {len(lines)} pieces of {per_line})" if len(lines) > 1 else ""
     return (f'<div class="strip-box">{"".join(lines)}</div>'
             f'<figcaption>The {size} values of the image in one row{shown}: {e(order)}. The mark is pixel '
-            f'({d["row"]}, {d["col"]}), now index {d["index"]}.</figcaption>')
+            f'({fmt(d["row"])}, {fmt(d["col"])}), now index {fmt(d["index"])}.</figcaption>')
 
 
 def _reshape_picture(stage: Stage, trace: Trace) -> str:
@@ -220,8 +255,9 @@ def _reshape_picture(stage: Stage, trace: Trace) -> str:
             if added else
             f"Each colour image already is {height} x {width} x {channels}: {channels} channel planes that a Conv2D "
             "reads together. Nothing to add.")
-    return (f'<div class="planes">{cells}</div><figcaption>{e(what)} Pixel ({d["row"]}, {d["col"]}) is now at '
-            f'[{d["row"]}, {d["col"]}, 0]. The image stays whole: the network flattens it later, in its own '
+    row, col = fmt(d["row"]), fmt(d["col"])
+    return (f'<div class="planes">{cells}</div><figcaption>{e(what)} Pixel ({row}, {col}) is now at '
+            f'[{row}, {col}, 0]. The image stays whole: the network flattens it later, in its own '
             f'Flatten layer (see the prediction trace).</figcaption>')
 
 
@@ -230,8 +266,8 @@ def _split_picture(stage: Stage, trace: Trace) -> str:
     train, test = sum(d["train_counts"]), sum(d["test_counts"])
     share = 100 * train / max(train + test, 1)
     heads = "".join(f"<th>{e(name)}</th>" for name in d["class_names"])
-    tr = "".join(f"<td>{n:,}</td>" for n in d["train_counts"])
-    te = "".join(f"<td>{n:,}</td>" for n in d["test_counts"])
+    tr = "".join(f"<td>{fmt(n, ',')}</td>" for n in d["train_counts"])
+    te = "".join(f"<td>{fmt(n, ',')}</td>" for n in d["test_counts"])
     how = d.get("how") or trace.dataset.get("split") or ""
     how_html = f'<p class="how">How: {e(how)}.</p>' if how else ""
     return f"""<div class="split-bar"><span class="train" style="width:{share:.2f}%">training {train:,}</span><span class="test">test {test:,}</span></div>
@@ -259,13 +295,13 @@ def network_svg(network: Network) -> str:
 
 def _neuron_columns(network: Network, layers: list) -> str:
     first = layers[0]
-    columns = [("Input", first.input_size, "values", "Input")]
+    columns = [("Input", first.input_size, "values", "Input")]  # name, units, what it does (safe HTML), kind
     for layer in layers:
         if layer.kind == "Dropout":
             rate = layer.config.get("rate")
-            columns.append((layer.name, layer.units, f"drops {rate:g}" if rate is not None else "dropout", "Dropout"))
+            columns.append((layer.name, layer.units, f"drops {fmt(rate, 'g')}" if rate is not None else "dropout", "Dropout"))
         else:
-            columns.append((layer.name, layer.units, layer.activation or "linear", layer.kind))
+            columns.append((layer.name, layer.units, e(layer.activation or "linear"), layer.kind))
     step = 124
     width, height, top = max(560, 60 + step * (len(columns) - 1) + 60), 250, 46
     xs = [60 + i * (width - 120) / (len(columns) - 1) for i in range(len(columns))]
@@ -276,7 +312,7 @@ def _neuron_columns(network: Network, layers: list) -> str:
         gap = (height - top - 40) / max(shown, 1)
         dots.append([top + gap * (i + 0.5) for i in range(shown)])
         parts.append(f'<text x="{x:.0f}" y="18" class="n-name">{e(name)}</text>'
-                     f'<text x="{x:.0f}" y="34" class="n-size">{units:,} · {e(sub)}</text>')
+                     f'<text x="{x:.0f}" y="34" class="n-size">{fmt(units, ",")} · {sub}</text>')
     for i, layer in enumerate(layers):
         if columns[i + 1][3] == "Dropout":  # unit j goes to unit j: a dropout layer connects one to one
             for y1, y2 in zip(dots[i], dots[i + 1]):
@@ -287,8 +323,8 @@ def _neuron_columns(network: Network, layers: list) -> str:
                     parts.append(f'<line x1="{xs[i]:.0f}" y1="{y1:.0f}" x2="{xs[i + 1]:.0f}" y2="{y2:.0f}"/>')
         mid = (xs[i] + xs[i + 1]) / 2
         if layer.params:
-            parts.append(f'<text x="{mid:.0f}" y="{height - 22}" class="n-params">{layer.weights:,} weights</text>'
-                         f'<text x="{mid:.0f}" y="{height - 6}" class="n-params">+ {layer.biases:,} biases</text>')
+            parts.append(f'<text x="{mid:.0f}" y="{height - 22}" class="n-params">{fmt(layer.weights, ",")} weights</text>'
+                         f'<text x="{mid:.0f}" y="{height - 6}" class="n-params">+ {fmt(layer.biases, ",")} biases</text>')
         else:
             parts.append(f'<text x="{mid:.0f}" y="{height - 14}" class="n-params">no parameters</text>')
     for x, ys, (_, units, _, kind) in zip(xs, dots, columns):
@@ -299,7 +335,7 @@ def _neuron_columns(network: Network, layers: list) -> str:
             parts.append(f'<text x="{x + 16:.0f}" y="{ys[-1] + 4:.0f}" class="n-more">+{units - len(ys):,}</text>')
     label = f"{network.architecture}: {network.total_params:,} parameters"
     return (f'<svg class="network" viewBox="0 0 {width:.0f} {height}" role="img" aria-label="{e(label)}">'
-            f'{"".join(parts)}</svg><figcaption>{network.total_params:,} parameters in all, '
+            f'{"".join(parts)}</svg><figcaption>{fmt(network.total_params, ",")} parameters in all, '
             f'every one learned in this run.</figcaption>')
 
 
@@ -335,7 +371,7 @@ def _layer_chain(network: Network, layers: list) -> str:
         items.append(_chain_item(kind, layer.label or layer.kind, layer.output_shape or [layer.units], layer.name, layer))
     label = f"{network.architecture}: {network.total_params:,} parameters"
     return (f'<ol class="net-chain" aria-label="{e(label)}">{"".join(items)}</ol>'
-            f'<figcaption>{len(layers)} layers, {network.total_params:,} parameters in all; the learned ones '
+            f'<figcaption>{len(layers)} layers, {fmt(network.total_params, ",")} parameters in all; the learned ones '
             f'are the kernels and biases of the Conv2D and Dense layers{" and the BatchNormalization scales" if any(l.kind == "BatchNormalization" for l in layers) else ""}.'
             f'</figcaption>')
 
@@ -343,7 +379,7 @@ def _layer_chain(network: Network, layers: list) -> str:
 def _chain_item(kind: str, title: str, shape, name: str, layer) -> str:
     params = ""
     if layer is not None:
-        params = f"{layer.params:,} params" if layer.params else "no params"
+        params = f"{fmt(layer.params, ',')} params" if layer.params else "no params"
     glyph = f'<svg class="glyph" viewBox="0 0 40 28" aria-hidden="true">{GLYPHS[kind]}</svg>'
     title_html = e(title).replace("(", "<wbr>(").replace(", ", ",<wbr> ")  # break between parts, not inside words
     return (f'<li class="net-layer k-{kind}">{glyph}<b>{title_html}</b><span class="net-shape">{e(shape_text(shape))}</span>'
@@ -354,8 +390,8 @@ def _chain_item(kind: str, title: str, shape, name: str, layer) -> str:
 def training(trace: Trace) -> str:
     t = trace.training
     rows = "".join(
-        f"<tr><td>{ep.epoch}</td><td>{num(ep.loss)}</td><td>{pct(ep.accuracy, 2)}</td><td>{num(ep.test_loss)}</td>"
-        f"<td>{pct(ep.test_accuracy, 2)}</td><td>{e(seconds(ep.seconds))}</td><td class='obs'>{e(ep.observation)}</td></tr>"
+        f"<tr><td>{fmt(ep.epoch)}</td><td>{num(ep.loss)}</td><td>{pct(ep.accuracy, 2)}</td><td>{num(ep.test_loss)}</td>"
+        f"<td>{pct(ep.test_accuracy, 2)}</td><td>{seconds(ep.seconds)}</td><td class='obs'>{e(ep.observation)}</td></tr>"
         for ep in t.epochs
     )
     status = "" if t.status == "completed" else f'<p class="warning">Training {e(t.status)}.</p>'
@@ -380,9 +416,9 @@ def prediction(trace: Trace) -> str:
     names = trace.dataset["class_names"]
     buttons = "".join(
         f'<button type="button" class="pick {"right" if p.correct else "wrong"}" data-sample="{i}" '
-        f'aria-pressed="{"true" if i == 0 else "false"}" title="test image {p.sample}: a {e(names[p.label])}, '
-        f'predicted {e(names[p.predicted])}"><img class="digit" src="{image_uri(trace, p.image)}" alt="">'
-        f'<span>{"✓" if p.correct else "✗"} {e(names[p.predicted])}</span></button>'
+        f'aria-pressed="{"true" if i == 0 else "false"}" title="test image {fmt(p.sample)}: a {e(pick(names, p.label))}, '
+        f'predicted {e(pick(names, p.predicted))}"><img class="digit" src="{image_uri(trace, p.image)}" alt="">'
+        f'<span>{"✓" if p.correct else "✗"} {e(pick(names, p.predicted))}</span></button>'
         for i, p in enumerate(samples)
     )
     right = sum(p.correct for p in samples)
@@ -466,7 +502,7 @@ def layer_panels(kind: str, p: Prediction | None, names: list[str], trace: Trace
             attrs = f' data-from="{max(dense, 0)}"'
         if role == "input":
             size = math.prod(layer.shape) if layer.shape else height * width * channels
-            shape = f"{size:,} values" + (f" ({shape_text(layer.shape)})" if len(layer.shape) > 1 else "")
+            shape = f"{size:,} values" + (f" ({shape_text(layer.shape)})" if len(layer.shape) > 1 else "")  # escaped below
             if draw_canvas:
                 visual = (f'<canvas class="digit large" data-part="canvas" width="{width}" height="{height}" '
                           f'aria-label="what the network sees"></canvas>')
@@ -486,7 +522,7 @@ def layer_panels(kind: str, p: Prediction | None, names: list[str], trace: Trace
         elif role == "strip":
             shape += " values in one row"
             if draw_canvas:
-                visual = f'<canvas class="vector" data-part="strip" width="{layer.shape[0]}" height="1"></canvas>'
+                visual = f'<canvas class="vector" data-part="strip" width="{fmt(layer.shape[0])}" height="1"></canvas>'
             else:
                 visual = f'<img class="vector" data-part="strip" src="{_strip(layer.values)}" alt="the values in one row">'
         elif role == "probs":
@@ -494,14 +530,14 @@ def layer_panels(kind: str, p: Prediction | None, names: list[str], trace: Trace
             best = max(range(len(probs)), key=probs.__getitem__) if filled else -1
             shape = f"{len(probs)} probabilities"
             visual = '<ol class="probs" data-part="probs">' + "".join(
-                f'<li class="{"best" if j == best else ""}"><span class="d">{e(names[j])}</span><span class="bar">'
+                f'<li class="{"best" if j == best else ""}"><span class="d">{e(pick(names, j))}</span><span class="bar">'
                 f'<i style="width:{100 * v:.2f}%"></i></span><span class="v">{100 * v:.2f}%</span></li>'
                 for j, v in enumerate(probs)) + "</ol>"
         elif role == "verdict":
             shape = ""
             if filled:
-                verdict = f"true label {e(names[p.label])}: {'right' if p.correct else 'wrong'}"
-                predicted, confidence = e(names[p.predicted]), f"{100 * p.confidence:.2f}% sure"
+                verdict = f"true label {e(pick(names, p.label))}: {'right' if p.correct else 'wrong'}"
+                predicted, confidence = e(pick(names, p.predicted)), f"{pct(p.confidence, 2)} sure"
             else:
                 verdict, predicted, confidence = f"draw {'a digit' if draw_canvas else ''} to see what the network says", "?", ""
             visual = (f'<div class="big" data-part="predicted">{predicted}</div><div class="conf" data-part="confidence">'
@@ -540,10 +576,41 @@ def draw_support(trace: Trace) -> str:
         return (f"This network uses the {', '.join(unknown)} activation, which the page's JavaScript does not "
                 f"compute, so it cannot run the network live.")
     height, width, channels = image_shape(trace)
+    problem = weights_problem(trace.weights)
+    if problem:
+        return f"The weights in this trace do not fit together ({problem}), so the page cannot run the network."
     if trace.weights[0].kernel.shape[0] != height * width * channels:
         return (f"The network reads {trace.weights[0].kernel.shape[0]:,} values but the images have "
                 f"{height * width * channels:,}, so the page cannot feed it a drawing.")
     return ""
+
+
+def weights_problem(weights: list) -> str:
+    """What is wrong with packed weights the page would run ('' when each array holds exactly the values its
+    shape says and each layer reads what the one before it gives)."""
+    inputs = None
+    for w in weights:
+        kernel, bias = w.kernel.shape, w.bias.shape
+        if not (isinstance(kernel, list) and len(kernel) == 2 and isinstance(bias, list) and len(bias) == 1
+                and all(index(n, 1 << 24) for n in kernel + bias)):
+            return f"layer {w.name}: kernel shape {kernel}, bias shape {bias}"
+        if bias[0] != kernel[1] or (inputs is not None and kernel[0] != inputs):
+            return f"layer {w.name}: a {kernel[0]} x {kernel[1]} kernel after {inputs} values, {bias[0]} biases"
+        for what, packed, size in (("kernel", w.kernel, kernel[0] * kernel[1]), ("bias", w.bias, bias[0])):
+            held = _packed_count(packed.data)
+            if held != size:
+                return f"layer {w.name}: its {what} holds {'no readable' if held is None else held} values, not {size:,}"
+        inputs = kernel[1]
+    return ""
+
+
+def _packed_count(data) -> int | None:
+    """How many float32 values a base64 string holds (None when it is not whole base64 float32 values)."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        return None
+    return len(raw) // 4 if len(raw) % 4 == 0 else None
 
 
 def draw(trace: Trace) -> str:
@@ -581,9 +648,9 @@ def evaluation(trace: Trace) -> str:
                    f'<div class="chart-box">{charts.per_class_chart(ev, names)}</div></div>')
     if ev.mistakes:
         items = "".join(
-            f'<figure class="mistake"><img class="digit" src="{image_uri(trace, m.image)}" alt="test image {m.index}">'
-            f'<figcaption><b>{e(names[m.predicted])}</b> <span>was {e(names[m.label])}</span>'
-            f'<small>#{m.index} · {100 * m.confidence:.0f}%</small></figcaption></figure>'
+            f'<figure class="mistake"><img class="digit" src="{image_uri(trace, m.image)}" alt="test image {fmt(m.index)}">'
+            f'<figcaption><b>{e(pick(names, m.predicted))}</b> <span>was {e(pick(names, m.label))}</span>'
+            f'<small>#{fmt(m.index)} · {pct(m.confidence, 0)}</small></figcaption></figure>'
             for m in ev.mistakes
         )
         gallery = f'<h3>Mistakes <small>said (bold) and true label, test index, confidence</small></h3><div class="gallery">{items}</div>'
@@ -592,7 +659,7 @@ def evaluation(trace: Trace) -> str:
     else:
         gallery = "<h3>Mistakes</h3><p>None: every test image was classified correctly.</p>"
     wrong = sum(sum(row) for row in ev.confusion) - sum(ev.confusion[i][i] for i in range(len(ev.confusion)))
-    intro = (f"All {trace.dataset['test_count']:,} test images, predicted once: {pct(ev.test_accuracy, 2)} right, "
+    intro = (f"All {fmt(trace.dataset['test_count'], ',')} test images, predicted once: {pct(ev.test_accuracy, 2)} right, "
              f"{wrong:,} wrong, test loss {num(ev.test_loss)}.")
     return section("evaluation", "Evaluation", "the whole test set", charts_html + gallery, intro)
 
@@ -602,14 +669,14 @@ def quiz(trace: Trace) -> str:
     items = []
     for n, q in enumerate(trace.quiz):
         options = "".join(
-            f'<button type="button" class="option" data-option="{i}"><span class="letter">{LETTERS[i]}</span>{e(text)}</button>'
+            f'<button type="button" class="option" data-option="{i}"><span class="letter">{letter(i)}</span>{e(text)}</button>'
             for i, text in enumerate(q.options)
         )
-        items.append(f"""<li class="question" data-answer="{q.answer}" id="question-{n + 1}">
+        items.append(f"""<li class="question" data-answer="{fmt(q.answer)}" id="question-{n + 1}">
 <p class="q">{e(q.text)} <span class="tag">{e(q.level)} · {e(q.kind)}</span></p>
 <div class="options" role="group" aria-label="answers to question {n + 1}">{options}</div>
 <p class="feedback" aria-live="polite"></p>
-<details class="answer-key"><summary>Show the answer</summary><p><b>{LETTERS[q.answer]}.</b> <span class="answer-text">{e(q.options[q.answer])}</span>. <span class="explanation">{e(q.explanation)}</span></p></details>
+<details class="answer-key"><summary>Show the answer</summary><p><b>{letter(q.answer)}.</b> <span class="answer-text">{e(pick(q.options, q.answer))}</span>. <span class="explanation">{e(q.explanation)}</span></p></details>
 </li>""")
     body = (f'<p class="score" id="quiz-score" aria-live="polite">Score: 0 right of 0 answered ({len(trace.quiz)} questions)</p>'
             f'<ol class="quiz">{"".join(items)}</ol><button type="button" id="quiz-reset" hidden>Start the quiz again</button>')
@@ -621,7 +688,7 @@ def quiz(trace: Trace) -> str:
 def insights(trace: Trace) -> str:
     items = "".join(
         f'<li><p>{e(i.text)}</p><p class="figures">'
-        + " ".join(f"<span>{e(k)} <b>{e(_figure(v))}</b></span>" for k, v in i.figures.items())
+        + " ".join(f"<span>{e(k)} <b>{_figure(v)}</b></span>" for k, v in i.figures.items())
         + "</p></li>"
         for i in trace.insights
     )
@@ -629,7 +696,8 @@ def insights(trace: Trace) -> str:
 
 
 def _figure(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """An insight's figure as safe HTML: floats to 4 significant digits, anything else as it is."""
+    return fmt(value, ".4g") if isinstance(value, float) else e(value)
 
 
 def footer(trace: Trace) -> str:

@@ -6,19 +6,34 @@
   var data = JSON.parse(document.getElementById("pipetrace-data").textContent);
   var classes = data.classes;
 
+  var IMG = data.image || { height: 28, width: 28, channels: 1, pixel_max: 255 };
+
   /* ---- the network, from the packed float32 weights (little-endian, row-major) ---- */
-  function unpack(packed) {
-    var bin = atob(packed.data), view = new DataView(new ArrayBuffer(bin.length));
+  function whole(n) { return typeof n === "number" && n >= 1 && n <= 16777216 && Math.floor(n) === n; }
+  function unpack(packed, size, what) {  /* exactly `size` float32 values, or an Error saying what is wrong */
+    var bin;
+    try { bin = atob(packed.data); } catch (e) { throw new Error(what + " is not base64"); }
+    if (bin.length !== 4 * size) throw new Error(what + " holds " + bin.length / 4 + " values, not " + size);
+    var view = new DataView(new ArrayBuffer(bin.length));
     for (var i = 0; i < bin.length; i++) view.setUint8(i, bin.charCodeAt(i));
-    var out = new Float32Array(bin.length / 4);
-    for (var j = 0; j < out.length; j++) out[j] = view.getFloat32(4 * j, true);
+    var out = new Float32Array(size);
+    for (var j = 0; j < size; j++) out[j] = view.getFloat32(4 * j, true);
     return out;
   }
-  var layers = data.layers.map(function (l) {
-    return { name: l.name, activation: l.activation, inputs: l.kernel.shape[0], units: l.kernel.shape[1],
-             kernel: unpack(l.kernel), bias: unpack(l.bias) };
-  });
-  var IMG = data.image || { height: 28, width: 28, channels: 1, pixel_max: 255 };
+  /* The Dense layers the page runs; any that do not fit together leave none, and `cannotRun` says why. */
+  function readLayers() {
+    var inputs = IMG.height * IMG.width * IMG.channels;
+    return (data.layers || []).map(function (l, n) {
+      var ks = l.kernel && l.kernel.shape, bs = l.bias && l.bias.shape, what = "layer " + (n + 1);
+      if (!Array.isArray(ks) || ks.length !== 2 || !whole(ks[0]) || !whole(ks[1]) || !Array.isArray(bs) ||
+          bs.length !== 1 || bs[0] !== ks[1]) throw new Error(what + " has kernel and bias shapes that do not fit");
+      if (ks[0] !== inputs) throw new Error(what + " reads " + ks[0] + " values but gets " + inputs);
+      if (!Object.prototype.hasOwnProperty.call(ACTIVATIONS, l.activation)) throw new Error(what + "'s activation is unknown");
+      inputs = ks[1];
+      return { name: l.name, activation: l.activation, inputs: ks[0], units: ks[1],
+               kernel: unpack(l.kernel, ks[0] * ks[1], what + "'s kernel"), bias: unpack(l.bias, bs[0], what + "'s bias") };
+    });
+  }
   /* Keras' activations, value by value, as keras/src/activations defines them (TensorFlow backend):
      leaky_relu's slope is Keras' default 0.2, gelu is the exact one (approximate=False), selu uses
      TensorFlow's constants. */
@@ -68,6 +83,8 @@
     }
   };
   ACTIVATIONS.swish = ACTIVATIONS.silu;
+  var layers = [], cannotRun = "";
+  try { layers = readLayers(); } catch (e) { cannotRun = e.message; }
   var NICE = { relu: "ReLU", tanh: "Tanh", sigmoid: "Sigmoid", gelu: "GELU", elu: "ELU", selu: "SELU", silu: "SiLU",
                swish: "SiLU", leaky_relu: "LeakyReLU", linear: "No activation" };
   function dense(x, layer) {
@@ -85,7 +102,6 @@
     var sums = [], outs = [], a = x;
     layers.forEach(function (layer) {
       var act = ACTIVATIONS[layer.activation];
-      if (!act) throw new Error("unknown activation " + layer.activation);
       var z = dense(a, layer);
       sums.push(z);
       a = act(z);
@@ -230,7 +246,7 @@
   /* ---- draw your own digit ---- */
   var pad = document.getElementById("pad"), drawRoot = document.querySelector('[data-trace="draw"]');
   var api = { forward: forward, predict: predict, prepare: prepare, classes: classes, image: IMG, activations: ACTIVATIONS,
-              lastDrawing: null };
+              lastDrawing: null, cannotRun: cannotRun };
   window.pipetrace = api;
   function strongest(values) {
     return values.map(function (v, k) { return k; }).sort(function (a, b) { return values[b] - values[a]; }).slice(0, 5)
@@ -244,6 +260,14 @@
       : (NICE[layer.activation] || layer.activation) + " gave values from " + Math.min.apply(null, values).toFixed(2) +
         " to " + Math.max.apply(null, values).toFixed(2) + "; " + fired + " of " + n + " are above 0";
     return "Weighted sums ranged from " + low.toFixed(2) + " to " + high.toFixed(2) + "; " + said + ". Strongest: " + strongest(values);
+  }
+  if (pad && cannotRun) {  /* the weights do not fit together: the pad goes, and the page says why */
+    var why = document.createElement("p");
+    why.className = "warning";
+    why.textContent = "The page cannot run this network: " + cannotRun + ".";
+    var grid = pad.closest(".draw-grid");
+    grid.parentNode.replaceChild(why, grid);
+    pad = drawRoot = null;
   }
   if (pad && drawRoot && layers.length) {
     var ctx = pad.getContext("2d", { willReadFrequently: true }), drawing = false, last = null, pending = false;
