@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import datetime
 import math
+import math
 import os
 import platform
 import threading
@@ -80,6 +81,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     read_started = time.perf_counter()
     dataset = _limited(data or _load_data(settings), settings.limit)
     check_against_data(settings, len(dataset.x_train), len(dataset.x_test))
+    dataset, held_out = _held_out(dataset, settings.validation)  # validation images: never trained on
     read_seconds = time.perf_counter() - read_started
 
     described, train_count = _describe(dataset), len(dataset.x_train)
@@ -129,6 +131,8 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     t = time.perf_counter()
     probabilities = predict_all(model, x_test)
     evaluation = evaluation_from_probabilities(probabilities, y_test, dataset.num_classes, dataset.x_test)
+    if held_out is not None:
+        _validate(evaluation, model, held_out, dataset.pixel_max, x_train.shape[1:])
     timings["evaluation"] = time.perf_counter() - t
     t = time.perf_counter()
     chosen = choose_samples(probabilities, y_test, settings.sample)  # the followed image first
@@ -267,6 +271,35 @@ def _limited(dataset: Dataset, limit: int | None) -> Dataset:
         x_test=dataset.x_test[:test], y_test=dataset.y_test[:test],
         source=f"{dataset.source}, first {limit} training and {test} test images (--limit)",
     )
+
+
+def _held_out(dataset: Dataset, fraction: float) -> tuple[Dataset, tuple | None]:
+    """Hold out the last `fraction` of the training images (where Keras' validation_split cuts) to choose between runs."""
+    if not fraction:
+        return dataset, None
+    count = len(dataset.x_train)
+    keep = int(math.floor(count * (1.0 - fraction)))  # the cut model.fit(validation_split=fraction) makes
+    if not 0 < fraction < 1 or not 0 < keep < count:
+        raise PipetraceError(f"validation {fraction!r}: must hold out at least one of the {count} training images and keep one")
+    part = (dataset.x_train[keep:], dataset.y_train[keep:])
+    return dataclasses.replace(
+        dataset, x_train=dataset.x_train[:keep], y_train=dataset.y_train[:keep],
+        split=f"{dataset.split}; the last {count - keep} training images held out for validation (never trained on)",
+    ), part
+
+
+def _validate(evaluation, model, held_out: tuple, pixel_max: float, input_shape: tuple) -> None:
+    """Loss and accuracy on the held-out images, prepared as the stages prepare the training images."""
+    import numpy as np
+
+    images, labels = held_out
+    x = (images.astype("float32") / np.float32(pixel_max)).reshape((len(images), *input_shape))
+    probabilities = predict_all(model, x)
+    right = probabilities[np.arange(len(labels)), labels]
+    loss = float(-np.log(np.clip(right, 1e-7, 1.0)).mean())
+    evaluation.validation_loss = loss if math.isfinite(loss) else None  # None: not a number (a diverged run)
+    evaluation.validation_accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+    evaluation.validation_count = len(labels)
 
 
 def _describe(dataset: Dataset) -> dict:

@@ -53,7 +53,10 @@ def _quiz_options(parser) -> None:
 
 def _code_options(parser) -> None:
     parser.add_argument("--output", "-o", metavar="FILE",
-                        help="where to write the script (default: reproduce.py beside the trace; '-' prints it)")
+                        help="where to write the script (default: reproduce.py, or reproduce_exact.py with --exact, "
+                             "beside the trace; '-' prints it)")
+    parser.add_argument("--exact", action="store_true",
+                        help="the exact reproduction with pipetrace's own training loop (default: model.fit and model.evaluate)")
 
 
 def _math_options(parser) -> None:

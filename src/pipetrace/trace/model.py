@@ -43,6 +43,7 @@ class Settings:
     limit: int | None = None
     data_dir: str | None = None
     questions: int = 3
+    validation: float = 0.0  # the last fraction of the training images held out (never trained on), to choose between runs
 
 
 @dataclass
@@ -183,6 +184,9 @@ class Evaluation:
     per_class_accuracy: list[float]
     misclassified: list[int]  # test indices, a few, for views to show
     mistakes: list[Example] = field(default_factory=list)  # the images behind `misclassified`
+    validation_loss: float | None = None  # on the held-out training images (Settings.validation); None when none
+    validation_accuracy: float | None = None
+    validation_count: int = 0  # how many training images were held out
 
 
 @dataclass
