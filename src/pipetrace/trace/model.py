@@ -143,6 +143,11 @@ class Epoch:
     seconds: float
     observation: str
     batch_losses: list[float | None] = field(default_factory=list)
+    # The running mean during the epoch's pass (dropout on, weights changing batch to batch). Since
+    # Training.train_measured_on > 0, `loss`/`accuracy` above are measured after the epoch in inference
+    # mode, like the test numbers; the running mean is never to be compared with test accuracy.
+    running_loss: float | None = None
+    running_accuracy: float | None = None
 
 
 @dataclass
@@ -156,6 +161,11 @@ class Training:
     epochs: list[Epoch]
     status: str  # "completed", "diverged" or "interrupted"
     seconds: float
+    start: Epoch | None = None  # epoch 0: the untrained network on both sets (None in older traces)
+    # Training images measured in inference mode after each epoch (Epoch.loss/accuracy); 0: those are
+    # the running mean during the epoch (older traces, TraceCallback) and not comparable with test.
+    train_measured_on: int = 0
+    restored_epoch: int | None = None  # after a NaN loss: the epoch whose weights were put back (0: untrained)
 
     def __rich__(self):
         from pipetrace.views.terminal import render_training

@@ -1,106 +1,89 @@
-"""The training step: the one place that imports the backend and trains.
+"""The training step: the one place that trains (the backend is imported by `training.backend`).
 
-It seeds every random generator, runs the training loop epoch by epoch, evaluates on the
-test set after each, and turns the epochs into the trace's `Training` with an observation
-per epoch.
+It measures the untrained network (epoch 0), runs the training loop epoch by epoch, measures
+the training and test sets alike after each (inference mode), and turns the epochs into the
+trace's `Training` with an observation per epoch.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import os
-import sys
 import time
 
 import numpy as np
 
 from pipetrace.trace import Epoch, Settings, Training
 from pipetrace.training.observations import observe
+from pipetrace.training.backend import (  # noqa: F401  (import_keras_in_background: the pipeline's)
+    KERAS_EXTRAS_NOT_USED, import_keras, import_keras_in_background,
+)
 
 
-
-# Keras imports scikit-learn and matplotlib whenever they are installed, for integrations
-# pipetrace never uses (its scikit-learn wrappers, its image-gallery plots): about 2 s and
-# 90 MB of a 5 s, 590 MB start (measured on 2 cores). The `pipetrace` command owns its process,
-# so it sets LEAN_IMPORT and Keras is imported without them; from Python nothing changes,
-# since a notebook may want those integrations later.
-LEAN_IMPORT = False
-KERAS_EXTRAS_NOT_USED = ("sklearn", "matplotlib")
-
-
-def import_keras(without: tuple[str, ...] = ()):
-    """Import Keras on the TensorFlow backend, quietly, and return the module.
-
-    Modules named in `without` look absent to Keras while it imports (it only *tries*
-    them); they import normally afterwards.
-    """
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    hidden = [name for name in without if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # `import name` now raises ImportError, which Keras expects
-    try:
-        import keras
-    finally:
-        for name in hidden:
-            sys.modules.pop(name, None)
-    return keras
-
-
-def import_keras_in_background(needed: tuple[str, ...] = ()) -> concurrent.futures.Future:
-    """Start importing Keras (and TensorFlow) in a thread; `.result()` returns the module.
-
-    Reading and decompressing MNIST releases the GIL, so the two overlap on two cores.
-    `needed` names modules the data stages use meanwhile (never hidden from anyone).
-    """
-    without = tuple(m for m in KERAS_EXTRAS_NOT_USED if m not in needed) if LEAN_IMPORT else ()
-    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-keras")
-    future = executor.submit(import_keras, without)
-    executor.shutdown(wait=False)
-    return future
+TRAIN_MEASURED = 10_000  # training images measured in inference mode after each epoch (a fixed, seeded subset)
 
 
 def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True) -> Training:
     """Train `model` on data = (x_train, y_train, x_test, y_test) and return the training trace.
 
-    Each epoch is one pass of the training loop (see `TrainingLoop`) and one evaluation on
-    the test set. `on_batch(done)` and `on_epoch(epoch)` let a view follow along.
-    `record=False` keeps no per-batch losses and calls no one during an epoch (to measure
-    what recording costs). A loss that stops being a number ends training and puts back the
-    weights of the last finished epoch; Ctrl-C ends it and keeps the finished epochs.
+    Before training, the untrained network is measured on both sets (epoch 0, `Training.start`).
+    Each epoch is one pass of the training loop (see `TrainingLoop`), then a measurement in
+    inference mode (dropout off, weights fixed) of the test set and of a fixed, seeded subset of
+    `TRAIN_MEASURED` training images, so the two are measured alike; the running mean during the
+    pass is kept apart as `running_loss` / `running_accuracy`. `on_batch(done)` and
+    `on_epoch(epoch)` let a view follow along. `record=False` keeps no per-batch losses and calls
+    no one during an epoch (to measure what recording costs). A loss that stops being a number ends
+    training and puts back the weights from before that epoch (`Training.restored_epoch`; 0 means
+    the untrained start); Ctrl-C ends it and keeps the finished epochs.
     """
+    from pipetrace.interrupts import with_pause_points
     from pipetrace.training.loop import TrainingLoop
 
     x_train, y_train, x_test, y_test = data
     loop = TrainingLoop(model, settings.batch_size, settings.seed)
+    x_measured, y_measured = _measured_subset(x_train, y_train, settings.seed)
+    optimizer = _optimizer_name(model, settings)
     records: list[dict] = []
     status = "completed"
+    restored_epoch = None
     started = time.perf_counter()
+    epoch, unrecorded = 0, None
+    start = _start(loop, x_measured, y_measured, x_test, y_test, classes)
     try:
         for epoch in range(1, settings.epochs + 1):
             epoch_started = time.perf_counter()
             before = model.get_weights()  # a few hundred KB: put back if this epoch blows up
-            result = loop.epoch(x_train, y_train, on_batch if record else None)
-            test_loss, test_accuracy = loop.evaluate(x_test, y_test)
+            unrecorded = before  # the weights of the last recorded epoch, until this one is recorded
+            result = loop.epoch(x_train, y_train, with_pause_points(f"epoch {epoch}", on_batch if record else None))
+            if result.finite:
+                loss, accuracy = loop.evaluate(x_measured, y_measured)
+                test_loss, test_accuracy = loop.evaluate(x_test, y_test)
+            else:  # NaN weights measure nothing: every number of this epoch is unknown
+                loss = accuracy = test_loss = test_accuracy = None
             records.append({
                 "epoch": epoch,
-                "loss": _finite(result.loss),
-                "accuracy": result.accuracy,
+                "loss": _finite(loss),
+                "accuracy": accuracy,
                 "test_loss": _finite(test_loss),
                 "test_accuracy": test_accuracy,
                 "seconds": time.perf_counter() - epoch_started,
                 "batch_losses": [_rounded(v) for v in result.batch_losses] if record else [],
+                "running_loss": _finite(result.loss),
+                "running_accuracy": result.accuracy if result.finite else None,
             })
-            if on_epoch:
-                on_epoch(_epoch(records[-1], observe(records, classes, settings.learning_rate)[-1]))
+            unrecorded = None
             if not result.finite:
                 model.set_weights(before)
                 status = "diverged"
+                restored_epoch = epoch - 1
+            if on_epoch:
+                on_epoch(_epoch(records[-1], _observe(records, start, classes, settings, optimizer, restored_epoch, len(x_test))[-1]))
+            if not result.finite:
                 break
     except KeyboardInterrupt:
         status = "interrupted"
-    observations = observe(records, classes, settings.learning_rate)
+        if unrecorded is not None and len(records) < epoch:  # stopped mid-epoch: the model must match its trace
+            model.set_weights(unrecorded)
+    observations = _observe(records, start, classes, settings, optimizer, restored_epoch, len(x_test))
     return Training(
         epochs_planned=settings.epochs,
         batch_size=settings.batch_size,
@@ -109,11 +92,54 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
         epochs=[_epoch(r, o) for r, o in zip(records, observations)],
         status=status,
         seconds=time.perf_counter() - started,
+        start=start,
+        train_measured_on=len(x_measured),
+        restored_epoch=restored_epoch,
     )
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _measured_subset(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training images measured after each epoch: all of them, or a seeded random TRAIN_MEASURED.
+
+    Random, not the first ones, since a dataset may come sorted by class.
+    """
+    if len(x) <= TRAIN_MEASURED:
+        return x, y
+    rows = np.sort(np.random.default_rng(seed).choice(len(x), TRAIN_MEASURED, replace=False))
+    return x[rows], y[rows]
+
+
+def _start(loop, x_measured, y_measured, x_test, y_test, classes: int) -> Epoch:
+    """Epoch 0: the untrained network on both sets, the point every curve starts from."""
+    from pipetrace.training.observations import describe_start
+
+    started = time.perf_counter()
+    loss, accuracy = loop.evaluate(x_measured, y_measured)
+    test_loss, test_accuracy = loop.evaluate(x_test, y_test)
+    record = {"epoch": 0, "loss": _finite(loss), "accuracy": accuracy, "test_loss": _finite(test_loss),
+              "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started}
+    return Epoch(**record, observation=describe_start(record, classes))
+
+
+def _observe(records: list[dict], start: Epoch, classes: int, settings: Settings, optimizer: str,
+             restored_epoch: int | None, test_count: int) -> list[str]:
+    return observe(records, classes, settings.learning_rate, optimizer=optimizer, start=_as_record(start),
+                   restored_epoch=restored_epoch, test_count=test_count, comparable=True)
+
+
+def _as_record(epoch: Epoch) -> dict:
+    return {"epoch": epoch.epoch, "loss": epoch.loss, "accuracy": epoch.accuracy,
+            "test_loss": epoch.test_loss, "test_accuracy": epoch.test_accuracy}
+
+
+def _optimizer_name(model, settings: Settings) -> str:
+    """The optimizer that really trains (a loaded model brings its own): 'adam', 'sgd', 'rmsprop', ..."""
+    optimizer = getattr(model, "optimizer", None)
+    return type(optimizer).__name__.lower() if optimizer is not None else settings.optimizer
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _rounded(value: float) -> float | None:

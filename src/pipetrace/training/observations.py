@@ -1,94 +1,268 @@
-"""One observation per epoch, computed from the numbers by rules you can test.
+"""One observation per epoch, computed from the run's numbers by rules you can test.
 
-The rules, checked in this order (the first that applies speaks, later ones may add):
+Every rule judges from evidence: the trend of the loss against the untrained network's start
+(epoch 0) and against the previous epoch, accuracy against chance (1 / classes) with the test
+set's noise, and the learning rate against what is typical for the optimizer. A rule that cannot
+speak correctly (a number missing, no start measured) says nothing.
 
-1. the loss is not a finite number -> training blew up; say what to try
-2. the loss is above ln(classes), a uniform guess -> worse than guessing; say what to try
-3. first epoch -> the jump from chance (1/classes accuracy, ln(classes) loss)
-4. the training loss went up -> the step size may be too large
-5. test accuracy fell while training accuracy rose -> the first sign of overfitting
+Checked in this order (the first that applies speaks, later ones may add):
+
+1. the loss is not a finite number -> training blew up: the rate is far too high for the optimizer;
+   which weights were put back
+2. the loss rose (from the start in epoch 1, from the epoch before later), or is still above the
+   untrained start -> steps too large; a typical rate for the optimizer
+3. the loss barely moved (within 10%) from the untrained start -> steps too small (when the rate is below the
+   optimizer's typical range) or the network is not learning
+4. first epoch -> from the start to now, accuracy against chance
+5. the test loss turned up while the training loss fell -> the first sign of over-fitting
 6. the loss fell by less than 2% -> a plateau
 7. otherwise -> the size of the drop, and whether gains are growing or shrinking
 
->>> observe([{"loss": 0.30, "accuracy": 0.91, "test_loss": 0.15, "test_accuracy": 0.95}], classes=10)
-['Accuracy jumped from chance (10.0%) to 91.0%; the loss fell from 2.303 (a uniform guess) to 0.300']
+>>> start = {"loss": 2.36, "accuracy": 0.09, "test_loss": 2.35, "test_accuracy": 0.10}
+>>> observe([{"loss": 0.30, "accuracy": 0.91, "test_loss": 0.29, "test_accuracy": 0.905}], classes=10,
+...         start=start, test_count=10000, comparable=True)[0]
+'From the untrained start (loss 2.360, accuracy 9.0%) to loss 0.300 and accuracy 91.0% on training images; test accuracy 90.5% (chance: 10.0%)'
 """
 
 from __future__ import annotations
 
 import math
 
-PLATEAU = 0.02  # a relative loss drop below this counts as no real progress
+from pipetrace.numbers import number, percent, rate
+
+PLATEAU = 0.02  # a relative loss drop below this, epoch to epoch, counts as no real progress
+BARELY_MOVED = 0.10  # a loss within 10% of the untrained start after training has barely moved
+RISE = 0.02  # a loss more than 2% above the one before it went up (not measurement wobble)
+LEARNED_SHARE = 0.25  # "learned": at least a quarter of the way from chance to 100% accuracy
+
+# Learning rates typical for each optimizer on networks like these: (low, high, a good first try).
+TYPICAL_RATES = {
+    "adam": (1e-4, 1e-2, 1e-3),
+    "adamw": (1e-4, 1e-2, 1e-3),
+    "nadam": (1e-4, 1e-2, 1e-3),
+    "adamax": (1e-4, 1e-2, 2e-3),
+    "rmsprop": (1e-4, 1e-2, 1e-3),
+    "sgd": (1e-2, 1e-1, 5e-2),
+    "adagrad": (1e-3, 1e-1, 1e-2),
+}
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "nadam": "Nadam", "adamax": "Adamax", "rmsprop": "RMSprop",
+                   "sgd": "SGD", "adagrad": "Adagrad"}
 
 
-def observe(epochs: list[dict], classes: int, learning_rate: float | None = None) -> list[str]:
-    """An observation for each epoch (dicts with loss, accuracy, test_loss, test_accuracy)."""
-    return [_observe_one(epochs, i, classes, learning_rate) for i in range(len(epochs))]
+def chance(classes: int) -> float:
+    """The accuracy of guessing one class for every image (balanced classes)."""
+    return 1 / classes
 
 
-def _observe_one(epochs: list[dict], i: int, classes: int, learning_rate: float | None) -> str:
+def accuracy_noise(accuracy: float, count: int) -> float:
+    """The standard error of an accuracy measured on `count` images: sqrt(p(1-p)/n)."""
+    p = min(max(accuracy, 1 / (count + 1)), 1 - 1 / (count + 1))  # never 0, even at 0% or 100%
+    return math.sqrt(p * (1 - p) / count)
+
+
+def gap_noise(train_accuracy: float, train_count: int, test_accuracy: float, test_count: int) -> float:
+    """The standard error of (train accuracy - test accuracy), both measured on independent images."""
+    return math.hypot(accuracy_noise(train_accuracy, train_count), accuracy_noise(test_accuracy, test_count))
+
+
+def above_chance(accuracy: float | None, classes: int, count: int | None) -> bool:
+    """True when `accuracy`, measured on `count` images, is more than 3 standard errors above chance."""
+    if accuracy is None or not count:
+        return False
+    p = chance(classes)
+    return accuracy - p > 3 * math.sqrt(p * (1 - p) / count)
+
+
+def clearly_learned(accuracy: float | None, classes: int, count: int | None) -> bool:
+    """Above chance beyond noise *and* at least a quarter of the way from chance to 100%: the bar for any praise."""
+    if not above_chance(accuracy, classes, count):
+        return False
+    return accuracy >= chance(classes) + LEARNED_SHARE * (1 - chance(classes))
+
+
+def typical_rates(optimizer: str | None) -> tuple[float, float, float] | None:
+    return TYPICAL_RATES.get((optimizer or "").lower())
+
+
+def rate_advice(optimizer: str | None, learning_rate: float | None, direction: str) -> str:
+    """'try about 0.001, typical for Adam (0.0001 to 0.01)', when that is smaller ('lower') or larger ('higher').
+
+    Empty when the optimizer is unknown or its typical rate would not move in that direction.
+    """
+    typical = typical_rates(optimizer)
+    if typical is None:
+        return ""
+    low, high, suggested = typical
+    name = OPTIMIZER_NAMES[(optimizer or "").lower()]
+    if learning_rate is not None:
+        if direction == "lower" and not suggested < learning_rate:
+            suggested = low if low < learning_rate else None
+        elif direction == "higher" and not suggested > learning_rate:
+            suggested = high if high > learning_rate else None
+    if suggested is None:
+        return ""
+    return f"try a learning rate of about {rate(suggested)}, typical for {name} ({rate(low)} to {rate(high)})"
+
+
+def describe_start(start: dict, classes: int) -> str:
+    """Epoch 0's lesson: an untrained network's loss is about ln(classes), its accuracy about chance."""
+    guess = math.log(classes)
+    loss = start.get("loss")
+    if loss is None:
+        return "Before training: the untrained network's loss was not a finite number"
+    closeness = abs(loss - guess) / guess
+    if closeness < 0.15:
+        relation = f"close to ln({classes}) = {guess:.3f}, the loss of an even guess over {classes} classes"
+    else:
+        side = "above" if loss > guess else "below"
+        relation = f"{side} ln({classes}) = {guess:.3f}, the loss of an even guess over {classes} classes"
+    return (f"Before training (random weights): loss {number(loss)}, {relation}; accuracy "
+            f"{percent(start.get('accuracy'))} on training images and {percent(start.get('test_accuracy'))} on "
+            f"test images, where chance is {percent(chance(classes))}")
+
+
+def observe(epochs: list[dict], classes: int, learning_rate: float | None = None, *, optimizer: str | None = None,
+            start: dict | None = None, restored_epoch: int | None = None, test_count: int | None = None,
+            comparable: bool = False) -> list[str]:
+    """An observation for each epoch (dicts with loss, accuracy, test_loss, test_accuracy).
+
+    `start` is epoch 0 (the untrained network); `comparable` says training accuracy was measured
+    like test accuracy (inference mode, after the epoch), so the two may be set side by side.
+    """
+    context = {"classes": classes, "learning_rate": learning_rate, "optimizer": optimizer, "start": start,
+               "restored_epoch": restored_epoch, "test_count": test_count, "comparable": comparable}
+    return [_observe_one(epochs, i, context) for i in range(len(epochs))]
+
+
+def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
     now = epochs[i]
     loss = now["loss"]
-    advice = f"try a smaller learning rate, e.g. {learning_rate / 10:g}" if learning_rate else "try a smaller learning rate"
     if loss is None or not math.isfinite(loss):
-        return (
-            f"The loss became NaN or infinite in epoch {i + 1}: the weight updates grew so large the "
-            f"numbers overflowed, so training stopped here; {advice}"
-        )
-    guess = math.log(classes)
-    if loss > guess:
-        return (
-            f"The loss is {_num(loss)}, above the {guess:.3f} of a uniform guess, and accuracy is "
-            f"{_pct(now['accuracy'])}: the network is not learning, its steps overshoot; {advice}"
-        )
+        return _diverged(i, c)
+    before = c["start"] if i == 0 else epochs[i - 1]
+    before_loss = before.get("loss") if before else None
+    start_loss = c["start"].get("loss") if c["start"] else None
+    if before_loss is not None and loss > before_loss * (1 + RISE):
+        return _rising(now, before, i, c)
+    if i > 0 and start_loss is None and loss > math.log(c["classes"]) * (1 + RISE) and epochs[0]["loss"] is not None \
+            and loss >= epochs[0]["loss"]:
+        return _rising(now, epochs[0], i, c)  # no start measured: compare with the first epoch
+    if i > 0 and start_loss is not None and loss > start_loss * (1 + RISE):
+        return _above_start(now, start_loss, c)
+    if start_loss is not None and start_loss > 0.5 * math.log(c["classes"]) and abs(loss / start_loss - 1) < BARELY_MOVED:
+        return _barely_moved(now, start_loss, i, c)
     if i == 0:
-        return (
-            f"Accuracy jumped from chance ({100 / classes:.1f}%) to {_pct(now['accuracy'])}; "
-            f"the loss fell from {math.log(classes):.3f} (a uniform guess) to {loss:.3f}"
-        )
-    before = epochs[i - 1]
-    drop = before["loss"] - loss
-    relative = drop / before["loss"] if before["loss"] else 0.0
+        return _first(now, c)
     notes = []
-    if drop < 0:
-        notes.append(
-            f"The loss went up from {_num(before['loss'])} to {_num(loss)} (+{-relative:.0%}): "
-            "the steps may be too large for this learning rate"
-        )
-    measured = None not in (now["test_accuracy"], before["test_accuracy"], now["accuracy"], before["accuracy"])
-    test_change = now["test_accuracy"] - before["test_accuracy"] if measured else 0.0
-    train_change = now["accuracy"] - before["accuracy"] if measured else 0.0
-    if test_change < 0 < train_change:
-        notes.append(
-            f"Test accuracy fell {_points(-test_change)} while training accuracy rose {_points(train_change)}: "
-            "the network starts to fit the training set more than digits in general"
-        )
+    overfit = _test_loss_turned_up(epochs, i, c)
+    if overfit:
+        notes.append(overfit)
     if not notes:
-        notes.append(_progress(epochs, i, drop, relative))
+        notes.append(_progress(epochs, i, c))
     return "; ".join(notes)
 
 
-def _progress(epochs: list[dict], i: int, drop: float, relative: float) -> str:
-    loss = epochs[i]["loss"]
-    if relative < PLATEAU:
-        return f"The loss barely moved ({epochs[i - 1]['loss']:.3f} -> {loss:.3f}, -{relative:.1%}): a plateau"
-    text = f"The loss fell {relative:.0%} ({_num(epochs[i - 1]['loss'])} -> {_num(loss)}), test accuracy {_pct(epochs[i]['test_accuracy'])}"
-    if i >= 2 and epochs[i - 2]["loss"] is not None:
-        previous_drop = epochs[i - 2]["loss"] - epochs[i - 1]["loss"]
-        if drop > previous_drop:
-            return text + f"; a bigger drop than the {previous_drop:.3f} before it"
-        return text + f"; gains are shrinking ({previous_drop:.3f} before, {drop:.3f} now)"
+def _diverged(i: int, c: dict) -> str:
+    restored = c["restored_epoch"]
+    if restored == 0:
+        kept = ("the untrained starting weights were put back, so the prediction trace and the saved model "
+                "show an untrained network (its answers are guesses)")
+    elif restored is not None:
+        kept = f"the weights from the end of epoch {restored} were put back"
+    else:
+        kept = "training stopped here"
+    advice = rate_advice(c["optimizer"], c["learning_rate"], "lower") or "try a smaller learning rate"
+    setting = f"learning rate {rate(c['learning_rate'])} is far too high" if c["learning_rate"] else "the steps were far too large"
+    return (f"The loss became NaN or infinite in epoch {i + 1}: the weight updates grew so large the numbers "
+            f"overflowed ({setting}); {kept}; {advice}")
+
+
+def _rising(now: dict, before: dict, i: int, c: dict) -> str:
+    what = "the untrained start" if i == 0 and c["start"] is not None else f"epoch {before.get('epoch', i)}"
+    factor = now["loss"] / before["loss"] if before["loss"] else math.inf
+    if factor < 10:
+        text = (f"The training loss went up from {number(before['loss'])} ({what}) to {number(now['loss'])} "
+                f"(+{factor - 1:.0%}")
+    else:
+        text = (f"The training loss exploded from {number(before['loss'])} ({what}) to {number(now['loss'])} "
+                f"({number(factor, 0)} times as large")
+    text += f"), accuracy {percent(now.get('accuracy'))}: the steps overshoot"
+    advice = rate_advice(c["optimizer"], c["learning_rate"], "lower")
+    if c["learning_rate"] is not None:
+        text += f"; learning rate {rate(c['learning_rate'])} is too high"
+        if advice:
+            text += f"; {advice}"
     return text
 
 
-def _num(value: float) -> str:
-    """0.123 for losses in the usual range, 4.06e+04 for exploded ones."""
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}"
+def _above_start(now: dict, start_loss: float, c: dict) -> str:
+    text = (f"The training loss is {number(now['loss'])}, still above the untrained start's {number(start_loss)}, "
+            f"accuracy {percent(now.get('accuracy'))}: the steps overshoot")
+    if c["learning_rate"] is not None:
+        text += f"; learning rate {rate(c['learning_rate'])} is too high"
+        advice = rate_advice(c["optimizer"], c["learning_rate"], "lower")
+        if advice:
+            text += f"; {advice}"
+    return text
 
 
-def _pct(value: float | None) -> str:
-    return "not measured" if value is None else f"{100 * value:.1f}%"
+def _barely_moved(now: dict, start_loss: float, i: int, c: dict) -> str:
+    change = now["loss"] / start_loss - 1
+    text = (f"The loss barely moved from the untrained start ({number(start_loss)} -> {number(now['loss'])}, "
+            f"{change:+.1%} after {i + 1} epoch{'s' if i else ''}); test accuracy {percent(now.get('test_accuracy'))} "
+            f"(chance: {percent(chance(c['classes']))})")
+    typical = typical_rates(c["optimizer"])
+    if c["learning_rate"] is not None and typical is not None and c["learning_rate"] < typical[0]:
+        text += f": learning rate {rate(c['learning_rate'])} is too low, the steps are tiny; " + rate_advice(
+            c["optimizer"], c["learning_rate"], "higher")
+    return text
 
 
-def _points(value: float) -> str:
-    return f"{100 * value:.2f} points"
+def _first(now: dict, c: dict) -> str:
+    classes, start = c["classes"], c["start"]
+    where = " on training images" if c["comparable"] else " (running mean during the epoch)"
+    if start is not None:
+        text = (f"From the untrained start (loss {number(start['loss'])}, accuracy {percent(start.get('accuracy'))}) "
+                f"to loss {number(now['loss'])} and accuracy {percent(now.get('accuracy'))}{where}")
+    else:
+        text = (f"Loss {number(now['loss'])} after epoch 1 (ln({classes}) = {math.log(classes):.3f} is an even guess), "
+                f"accuracy {percent(now.get('accuracy'))}{where}")
+    text += f"; test accuracy {percent(now.get('test_accuracy'))} (chance: {percent(chance(classes))})"
+    if now.get("test_accuracy") is not None and c["test_count"] and not above_chance(now["test_accuracy"], classes, c["test_count"]):
+        text += ", not above chance beyond the test set's noise"
+    return text
+
+
+def _test_loss_turned_up(epochs: list[dict], i: int, c: dict) -> str:
+    """The test loss rose above its lowest so far while the training loss kept falling."""
+    now, before = epochs[i], epochs[i - 1]
+    test_losses = [e["test_loss"] for e in epochs[:i] if e.get("test_loss") is not None]
+    if now.get("test_loss") is None or not test_losses or before["loss"] is None:
+        return ""
+    lowest = min(test_losses)
+    if now["test_loss"] > lowest * (1 + RISE) and now["loss"] < before["loss"]:
+        best = next(e.get("epoch", j + 1) for j, e in enumerate(epochs[:i]) if e.get("test_loss") == lowest)
+        return (f"The test loss turned up ({number(lowest)} at epoch {best} -> {number(now['test_loss'])}) while the "
+                f"training loss fell ({number(before['loss'])} -> {number(now['loss'])}): the first sign of "
+                "over-fitting, the network fits its training images more than new ones")
+    return ""
+
+
+def _progress(epochs: list[dict], i: int, c: dict) -> str:
+    now, before = epochs[i], epochs[i - 1]
+    loss = now["loss"]
+    drop = before["loss"] - loss
+    relative = drop / before["loss"] if before["loss"] else 0.0
+    accuracy = f"test accuracy {percent(now.get('test_accuracy'))}"
+    if relative < PLATEAU:
+        return f"The loss barely moved ({number(before['loss'])} -> {number(loss)}, {-relative:+.1%}): a plateau; {accuracy}"
+    text = f"The loss fell {relative:.0%} ({number(before['loss'])} -> {number(loss)}), {accuracy}"
+    earlier = c["start"] if i == 1 else epochs[i - 2]
+    if earlier is not None and earlier.get("loss") is not None:
+        previous_drop = earlier["loss"] - before["loss"]
+        if previous_drop > 0:
+            if drop > previous_drop:
+                text += f"; a bigger drop than the {number(previous_drop)} before it"
+            else:
+                text += f"; gains are shrinking ({number(previous_drop)} before, {number(drop)} now)"
+    return text

@@ -19,6 +19,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from pipetrace.numbers import number, percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Epoch, LayerTrace, Prediction, Question, Settings, Stage, Trace, Training
 from pipetrace.views.chart import loss_chart
@@ -137,50 +138,83 @@ def _stage_extra(stage: Stage) -> RenderableType | None:
 
 
 def render_training(training: Training) -> RenderableType:
-    parts: list[RenderableType] = [EpochTable(training.epochs)]
+    parts: list[RenderableType] = [EpochTable(training.epochs, training.start, training.train_measured_on)]
     if training.status != "completed":
         parts.append(Text(f"Training {training.status} after {len(training.epochs)} of {training.epochs_planned} epochs", style="bold red"))
-    if any(e.loss is not None for e in training.epochs):
+    if training.restored_epoch == 0:
+        parts.append(hanging("Note:", "the loss became NaN, so the untrained starting weights were put back: the "
+                                       "prediction trace and the saved model show an untrained network", style="bold red"))
+    elif training.restored_epoch is not None:
+        parts.append(hanging("Note:", f"the loss became NaN, so the weights from the end of epoch {training.restored_epoch} "
+                                       "were put back: the prediction trace and the saved model use those", style="bold red"))
+    if training.start is not None or any(e.loss is not None for e in training.epochs):
         parts.append(Text("Loss per epoch", style="bold"))
         parts.append(loss_chart(training))
     return Group(*parts)
 
 
-class EpochTable:
-    """Epoch | Loss | Accuracy | Test loss | Test accuracy | Time | Observation.
+def hanging(marker: str, text: str, style: str = "") -> RenderableType:
+    """`marker text` where wrapped lines continue under the text, not at column 0."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, style=style)
+    grid.add_column(style=style)
+    grid.add_row(marker, Text(text))
+    return grid
 
-    On a narrow terminal the observations move under the table, numbered by epoch,
-    instead of being squeezed into a column a dozen characters wide.
+
+class EpochTable:
+    """Epoch | Train loss | Train accuracy | Test loss | Test accuracy | Time | Observation.
+
+    Epoch 0 is the untrained network, measured before training. On a narrow terminal the
+    observations move under the table, numbered by epoch, instead of being squeezed into a
+    column a dozen characters wide; number cells are never cut (80 columns fit).
     """
 
     WIDE = 110
-    COLUMNS = ("Epoch", "Loss", "Accuracy", "Test loss", "Test accuracy", "Time", "Observation")
 
-    def __init__(self, epochs: list[Epoch]):
+    def __init__(self, epochs: list[Epoch], start: Epoch | None = None, train_measured_on: int = 0):
         self.epochs = epochs
+        self.start = start
+        self.train_measured_on = train_measured_on
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        train = ("Train loss", "Train accuracy") if self.train_measured_on else ("Loss (running)", "Accuracy (running)")
+        return ("Epoch", *train, "Test loss", "Test accuracy", "Time", "Observation")
 
     def __rich_console__(self, console, options):
         wide = options.max_width >= self.WIDE
+        rows = ([self.start] if self.start is not None else []) + list(self.epochs)
+        cells = [epoch_cells(e) for e in rows]
         table = Table()
-        for column in self.COLUMNS if wide else self.COLUMNS[:-1]:
-            table.add_column(column, justify="left" if column == "Observation" else "right")
-        for e in self.epochs:
-            cells = epoch_cells(e)
-            table.add_row(*(cells if wide else cells[:-1]))
+        for i, column in enumerate(self.columns if wide else self.columns[:-1]):
+            if column == "Observation":
+                table.add_column(column, justify="left")
+            else:
+                longest = max([len(row[i]) for row in cells] + [1])
+                table.add_column(column, justify="right", no_wrap=False, min_width=longest, overflow="fold")
+        for row in cells:
+            table.add_row(*(row if wide else row[:-1]))
         yield table
+        if self.train_measured_on:
+            yield Text(f"Train: {self.train_measured_on:,} training images measured after each epoch with dropout off, "
+                       "like the test set. Epoch 0: the untrained network.", style="dim")
+        else:
+            yield Text("Loss and accuracy (running): the mean during each epoch while the weights changed, with dropout "
+                       "on; not comparable with the test columns.", style="dim")
         if not wide:
             yield Text("Observation", style="bold")
-            for e in self.epochs:
-                yield Text(f"Epoch {e.epoch}: {e.observation}")
+            for e in rows:
+                yield hanging(f"Epoch {e.epoch}:", e.observation)
 
 
 def epoch_cells(e: Epoch) -> list[str]:
     return [
         str(e.epoch),
         _loss(e.loss),
-        _number(e.accuracy),
+        percent(e.accuracy) if e.accuracy is not None else "-",
         _loss(e.test_loss) if e.test_accuracy is not None else "-",
-        _number(e.test_accuracy),
+        percent(e.test_accuracy) if e.test_accuracy is not None else "-",
         f"{e.seconds:.1f} s",
         e.observation,
     ]
@@ -188,12 +222,7 @@ def epoch_cells(e: Epoch) -> list[str]:
 
 def _loss(value: float | None) -> str:
     """A loss of None was not a finite number (the run diverged)."""
-    return "NaN" if value is None else f"{value:.4f}"
-
-
-def _number(value: float | None) -> str:
-    """An accuracy of None was not measured."""
-    return "-" if value is None else f"{value:.4f}"
+    return "NaN" if value is None else number(value, 4)
 
 
 # ---- Prediction -----------------------------------------------------------------------
@@ -259,7 +288,7 @@ def render_quiz(quiz: list[Question], answers: bool = True) -> RenderableType:
 
 
 def render_insights(trace: Trace) -> RenderableType:
-    return Group(*(Text(f"- {insight.text}") for insight in trace.insights))
+    return Group(*(hanging("-", insight.text) for insight in trace.insights))
 
 
 def render_run_facts(trace: Trace) -> RenderableType:
