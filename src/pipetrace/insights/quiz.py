@@ -10,8 +10,11 @@ the other stages did), a shape, and an accuracy. More come from the same run on 
 
 from __future__ import annotations
 
+import math
 import random
 
+from pipetrace.insights.teaching import EPSILON, activation_words, hidden_activation, run_optimizer, untrained_loss
+from pipetrace.numbers import number, percent, probability
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Question, Trace
 
@@ -57,6 +60,12 @@ def _makers():
         _train_test_gap,
         _most_confused,
         _best_epoch,
+        _why_scale,
+        _starting_loss,
+        _loss_of_one_image,
+        _why_test_apart,
+        _what_learning_rate_does,
+        _test_loss_curve,
     ]
 
 
@@ -99,7 +108,8 @@ def _shuffled(question: Question, rng: random.Random) -> Question:
 
 
 def _pct(value: float) -> str:
-    return f"{100 * value:.2f}%"
+    """Percentages as every view writes them (numbers.percent): never a rounded 100% or 0%."""
+    return percent(value)
 
 
 def _distinct(correct: str, candidates: list[str], want: int = 3) -> list[str]:
@@ -147,15 +157,15 @@ def _flatten_shape(trace: Trace) -> Question:
 
 
 def _final_accuracy(trace: Trace) -> Question | None:
-    epochs = trace.training.epochs
-    if not epochs:
+    epochs = [e for e in trace.training.epochs if e.test_accuracy is not None and e.accuracy is not None]
+    if not epochs:  # a diverged epoch measures nothing (None): ask about the epochs that were measured
         return None
     last, first = epochs[-1], epochs[0]
     classes = len(trace.dataset["class_names"])
     correct = _pct(last.test_accuracy)
     return Question(
         text=f"What accuracy did the network reach on the {trace.dataset['test_count']} test images after epoch {last.epoch}?",
-        options=_distinct(correct, [_pct(last.accuracy), _pct(first.test_accuracy), _pct(1 / classes), _pct(min(1.0, last.test_accuracy + 0.02))]),
+        options=_distinct(correct, [_pct(last.accuracy), _pct(first.test_accuracy), _pct(1 / classes), _pct(min(0.999, last.test_accuracy + 0.02))]),
         answer=0,
         explanation=(
             f"Measured on images it never trained on: {correct} (training accuracy was {_pct(last.accuracy)}, "
@@ -190,12 +200,23 @@ def _fired_neurons(trace: Trace) -> Question | None:
     layer = trace.prediction.first_hidden
     if layer is None:
         return None
-    fired, units = layer.details["fired"], layer.details["units"]
+    recorded = {info.name: info.activation or "linear" for info in trace.network.layers}
+    words = activation_words(recorded.get(layer.layer) or hidden_activation(trace) or "")
+    if words is None or not words.positive_iff_sum_positive:
+        return None  # sigmoid's outputs are all above 0; an unknown activation: nothing true to ask
+    above, units = layer.details["fired"], layer.details["units"]
+    if words.zero_below:
+        text = f"For test image {trace.prediction.sample}, how many of the {units} hidden neurons fired (output > 0)?"
+        why = f"{words.nice} passed {above} positive weighted sums and set the other {units - above} to 0"
+    else:
+        text = f"For test image {trace.prediction.sample}, how many of the {units} neurons of the first hidden layer gave an output above 0?"
+        why = (f"{words.nice}(z) is above 0 exactly when the weighted sum z is: {above} sums were positive; "
+               f"the other {units - above} were {words.negatives}")
     return Question(
-        text=f"For test image {trace.prediction.sample}, how many of the {units} hidden neurons fired (output > 0)?",
-        options=_distinct(str(fired), [str(units - fired), str(units), str(len(trace.prediction.output_layer.values)), str(fired // 2), str(fired + 1)]),
+        text=text,
+        options=_distinct(str(above), [str(units - above), str(units), str(len(trace.prediction.output_layer.values)), str(above // 2), str(above + 1)]),
         answer=0,
-        explanation=f"ReLU passed {fired} positive weighted sums and set the other {units - fired} to 0",
+        explanation=why,
         kind="measured",
         level="hard",
     )
@@ -238,14 +259,14 @@ def _prediction(trace: Trace) -> Question:
     names = trace.dataset["class_names"]
     probabilities = trace.prediction.output_layer.values
     ranked = sorted(range(len(probabilities)), key=lambda c: -probabilities[c])
-    options = [f"'{names[c]}' with {_pct(probabilities[c])}" for c in ranked[:4]]
+    options = [f"'{names[c]}' with probability {probability(probabilities[c])}" for c in ranked[:4]]
     if len(set(options)) < len(options):
         return None
     return Question(
         text=f"What did the network predict for test image {p.sample} (a '{names[p.label]}'), and how sure was it?",
         options=options,
         answer=0,
-        explanation=f"Softmax gave '{names[p.predicted]}' the largest probability, {_pct(p.confidence)}: {'right' if p.correct else 'wrong'}",
+        explanation=f"Softmax gave '{names[p.predicted]}' the largest probability, {probability(p.confidence)}: {'right' if p.correct else 'wrong'}",
         kind="measured",
         level="medium",
     )
@@ -372,7 +393,7 @@ def _softmax_pick(trace: Trace) -> Question | None:
         text=(f"The output layer's scores (logits) for test image {trace.prediction.sample} ranged from "
               f"{logits[low]:.2f} for '{names[low]}' to {logits[best]:.2f} for '{names[best]}'. "
               f"What probability did softmax give '{names[best]}'?"),
-        options=_distinct(_pct(output.values[best]), [_pct(output.values[low]), _pct(1 / len(logits)), _pct(min(1.0, logits[best] / 10)), "100.00%"]),
+        options=_distinct(_pct(output.values[best]), [_pct(output.values[low]), _pct(1 / len(logits)), _pct(1 - output.values[best]), _pct(min(0.999, logits[best] / 10))]),
         answer=0,
         explanation=(f"softmax = exp(score) / sum of exp(all scores): the largest score takes {_pct(output.values[best])}; "
                      f"the probabilities sum to {output.details.get('sum', 1.0):.6f}"),
@@ -383,8 +404,10 @@ def _softmax_pick(trace: Trace) -> Question | None:
 
 def _train_test_gap(trace: Trace) -> Question | None:
     epochs = trace.training.epochs
-    if not epochs:
+    if not epochs or epochs[-1].accuracy is None or epochs[-1].test_accuracy is None:
         return None
+    if not getattr(trace.training, "train_measured_on", 0):
+        return None  # training accuracy was the running mean during the epoch: not comparable with test accuracy
     last = epochs[-1]
     gap = 100 * (last.accuracy - last.test_accuracy)
     correct = f"{gap:+.1f} points"
@@ -393,8 +416,7 @@ def _train_test_gap(trace: Trace) -> Question | None:
               f"{_pct(last.test_accuracy)}. What is the gap (training minus test)?"),
         options=_distinct(correct, [f"{-gap:+.1f} points", f"{gap * 2:+.1f} points", f"{gap + 5:+.1f} points", f"{100 * last.accuracy:+.1f} points"]),
         answer=0,
-        explanation=(f"{100 * last.accuracy:.1f} - {100 * last.test_accuracy:.1f} = {gap:+.1f} points; "
-                     "a large positive gap means it memorized training images rather than learning the classes"),
+        explanation=f"{100 * last.accuracy:.1f} - {100 * last.test_accuracy:.1f} = {gap:+.1f} points",
         kind="measured",
         level="hard",
     )
@@ -433,6 +455,147 @@ def _best_epoch(trace: Trace) -> Question | None:
         explanation="Test accuracy per epoch: " + ", ".join(f"{e.epoch}: {_pct(e.test_accuracy)}" for e in epochs),
         kind="measured",
         level="medium",
+    )
+
+
+# ---- concepts: why things are done, each answer tied to this run ------------------------
+
+
+def _why_scale(trace: Trace) -> Question | None:
+    details = _stage(trace, "Preprocessing").details
+    scale = details.get("scale")
+    if not scale or trace.stages[1].outputs[0].max > 1:
+        return None
+    return Question(
+        text=f"Why did preprocessing divide every pixel by {scale:g} before training?",
+        options=[
+            "So every input lies between 0 and 1: weighted sums start small and the first training steps stay gentle",
+            "To make the images smaller, so they take less memory",
+            "Because the network only accepts whole numbers",
+            f"So the {len(trace.dataset['class_names'])} classes get brighter pixels than the background",
+        ],
+        answer=0,
+        explanation=(f"Pixels up to {scale:g} times a weight would give huge weighted sums and huge first gradients; "
+                     f"divided by {scale:g} they lie in 0..{trace.stages[1].outputs[0].max:g}. Nothing else changes: "
+                     "the picture is the same, only the unit"),
+        kind="concept",
+        level="easy",
+    )
+
+
+def _starting_loss(trace: Trace) -> Question | None:
+    classes = len(trace.dataset["class_names"])
+    if classes < 3:
+        return None
+    start = untrained_loss(classes)
+    measured = getattr(trace.training, "start", None)  # epoch 0, measured before training (newer traces)
+    return Question(
+        text=(f"This run's network chooses among {classes} classes. Before any training, if it gave every class the "
+              "same probability, what would its cross-entropy loss be?"),
+        options=_distinct(f"ln({classes}) = {number(start)}", ["0.000", "1.000", f"{number(1 / classes)}", f"{classes}"]),
+        answer=0,
+        explanation=(f"Each class gets 1/{classes}, so the loss is -ln(1/{classes}) = ln({classes}) = {number(start)}: "
+                     "the value to compare the first epochs against (a loss above it is worse than not knowing)"
+                     + (f". This run's untrained network measured {number(measured.loss)} on the training images"
+                        if measured is not None and measured.loss is not None else "")),
+        kind="concept",
+        level="medium",
+    )
+
+
+def _loss_of_one_image(trace: Trace) -> Question | None:
+    p = trace.prediction
+    probabilities = p.output_layer.values
+    if not probabilities:
+        return None
+    names = trace.dataset["class_names"]
+    q = probabilities[p.label]
+    clipped = min(max(q, EPSILON), 1 - EPSILON)
+    loss = -math.log(clipped)
+    others = [number(q), number(1 - q), number(-math.log(max(1 - clipped, EPSILON))), number(loss / 2)]
+    return Question(
+        text=(f"The network gave test image {p.sample}'s true class '{names[p.label]}' the probability {probability(q)}. "
+              "What is its cross-entropy loss for this image?"),
+        options=_distinct(number(loss), others),
+        answer=0,
+        explanation=(f"loss = -ln(p of the true class) = -ln({probability(clipped)}) = {number(loss)} (Keras first clips p "
+                     f"to {EPSILON:g}..1 - {EPSILON:g}, so the loss never becomes infinite): 0 when sure and right, "
+                     "large when the truth got little probability"),
+        kind="concept",
+        level="medium",
+    )
+
+
+def _why_test_apart(trace: Trace) -> Question | None:
+    test = trace.dataset.get("test_count") or sum(_stage(trace, "Train/Test split").details["test_counts"])
+    return Question(
+        text=f"Why did the {test:,} test images never take part in training?",
+        options=[
+            "So they measure how well the network does on images it has never seen, as it will on new ones",
+            "Because they are of lower quality than the training images",
+            "Because training on them would make each epoch too slow",
+            "Because the network can only read each image once",
+        ],
+        answer=0,
+        explanation=("A network can learn its training images by heart; only images it never trained on show whether it "
+                     "learned the classes. Choosing settings by the test score again and again slowly spoils it too"),
+        kind="concept",
+        level="easy",
+    )
+
+
+def _what_learning_rate_does(trace: Trace) -> Question | None:
+    words = run_optimizer(trace)
+    if words is None:
+        return None
+    batch = trace.training.batch_size
+    return Question(
+        text=f"This run trained with {words.name} at learning rate {trace.network.learning_rate:g}. What does the learning rate set?",
+        options=[
+            "The size of each weight update: " + words.step,
+            f"How many images make one batch ({batch} here)" if batch else "How many images make one batch",
+            "How many passes over the training data are made",
+            "The share of neurons switched off during training",
+        ],
+        answer=0,
+        explanation=f"{words.name}'s update: " + "; ".join(line.split("  (")[0].strip() for line in words.update)
+                    + (". With the cosine schedule the rate glides from this value to 0 by the last step"
+                       if trace.network.schedule == "cosine" else ""),
+        kind="concept",
+        level="medium",
+    )
+
+
+def _test_loss_curve(trace: Trace) -> Question | None:
+    epochs = trace.training.epochs
+    losses = [e.test_loss for e in epochs]
+    if len(epochs) < 2 or any(v is None for v in losses):
+        return None
+    n = len(losses)
+    falling = [b < a for a, b in zip(losses, losses[1:])]
+    turn = [k for k in range(2, n) if all(falling[: k - 1]) and not any(falling[k - 1:])]
+    if all(falling):
+        correct = "It fell after every epoch: no sign of over-fitting yet"
+    elif not any(falling):
+        correct = "It rose after every epoch: the network got worse on new images from the start"
+    elif turn:
+        correct = f"It fell until epoch {turn[0]}, then rose: the pattern over-fitting shows"
+    else:
+        return None  # up and down with no clear shape: no single true reading
+    options = ["It fell after every epoch: no sign of over-fitting yet",
+               "It rose after every epoch: the network got worse on new images from the start",
+               f"It fell until epoch {max(1, n // 2)}, then rose: the pattern over-fitting shows",
+               f"It fell until epoch {n - 1 if n > 2 else 1}, then rose: the pattern over-fitting shows",
+               "It stayed the same in every epoch"]
+    return Question(
+        text="Test loss per epoch: " + ", ".join(f"{e.epoch}: {number(e.test_loss, 4)}" for e in epochs)
+             + ". What do these numbers show?",
+        options=_distinct(correct, options),
+        answer=0,
+        explanation=("Over-fitting shows as a test loss that turns up while the training loss keeps falling: the network "
+                     "starts to fit the training images themselves. Compare each epoch with the one before"),
+        kind="concept",
+        level="hard",
     )
 
 

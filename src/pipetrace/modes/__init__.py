@@ -3,8 +3,11 @@
 People learn differently: some read (`trace`, `explain`, `cheatsheet`), some step through
 (`walk`), some test themselves (`quiz`), some want the math (`math`) or the code (`code`),
 some want to try things (`experiment`, `compare`). Every mode reads a saved trace and
-invents no number; only `experiment` trains. Each mode is one module of this package
-with a `main(args, console)` that the `pipetrace learn MODE` command calls.
+invents no number; only `experiment` trains. Each mode is one module of this package that
+builds its content as plain data from a Trace (walk steps, explain chapters, math sections,
+cheatsheet rows, quiz questions; no rich, no HTML); pipetrace.views.learn draws it in the
+terminal and pipetrace.views.html.modes in the report. `code` and `experiment` write or train,
+and keep their own `main(args, console)`.
 
 >>> [mode.name for mode in MODES][:3]
 ['trace', 'walk', 'quiz']

@@ -90,6 +90,9 @@ class Arithmetic:
     loss_after: float  # the loss with only that weight moved
     hidden_layers: int = 1
     notes: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # units of each Dense layer, the output layer last
+    activations: list[str] = field(default_factory=list)  # each Dense layer's activation, the output layer last
+    names: list[str] = field(default_factory=list)  # each Dense layer's name
 
 
 def chosen_prediction(trace: Trace, sample: int | None = None) -> Prediction:
@@ -200,4 +203,6 @@ def arithmetic(trace: Trace, sample: int | None = None) -> Arithmetic:
         weight=(i, neuron), weight_value=float(kernel[i, neuron]), output_error=output_error.tolist(),
         upstream=upstream, slope=slope, gradient=gradient, learning_rate=rate, new_weight=new_weight,
         loss_after=loss_after, hidden_layers=len(layers) - 1,
+        sizes=[int(k.shape[1]) for _, _, k, _ in layers], activations=[a_ for _, a_, _, _ in layers],
+        names=[n for n, _, _, _ in layers],
     )

@@ -1,7 +1,8 @@
 """Mode `cheatsheet`: the run on one page: shapes, formulas with this run's values, parameters, commands.
 
-For revising: everything is a line of this run (`sheet` returns it as sections of lines),
-printed in the terminal, written as Markdown with --markdown FILE, shown in the HTML report.
+For revising: everything is a line of this run (`sheet` returns it as sections of lines, plain
+data), printed in the terminal (views/learn.py), written as Markdown with --markdown FILE, shown
+in the HTML report. The update formula is the run's optimizer's (insights.teaching), never another's.
 
 >>> sections = sheet(trace)                        # doctest: +SKIP
 >>> list(sections)                                 # doctest: +SKIP
@@ -10,15 +11,11 @@ printed in the terminal, written as Markdown with --markdown FILE, shown in the 
 
 from __future__ import annotations
 
+import math
 import shlex
-from pathlib import Path
 
-from rich.console import Group
-from rich.rule import Rule
-from rich.text import Text
-
-from pipetrace.errors import SettingsError
-from pipetrace.modes.locate import load_trace
+from pipetrace.insights.teaching import EPSILON, activation_words, chance, run_optimizer
+from pipetrace.numbers import number, percent, probability
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Settings, Trace
 
@@ -58,32 +55,40 @@ def sheet(trace: Trace, trace_file: str = "TRACE") -> dict[str, list[str]]:
         d = flat.details
         formulas.append(f"flatten: index = {d['width']} * row + col   e.g. ({d['row']}, {d['col']}) -> {d['index']}")
     hidden = p.first_hidden
-    if hidden is not None:
-        act = trace.settings.activation
-        rule = "max(0, z)" if act == "relu" else f"{act}(z)"
-        formulas.append(f"dense: z = x . W + b, then h = {rule}   "
-                        f"e.g. test image {p.sample}: {hidden.details['fired']} of {hidden.details['units']} neurons fired, "
-                        f"z from {hidden.details['pre_activation_min']:.2f} to {hidden.details['pre_activation_max']:.2f}")
+    recorded = {layer.name: layer.activation or "linear" for layer in trace.network.layers}
+    words = activation_words(recorded.get(hidden.layer, "") if hidden is not None else "") if hidden is not None else None
+    if hidden is not None and words is not None:
+        above = (f"{hidden.details['fired']} of {hidden.details['units']} neurons fired" if words.zero_below else
+                 f"{hidden.details['fired']} of {hidden.details['units']} outputs above 0")
+        z_range = (f", z from {hidden.details['pre_activation_min']:.2f} to {hidden.details['pre_activation_max']:.2f}"
+                   if "pre_activation_min" in hidden.details else "")
+        formulas.append(f"dense: z = x . W + b, then h = {words.formula} ({words.nice})   "
+                        f"e.g. test image {p.sample}: {above}{z_range}")
     logits = p.output_layer.details.get("logits")
     if logits:
         formulas.append(f"softmax: p_c = exp(z_c) / sum_k exp(z_k)   e.g. logits {min(logits):.2f}..{max(logits):.2f} -> "
                         f"p('{names[p.predicted]}') = {p.confidence:.4f}")
     true_p = p.output_layer.values[p.label] if p.output_layer.values else None
     if true_p is not None:
-        import math
-
-        formulas.append(f"loss: L = -ln p(true class)   e.g. -ln {true_p:.4f} = {-math.log(max(true_p, 1e-7)):.4f}; "
-                        f"mean over the test set {trace.evaluation.test_loss or float('nan'):.4f}")
-    formulas.append(f"update: w <- w - rate * dL/dw   ({trace.network.optimizer}, rate {trace.network.learning_rate:g}, "
-                    f"{trace.network.schedule}; {trace.training.steps_per_epoch} updates an epoch)")
+        clipped = min(max(true_p, EPSILON), 1 - EPSILON)
+        mean = trace.evaluation.test_loss
+        formulas.append(f"loss: L = -ln clip(p(true class), {EPSILON:g}, 1 - {EPSILON:g})   e.g. -ln {probability(clipped)} = "
+                        f"{number(-math.log(clipped), 4)}" + ("" if mean is None else f"; mean over the test set {number(mean, 4)}"))
+    optimizer = run_optimizer(trace)
+    if optimizer is not None:
+        schedule = "cosine-decayed to 0" if trace.network.schedule == "cosine" else trace.network.schedule
+        formulas.append(f"update ({optimizer.name}, rate {trace.network.learning_rate:g}, {schedule}; "
+                        f"{trace.training.steps_per_epoch} updates an epoch; g = dL/dw on one batch):")
+        formulas += [f"  {line}" for line in optimizer.update]
     params = [f"{layer.name} {layer.label or layer.kind}: {layer.weights:,} weights + {layer.biases:,} biases"
               + (f" + {layer.other:,} other" if layer.other else "") + f" = {layer.params:,}"
               for layer in trace.network.layers if layer.params]
     params.append(f"total: {trace.network.total_params:,}")
     epochs = trace.training.epochs
-    results = [f"epoch {ep.epoch}: loss {ep.loss if ep.loss is None else round(ep.loss, 4)}, accuracy {ep.accuracy:.4f}, "
-               f"test accuracy {ep.test_accuracy:.4f}" for ep in epochs]
-    results.append(f"test set: {100 * trace.evaluation.test_accuracy:.2f}% of {trace.dataset['test_count']:,} right")
+    results = [f"epoch {ep.epoch}: loss {number(ep.loss, 4)}, accuracy {percent(ep.accuracy)}, "
+               f"test loss {number(ep.test_loss, 4)}, test accuracy {percent(ep.test_accuracy)}" for ep in epochs]
+    results.append(f"test set: {percent(trace.evaluation.test_accuracy)} of {trace.dataset['test_count']:,} right "
+                   f"(chance: {percent(chance(trace))})")
     commands = [run_command(trace.settings), f"pipetrace show {trace_file}", f"pipetrace learn walk {trace_file}",
                 f"pipetrace learn code {trace_file}   (a plain Keras script of this run)"]
     return {"Shapes, stage by stage": shapes, "Formulas, with this run's values": formulas, "Parameters": params,
@@ -100,23 +105,3 @@ def markdown(trace: Trace, trace_file: str = "TRACE") -> str:
         else:
             lines += [f"- `{item}`" if title.startswith("Formulas") else f"- {item}" for item in items] + [""]
     return "\n".join(lines)
-
-
-def render(trace: Trace, trace_file: str = "TRACE"):
-    parts = [Text(f"Cheatsheet: {trace.network.architecture} on {trace.dataset['name']}", style="bold")]
-    for title, items in sheet(trace, trace_file).items():
-        parts += [Rule(Text(title, style="bold"), align="left"), Text("\n".join(items))]
-    return Group(*parts)
-
-
-def main(args, console) -> int:
-    trace, path = load_trace(args.trace)
-    console.print(render(trace, str(path)))
-    if args.markdown:
-        target = Path(args.markdown)
-        try:
-            target.write_text(markdown(trace, str(path)), encoding="utf-8")
-        except OSError as error:
-            raise SettingsError(f"--markdown {target}: cannot write there ({error.strerror})") from error
-        console.print(f"\nWrote {target}")
-    return 0

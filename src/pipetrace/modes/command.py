@@ -2,7 +2,9 @@
 
 `pipetrace learn` alone lists the modes; `pipetrace learn MODE --help` explains one. The
 parser is built here, next to the modes, so cli.py only has to hand over the `learn` word.
-Nothing in this file imports TensorFlow; a mode imports what it needs when it runs.
+Nothing in this file imports TensorFlow; a mode imports what it needs when it runs. This is the
+command's floor (like cli.py): the modes build content, pipetrace.views.learn draws it, and only
+this file joins the two.
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="pipetrace")
@@ -98,4 +100,9 @@ def _list(args) -> int:
 
 
 def _run_mode(args) -> int:
+    """The modes pipetrace.views.learn draws in the terminal run there; code and experiment write or train."""
+    from pipetrace.views.learn import MAINS
+
+    if args.mode in MAINS:
+        return MAINS[args.mode](args, _console())
     return mode_named(args.mode).module().main(args, _console())

@@ -2,7 +2,9 @@
 
 For learners who read to understand: for each part of the pipeline, what it is, why it
 matters, a mental model, and the common mistakes, each illustrated with a figure this run
-measured (never a made-up example). `chapters` returns the text, for the terminal and the page.
+measured (never a made-up example). `chapters` returns the text as plain data, for the terminal
+(views/learn.py) and the page (views/html/modes.py); wording about the network comes from
+insights.teaching, keyed by the activation, optimizer and layers this run used.
 
 >>> [c.title for c in chapters(trace)][:2]            # doctest: +SKIP
 ['The data', 'Scaling the pixels']
@@ -10,13 +12,12 @@ measured (never a made-up example). `chapters` returns the text, for the termina
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from rich.console import Group
-from rich.rule import Rule
-from rich.text import Text
-
-from pipetrace.modes.locate import load_trace
+from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations, chance,
+                                         hidden_activation, run_optimizer)
+from pipetrace.numbers import number, percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Trace
 
@@ -52,22 +53,29 @@ def chapters(trace: Trace) -> list[Chapter]:
         "default step sizes fit.",
         "A change of units, not of content: the picture looks the same, only the scale of its numbers moved.",
         f"Scaling training data but not new inputs (a drawn digit must be divided by {top:g} too), or scaling twice.",
-    ), Chapter(
-        f"{shape.name}",
-        f"{shape.did}. {shape.example}.",
-        "A Dense layer multiplies a vector by a matrix, so each image must be one row of numbers; "
-        "a convolutional network keeps the grid instead.",
-        "Reading the image like a book, row after row, into one long line.",
-        "Believing flattening loses information: no value changes, only their arrangement "
-        f"(the same {shape_text(shape.outputs[0].shape[1:])} values) - but a Dense layer no longer knows which pixels were neighbours.",
-    ), Chapter(
+    )]
+    shaping = SHAPING.get(shape.name)
+    if shaping is not None:
+        out.append(Chapter(
+            f"{shape.name}",
+            f"{shape.did}. {shape.example}.",
+            shaping.why,
+            shaping.model,
+            ("Believing flattening loses information: no value changes, only their arrangement "
+             f"(the same {shape_text(shape.outputs[0].shape[1:])} values) - but a Dense layer no longer knows which "
+             "pixels were neighbours." if shape.name == "Flatten" else
+             "Forgetting the channel axis: a Conv2D layer needs height x width x channels even for grey images "
+             f"({shape_text(shape.inputs[0].shape[1:])} -> {shape_text(shape.outputs[0].shape[1:])}); the values "
+             "themselves do not change."),
+        ))
+    out.append(Chapter(
         "Training and test data",
         f"{split.did}.",
         f"Accuracy on images the network trained on says little; the {sum(split.details['test_counts']):,} test images "
         "measure what it learned about the classes themselves.",
         "An exam with questions the student has not seen before.",
         "Choosing settings by looking at test accuracy again and again: the test set then slowly becomes training data.",
-    )]
+    ))
     learning = [layer for layer in net.layers if layer.params]
     biggest = max(learning, key=lambda layer: layer.params) if learning else None
     if biggest is not None:
@@ -76,66 +84,104 @@ def chapters(trace: Trace) -> list[Chapter]:
             f"{net.architecture}: {net.total_params:,} numbers to learn. The largest layer, {biggest.label or biggest.name}, "
             f"holds {biggest.params:,} of them ({100 * biggest.params / net.total_params:.1f}%).",
             "Every parameter is one knob training can turn; more knobs can fit more patterns, and more noise.",
-            "Each hidden neuron is a detector: a weighted vote of its inputs, passed on only if it is strong enough "
-            f"({trace.settings.activation}).",
+            _neuron_model(trace),
             "Counting only the weights and forgetting the biases: "
             + (f"{learning[0].weights:,} + {learning[0].biases:,} = {learning[0].params:,} for the first layer." if learning else ""),
         ))
     if t.epochs:
-        first, last = t.epochs[0], t.epochs[-1]
-        loss_text = ("" if first.loss is None or last.loss is None else
-                     f"the training loss went from {first.loss:.3f} after epoch 1 to {last.loss:.3f} after epoch {last.epoch}, ")
-        gap = 100 * (last.accuracy - last.test_accuracy)
-        out.append(Chapter(
-            "Training",
-            f"{len(t.epochs)} epochs of {t.steps_per_epoch:,} batches of {t.batch_size}: {loss_text}"
-            f"test accuracy reached {100 * last.test_accuracy:.2f}%.",
-            "The loss is what training lowers; accuracy is what we care about. They usually move together, not always.",
-            "Walking downhill in fog: each batch's gradient says which way is down from here, the learning rate how far to step "
-            f"({net.optimizer}, {net.learning_rate:g}, {net.schedule}).",
-            f"Reading a falling training loss as success: the gap between training and test accuracy here is {gap:+.1f} points"
-            + (" - small, so it generalizes." if abs(gap) < 3 else " - watch it: a growing gap means memorizing."),
-        ))
+        out.append(_training_chapter(trace))
     hidden = p.first_hidden
     logits = p.output_layer.details.get("logits")
     what = f"Test image {p.sample}, a '{names[p.label]}', went through every layer"
-    if hidden is not None:
-        what += f": {hidden.details['fired']} of {hidden.details['units']} hidden neurons fired"
+    words = _first_hidden_words(trace)
+    if hidden is not None and words is not None:
+        what += (f": {hidden.details['fired']} of {hidden.details['units']} hidden neurons fired (ReLU silenced the rest)"
+                 if words.zero_below else
+                 f": {hidden.details['fired']} of {hidden.details['units']} first-layer neurons gave {words.nice} outputs above 0")
     if logits:
         what += f"; the output scores ranged from {min(logits):.2f} to {max(logits):.2f}"
     out.append(Chapter(
         "One prediction",
-        what + f", and softmax gave '{names[p.predicted]}' {100 * p.confidence:.2f}% ({'right' if p.correct else 'wrong'}).",
+        what + f", and softmax gave '{names[p.predicted]}' {percent(p.confidence, 2)} ({'right' if p.correct else 'wrong'}).",
         "Softmax turns any scores into probabilities that sum to 1, so the network's answer comes with a confidence.",
         "The largest score wins, and the gaps between scores decide how sure the network is.",
         "Taking a confident answer for a right one: the run's mistakes include confident ones"
-        + (f" (test image {ev.mistakes[0].index}: '{names[ev.mistakes[0].predicted]}' at {100 * ev.mistakes[0].confidence:.0f}%, "
+        + (f" (test image {ev.mistakes[0].index}: '{names[ev.mistakes[0].predicted]}' at {percent(ev.mistakes[0].confidence)}, "
            f"really a '{names[ev.mistakes[0].label]}')." if ev.mistakes else "."),
     ))
     per = ev.per_class_accuracy
+    noise = 100 * _noise(ev.test_accuracy, d["test_count"])
     hard, easy = min(range(len(per)), key=per.__getitem__), max(range(len(per)), key=per.__getitem__)
     out.append(Chapter(
         "Evaluation",
-        f"{100 * ev.test_accuracy:.2f}% of {d['test_count']:,} test images right; '{names[hard]}' was hardest "
-        f"({100 * per[hard]:.1f}%), '{names[easy]}' easiest ({100 * per[easy]:.1f}%).",
+        f"{percent(ev.test_accuracy)} of {d['test_count']:,} test images right (chance: {percent(chance(trace))})"
+        + (f"; '{names[hard]}' was hardest ({percent(per[hard])}), '{names[easy]}' easiest ({percent(per[easy])})."
+           if _clearly_above_chance(trace) and per[hard] != per[easy] else
+           "; no class stands out: the network is not clearly better than guessing." if not _clearly_above_chance(trace)
+           else "."),
         "One accuracy hides which classes fail; the confusion matrix shows what is mistaken for what.",
         "A table of true class against predicted class: the diagonal is right, everything else a kind of mistake.",
         "Comparing accuracies of runs on different test sets, or on a few hundred images, where one image is "
-        f"{100 / max(d['test_count'], 1):.2f} points.",
+        f"{100 / max(d['test_count'], 1):.2f} points and the noise of the accuracy is about {noise:.1f} points.",
     ))
     return out
 
 
-def render(trace: Trace):
-    parts = [Text(f"Explained: {trace.network.architecture} on {trace.dataset['name']}, with this run's numbers", style="bold")]
-    for number, c in enumerate(chapters(trace), start=1):
-        parts += [Rule(Text(f"{number}. {c.title}", style="bold"), align="left"),
-                  Text.assemble(("What it is: ", "bold"), c.what, "\n", ("Why it matters: ", "bold"), c.why, "\n",
-                                ("Mental model: ", "bold"), c.model, "\n", ("Common mistake: ", "bold"), c.mistakes)]
-    return Group(*parts)
+def _first_hidden_words(trace: Trace) -> ActivationWords | None:
+    hidden = trace.prediction.first_hidden
+    if hidden is None:
+        return None
+    recorded = {layer.name: layer.activation or "linear" for layer in trace.network.layers}
+    return activation_words(recorded.get(hidden.layer) or hidden_activation(trace) or "")
 
 
-def main(args, console) -> int:
-    trace, _ = load_trace(args.trace)
-    console.print(render(trace))
-    return 0
+def _neuron_model(trace: Trace) -> str:
+    """What one hidden unit does, in the words of the activation this network used."""
+    kinds = sorted(all_hidden_activations(trace))
+    if len(kinds) == 1 and activation_words(kinds[0]) is not None:
+        return "Each hidden neuron is " + activation_words(kinds[0]).passes + "."
+    return "Each hidden neuron computes a weighted sum of its inputs plus a bias, then its layer's activation."
+
+
+def _noise(accuracy: float, count: int) -> float:
+    """The standard error of an accuracy measured on `count` images: sqrt(p (1 - p) / n)."""
+    return math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / max(count, 1))
+
+
+def _clearly_above_chance(trace: Trace) -> bool:
+    """Test accuracy at least three noise widths above guessing."""
+    ev, count = trace.evaluation, trace.dataset["test_count"]
+    return ev.test_accuracy - chance(trace) > 3 * _noise(chance(trace), count)
+
+
+def _training_chapter(trace: Trace) -> Chapter:
+    """What training did, judged against chance and the test loss's trend; no praise without evidence."""
+    t, net = trace.training, trace.network
+    first, last = t.epochs[0], t.epochs[-1]
+    loss_text = ("" if first.loss is None or last.loss is None else
+                 f"the training loss went from {number(first.loss)} in epoch 1 to {number(last.loss)} in epoch {last.epoch}, ")
+    optimizer = run_optimizer(trace)
+    step = (f"{optimizer.name} at learning rate {net.learning_rate:g}"
+            + (", cosine-decayed to 0" if net.schedule == "cosine" else "") + f": {optimizer.step}"
+            if optimizer else f"{net.optimizer} at learning rate {net.learning_rate:g}")
+    tests = [e.test_loss for e in t.epochs]
+    if not _clearly_above_chance(trace):
+        mistake = (f"Reading a falling training loss as success: here test accuracy ({percent(last.test_accuracy)}) is not "
+                   f"clearly above guessing ({percent(chance(trace))}), so the network has not learned the classes yet.")
+    elif len(tests) >= 2 and None not in tests and tests[-1] > min(tests):
+        best = tests.index(min(tests)) + 1
+        mistake = (f"Training longer and reading only the training loss: here the test loss was lowest after epoch {best} "
+                   f"({number(min(tests), 4)}) and rose to {number(tests[-1], 4)}: the pattern of over-fitting.")
+    else:
+        mistake = ("Reading a falling training loss as success: judge by the test set. Here the test loss "
+                   + ("fell in every epoch" if len(tests) >= 2 and None not in tests else "was measured once")
+                   + f" and test accuracy is {percent(last.test_accuracy)} against {percent(chance(trace))} by guessing.")
+    return Chapter(
+        "Training",
+        f"{len(t.epochs)} epochs of {t.steps_per_epoch:,} batches of {t.batch_size}: {loss_text}"
+        f"test accuracy reached {percent(last.test_accuracy)}.",
+        "The loss is what training lowers; accuracy is what we care about. They usually move together, not always.",
+        "Walking downhill in fog: each batch's gradient says which way is down from here, the learning rate how far to step ("
+        + step + ").",
+        mistake,
+    )

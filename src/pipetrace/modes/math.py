@@ -2,37 +2,81 @@
 
 For learners who want the math: one hidden neuron's weighted sum (its largest pixel x weight
 terms, the bias, the total, the activation), the output logits, softmax step by step, the
-loss for the true label, and one gradient-descent step on one weight with its real gradient
-(by the chain rule). The numbers come from `arithmetic.arithmetic` (NumPy on the trace's
-packed float32 weights, no TensorFlow) and agree with the saved model.keras.
+loss for the true label as Keras computes it (probabilities clipped to [1e-7, 1 - 1e-7]), the
+chain rule back through every hidden layer with its shapes, and one gradient step on one
+weight. The numbers come from `arithmetic.arithmetic` (NumPy on the trace's packed float32
+weights, no TensorFlow) and agree with the saved model.keras. The wording of the activation
+and the optimizer comes from `insights.teaching`, keyed by what this run used.
 
->>> from rich.console import Console
->>> Console().print(render_math(arithmetic(trace), trace))        # doctest: +SKIP
+`content(trace)` returns the sections as plain data; the terminal (views/learn.py) and the
+report (views/html/modes.py) render them.
+
+>>> [section.title for section in content(trace)][:2]        # doctest: +SKIP
+["1. One hidden neuron's weighted sum", '2. The output logits']
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
-from rich.console import Group
-from rich.rule import Rule
-from rich.table import Table
-from rich.text import Text
 
 from pipetrace.errors import SettingsError
+from pipetrace.insights.teaching import EPSILON, activation_words, run_optimizer
 from pipetrace.modes.arithmetic import Arithmetic, arithmetic, chosen_prediction, softmax
-from pipetrace.modes.locate import load_trace
+from pipetrace.numbers import number, probability
 from pipetrace.trace import Trace
+
+
+@dataclass
+class Section:
+    """One titled part of the worked arithmetic: plain lines of text."""
+
+    key: str
+    title: str
+    lines: list[str]
+
+
+TITLES = {"neuron": "1. One hidden neuron's weighted sum", "logits": "2. The output logits",
+          "softmax": "3. Softmax, step by step", "loss": "4. The loss", "gradient": "5. The chain rule, back to one weight",
+          "step": "6. One gradient-descent step"}
 
 
 def pixel(index: int, width: int) -> str:
     return f"pixel ({index // width}, {index % width})" if width else f"input {index}"
 
 
+def headline(trace: Trace, sample: int | None = None) -> str:
+    p = chosen_prediction(trace, sample)
+    names = trace.dataset["class_names"]
+    return (f"The math of one prediction: test image {p.sample}, a '{names[p.label]}', through "
+            f"{trace.network.architecture}, with this run's {trace.network.total_params:,} trained numbers")
+
+
+def content(trace: Trace, sample: int | None = None) -> list[Section]:
+    """The worked arithmetic of one prediction, section by section (the output side only without weights)."""
+    if not trace.weights:
+        return output_side(trace, sample)
+    m = arithmetic(trace, sample)
+    return [Section(key, TITLES[key], lines) for key, lines in math_lines(m, trace).items()]
+
+
+def _activation_line(m: Arithmetic) -> str:
+    words = activation_words(m.activation)
+    name = words.nice if words else m.activation
+    formula = words.formula if words else f"{m.activation}(z)"
+    line = f"h = {formula} with z = {m.z:.4f}: h = {m.a:.4f}, the neuron's output, passed on to the next layer"
+    if words and m.activation in ("relu",) and m.z <= 0:
+        line += " (a negative sum: ReLU silenced it)"
+    return f"{name}: {line}"
+
+
 def math_lines(m: Arithmetic, trace: Trace) -> dict[str, list[str]]:
     """The worked arithmetic as plain lines, by part (shared by the terminal, Markdown and HTML)."""
     names = trace.dataset["class_names"]
-    act = m.activation
-    act_formula = {"relu": f"max(0, {m.z:.4f})"}.get(act, f"{act}({m.z:.4f})")
+    words = activation_words(m.activation)
+    act = words.nice if words else m.activation
     neuron = [
         f"Neuron #{m.neuron} of the layer '{m.layer}' (the one with the largest weighted sum for this image):",
         f"z = x1*w1 + x2*w2 + ... + x{m.term_count}*w{m.term_count} + b, over all {m.term_count} input values",
@@ -40,10 +84,11 @@ def math_lines(m: Arithmetic, trace: Trace) -> dict[str, list[str]]:
         f"  the other {m.term_count - len(m.terms)} terms add up to {m.rest:+.4f}",
         f"  bias b = {m.bias:+.4f}",
         f"  z = {sum(t.product for t in m.terms):+.4f} {m.rest:+.4f} {m.bias:+.4f} = {m.z:.4f}",
-        f"{act}(z) = {act_formula} = {m.a:.4f}: the neuron's output, passed on to the next layer",
+        _activation_line(m),
     ]
+    last_hidden = "hidden" if m.hidden_layers == 1 else "last hidden"
     logits = [
-        f"Every output neuron does the same sum over the {'hidden' if m.hidden_layers == 1 else 'last hidden'} layer's outputs: "
+        f"Every output neuron does the same sum over the {last_hidden} layer's {m.sizes[-2] if len(m.sizes) > 1 else ''} outputs: "
         "logit_c = sum_j h_j * W[j, c] + b_c",
         "  " + ", ".join(f"{names[c]}: {v:+.3f}" for c, v in enumerate(m.logits)),
     ]
@@ -55,46 +100,74 @@ def math_lines(m: Arithmetic, trace: Trace) -> dict[str, list[str]]:
         f"   they sum to {sum(m.probabilities):.6f}; the largest is '{names[m.predicted]}' ({m.probabilities[m.predicted]:.4f}): "
         + ("right" if m.predicted == m.label else f"wrong, the image is a '{names[m.label]}'"),
     ]
-    p_true = m.probabilities[m.label]
-    loss = [
-        f"Cross-entropy loss for the true label '{names[m.label]}': L = -ln(p_{names[m.label]}) = -ln({p_true:.6f}) = {m.loss:.6f}",
-        "  (0 when the network is sure and right; it grows without bound as p of the truth goes to 0)",
-    ]
+    loss = loss_lines(m.probabilities[m.label], names[m.label], m.loss)
+    gradient = chain_rule_lines(m, names, act)
+    step = step_lines(m, trace)
+    return {"neuron": neuron, "logits": logits, "softmax": steps, "loss": loss, "gradient": gradient, "step": step}
+
+
+def loss_lines(p_true: float, label: str, loss: float) -> list[str]:
+    """Cross-entropy as Keras computes it: the probability clipped to [1e-7, 1 - 1e-7], then -ln."""
+    clipped = min(max(p_true, EPSILON), 1 - EPSILON)
+    lines = [f"Cross-entropy loss for the true label '{label}': L = -ln(p_{label}) = -ln({probability(clipped)}) = {number(loss, 6)}"]
+    if clipped != p_true:
+        lines.append(f"  (p was {probability(p_true)}; Keras clips it to {EPSILON:g}..1 - {EPSILON:g} before the log)")
+    lines.append(f"  Keras clips p to {EPSILON:g}..1 - {EPSILON:g} first, so one image's loss is at most "
+                 f"-ln({EPSILON:g}) = {number(-math.log(EPSILON))}; 0 would mean sure and right")
+    return lines
+
+
+def chain_rule_lines(m: Arithmetic, names: list[str], act: str) -> list[str]:
+    """dL/dw for one first-layer weight, carried back through every Dense layer with its shapes."""
     i, j = m.weight
-    back = "" if m.hidden_layers == 1 else f", carried back through {m.hidden_layers} hidden layers"
-    gradient = [
-        f"Follow the weight w from {pixel(i, m.width)} to neuron #{j}: w = {m.weight_value:+.6f}",
-        "1. error at each logit, dL/dlogit_c = p_c - (1 if c is the truth else 0):",
+    n = len(m.sizes)
+    lines = [
+        f"Follow the weight w = W1[{i}, {j}] from {pixel(i, m.width)} to neuron #{j} of '{m.names[0] if m.names else m.layer}': "
+        f"w = {m.weight_value:+.6f}",
+        f"1. error at the {m.sizes[-1]} logits, dL/dz{n} = p - y (y: 1 for the truth, else 0), shape ({m.sizes[-1]},):",
         "   " + ", ".join(f"{names[c]}: {v:+.4f}" for c, v in enumerate(m.output_error)),
-        f"2. back to the neuron's output, dL/dh = sum_c W[{j}, c] * (p_c - y_c){back} = {m.upstream:+.6f}",
-        f"3. through {act}: slope {act}'(z = {m.z:.4f}) = {m.slope:.4f}",
-        f"4. to the weight, dz/dw = x = {m.terms[0].x:.4f}",
-        f"   gradient dL/dw = {m.terms[0].x:.4f} * {m.slope:.4f} * {m.upstream:+.6f} = {m.gradient:+.8f}",
-        f"One gradient-descent step with learning rate {m.learning_rate:g}: w <- w - rate * gradient",
-        f"   {m.weight_value:+.6f} - {m.learning_rate:g} * {m.gradient:+.8f} = {m.new_weight:+.8f}",
-        f"   the loss for this image goes from {m.loss:.8f} to {m.loss_after:.8f} ({m.loss_after - m.loss:+.3g}; "
-        f"the slope predicts {-m.learning_rate * m.gradient ** 2:+.3g})",
-        f"   ({trace.network.optimizer} trained this network: it scales each step by the gradient's running size, "
-        "but the direction comes from this same gradient)",
     ]
-    return {"neuron": neuron, "logits": logits, "softmax": steps, "loss": loss, "gradient": gradient}
+    number_ = 2
+    for k in range(n - 1, 0, -1):  # back through hidden layer k (1-based): h_k has sizes[k-1] values
+        layer_act = activation_words(m.activations[k - 1])
+        layer_name = layer_act.nice if layer_act else m.activations[k - 1]
+        lines.append(f"{number_}. back through W{k + 1} ({m.sizes[k - 1]} x {m.sizes[k]}): "
+                     f"dL/dh{k} = W{k + 1} . dL/dz{k + 1}, shape ({m.sizes[k - 1]},)")
+        lines.append(f"   then through {layer_name}: dL/dz{k} = dL/dh{k} * {layer_name}'(z{k}), element by element, "
+                     f"shape ({m.sizes[k - 1]},)")
+        number_ += 1
+    lines += [
+        f"   for neuron #{j}: dL/dh1[{j}] = {m.upstream:+.6f}, {act}'(z = {m.z:.4f}) = {m.slope:.4f}, "
+        f"so dL/dz1[{j}] = {m.upstream * m.slope:+.6f}",
+        f"{number_}. to the weight: dz1[{j}]/dw = x[{i}] = {m.terms[0].x:.4f}",
+        f"   gradient g = dL/dw = {m.terms[0].x:.4f} * {m.slope:.4f} * {m.upstream:+.6f} = {m.gradient:+.8f}",
+    ]
+    return lines
 
 
-TITLES = {"neuron": "1. One hidden neuron's weighted sum", "logits": "2. The output logits",
-          "softmax": "3. Softmax, step by step", "loss": "4. The loss", "gradient": "5. One gradient-descent step"}
+def step_lines(m: Arithmetic, trace: Trace) -> list[str]:
+    """A plain gradient-descent step on the followed weight, then what the run's own optimizer does instead."""
+    words = run_optimizer(trace)
+    lines = [
+        f"Plain gradient descent with the starting learning rate {m.learning_rate:g}: w <- w - rate * g",
+        f"   {m.weight_value:+.6f} - {m.learning_rate:g} * {m.gradient:+.8f} = {m.new_weight:+.8f}",
+        f"   the loss for this image goes from {number(m.loss, 8)} to {number(m.loss_after, 8)} "
+        f"({m.loss_after - m.loss:+.3g}; the slope predicts {-m.learning_rate * m.gradient ** 2:+.3g})",
+    ]
+    schedule = (" (with the rate the cosine schedule gave each step, gliding to 0)"
+                if trace.network.schedule == "cosine" else "")
+    if words is None:
+        return lines
+    if words.name == "SGD":
+        lines.append(f"   This run trained with SGD: this is its update, on each batch's mean gradient{schedule}.")
+    else:
+        lines.append(f"   This run trained with {words.name}{schedule}, whose update starts from the same gradient g "
+                     "(averaged over a batch) but sizes each step differently:")
+        lines += [f"     {line}" for line in words.update]
+    return lines
 
 
-def render_math(m: Arithmetic, trace: Trace):
-    names = trace.dataset["class_names"]
-    head = Text(f"The math of one prediction: test image {m.sample}, a '{names[m.label]}', through "
-                f"{trace.network.architecture}, with this run's {trace.network.total_params:,} trained numbers", style="bold")
-    parts = [head]
-    for key, lines in math_lines(m, trace).items():
-        parts += [Rule(Text(TITLES[key], style="bold"), align="left"), Text("\n".join(lines))]
-    return Group(*parts)
-
-
-def render_output_side(trace: Trace, sample: int | None):
+def output_side(trace: Trace, sample: int | None) -> list[Section]:
     """For networks whose weights the trace does not keep: softmax and loss from the stored logits."""
     p = chosen_prediction(trace, sample)
     logits = p.output_layer.details.get("logits")
@@ -103,24 +176,18 @@ def render_output_side(trace: Trace, sample: int | None):
     z = np.asarray(logits, dtype=np.float64)
     probabilities = softmax(z)
     names = trace.dataset["class_names"]
-    table = Table("class", "logit", "exp(logit - max)", "probability")
-    for c, (v, q) in enumerate(zip(z, probabilities)):
-        table.add_row(names[c], f"{v:+.4f}", f"{np.exp(v - z.max()):.4g}", f"{q:.4f}")
-    loss = -np.log(np.clip(probabilities[p.label], 1e-7, 1 - 1e-7))
-    return Group(
-        Text(f"This network ({trace.network.architecture}) has layers whose weights the trace does not keep, "
-             "so the math starts at the output layer's logits, as the trace recorded them.", style="bold"),
-        table, Text(f"Loss for the true label '{names[p.label]}': -ln({probabilities[p.label]:.6f}) = {loss:.6f}"),
-    )
+    width = max(len(n) for n in names + ["class"])
+    rows = [f"  {'class':<{width}}  {'logit':>9}  {'exp(logit - max)':>16}  probability"]
+    rows += [f"  {names[c]:<{width}}  {v:>+9.4f}  {np.exp(v - z.max()):>16.4g}  {q:.4f}"
+             for c, (v, q) in enumerate(zip(z, probabilities))]
+    clipped = float(np.clip(probabilities[p.label], EPSILON, 1 - EPSILON))
+    intro = [f"This network ({trace.network.architecture}) has layers whose weights the trace does not keep, "
+             "so the math starts at the output layer's logits, as the trace recorded them."]
+    return [Section("logits", "The output logits and softmax", intro + rows),
+            Section("loss", "The loss", loss_lines(float(probabilities[p.label]), names[p.label], -math.log(clipped)))]
 
 
-def main(args, console) -> int:
-    trace, _ = load_trace(args.trace)
-    if not trace.weights:
-        console.print(render_output_side(trace, args.sample))
-        return 0
-    console.print(render_math(arithmetic(trace, args.sample), trace))
+def other_mistake(trace: Trace, sample: int | None) -> int | None:
+    """A test image the run got wrong, other than the followed one, to suggest next."""
     wrong = [p.sample for p in trace.samples if not p.correct and p.sample != trace.prediction.sample]
-    if wrong and args.sample is None:
-        console.print(Text(f"\nTry a mistake: pipetrace learn math --sample {wrong[0]} (bigger error, bigger gradient)", style="dim"))
-    return 0
+    return wrong[0] if wrong and sample is None else None

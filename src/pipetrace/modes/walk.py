@@ -1,9 +1,10 @@
 """Mode `walk`: step through the pipeline one stage at a time, at the learner's pace.
 
 Each step shows the stage's measured numbers, the lines of NumPy/Keras code that do it (the
-same lines `pipetrace learn code` writes), and one check-yourself question whose answer is a
-number of this run. Keys: 1-4 answers, Enter goes on, b goes back, q quits. Piped, the
-same keys come one a line (an empty line is Enter), and the end of input quits.
+same lines `pipetrace learn code --exact` writes), and one check-yourself question whose answer
+is a number of this run. `steps(trace)` builds them as plain data (no rich, no HTML); the
+terminal (views/learn.py: keys 1-4 answer, Enter goes on, b goes back, q quits; piped, one key
+a line) and the report's walk panel (views/html/modes.py) render the same steps.
 
 >>> [step.title for step in steps(trace)][:2]          # doctest: +SKIP
 ['Load', 'Preprocessing']
@@ -11,53 +12,98 @@ same keys come one a line (an empty line is Enter), and the end of input quits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from rich.console import Group
-from rich.panel import Panel
-from rich.syntax import Syntax
-from rich.text import Text
-
-from pipetrace.insights.quiz import _distinct, _pct
-from pipetrace.modes.answers import ENTER, Answers
+from pipetrace.insights.quiz import _distinct
 from pipetrace.modes.code import Block, blocks
-from pipetrace.modes.locate import load_trace
+from pipetrace.numbers import number, percent, probability
 from pipetrace.stages.measure import shape_text
-from pipetrace.trace import Question, Trace
-from pipetrace.views.terminal import render_prediction, render_stage, render_training
+from pipetrace.trace import Question, Stage, Trace
 
 LETTERS = "1234"  # answers are numbers here: b already means back
 
 
 @dataclass
 class Step:
-    """One stop of the walk: what to show, the code behind it, and the question to check yourself."""
+    """One stop of the walk, as plain data: what to show, the code behind it, and the question to check yourself.
+
+    `facts` are (label, text) rows every view shows; `picture` names the part of the trace a view
+    may also draw if it can ("stage:N", "training", "prediction"), so no drawing lives here.
+    """
 
     title: str
-    show: object  # a rich renderable
+    facts: list[tuple[str, str]]
     code: list[str]
     question: Question
+    picture: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 def steps(trace: Trace) -> list[Step]:
     """The stages, then training and the prediction, each with its code and question."""
     code = {block.stage: block for block in _code_blocks(trace)}
     out = []
-    for stage in trace.stages:
+    for index, stage in enumerate(trace.stages):
         key = "Model training" if stage.number == 5 else stage.name
         lines = code[key].lines if key in code else []
-        out.append(Step(f"Stage {stage.number}: {stage.name}", render_stage(stage), lines, QUESTIONS[stage.number](trace)))
-    out.append(Step("Training, epoch by epoch", render_training(trace.training),
-                    code["Model training"].lines[-2:] if "Model training" in code else [], _epoch_question(trace)))
+        out.append(Step(f"Stage {stage.number}: {stage.name}", stage_facts(stage), lines, QUESTIONS[stage.number](trace),
+                        f"stage:{index}"))
+    out.append(Step("Training, epoch by epoch", training_facts(trace),
+                    code["Model training"].lines[-2:] if "Model training" in code else [], _epoch_question(trace), "training"))
     evaluation = code["Evaluation"].lines[:2] if "Evaluation" in code else []
-    out.append(Step(f"One prediction, layer by layer (test image {trace.prediction.sample})",
-                    render_prediction(trace.prediction, trace.dataset["class_names"]),
+    out.append(Step(f"One prediction, layer by layer (test image {trace.prediction.sample})", prediction_facts(trace),
                     ["probabilities = model.predict(x_test[[SAMPLE]], verbose=0)[0]", "predicted = probabilities.argmax()"]
                     if not evaluation else [f"SAMPLE = {trace.prediction.sample}",
                                             "probabilities = model.predict(x_test[[SAMPLE]], verbose=0)[0]",
                                             "predicted = int(probabilities.argmax())  # the class with the largest probability"],
-                    _prediction_question(trace)))
+                    _prediction_question(trace), "prediction"))
     return out
+
+
+def _array(info) -> str:
+    return f"{info.name} {shape_text(info.shape)} {info.dtype}, values {info.min:.4g}..{info.max:.4g}"
+
+
+def stage_facts(stage: Stage) -> list[tuple[str, str]]:
+    """in, out, did, example, time, and the stage's own counts (labels per class, parameters per layer)."""
+    d = stage.details
+    facts = [("in", "; ".join(_array(a) for a in stage.inputs) or f"{len(d.get('files', []))} files"),
+             ("out", "; ".join(_array(a) for a in stage.outputs)), ("did", stage.did), ("example", stage.example),
+             ("time", f"{stage.seconds:.2f} s")]
+    if stage.name == "Train/Test split" and "class_names" in d:
+        for part in ("train", "test"):
+            counts = d[f"{part}_counts"]
+            facts.append((part, ", ".join(f"'{name}' {count:,}" for name, count in zip(d["class_names"], counts))
+                          + f"; {sum(counts):,} in all"))
+    if stage.name == "Model training" and "parameters" in d:
+        facts += [(p["layer"], f"{p['weights']:,} weights + {p['biases']:,} biases = {p['params']:,}") for p in d["parameters"]]
+        facts.append(("total", f"{d['total_params']:,} parameters"))
+    return facts
+
+
+def training_facts(trace: Trace) -> list[tuple[str, str]]:
+    """One row per epoch (epoch 0 first when the trace measured the untrained network)."""
+    t = trace.training
+    rows = [("epoch 0", f"before training: loss {number(t.start.loss)}, test loss {number(t.start.test_loss)}, "
+                        f"test accuracy {percent(t.start.test_accuracy)}")] if getattr(t, "start", None) else []
+    for e in t.epochs:
+        rows.append((f"epoch {e.epoch}", f"loss {number(e.loss)}, accuracy {percent(e.accuracy)}, test loss "
+                                         f"{number(e.test_loss)}, test accuracy {percent(e.test_accuracy)}, {e.seconds:.1f} s. "
+                                         f"{e.observation}"))
+    if t.status != "completed":
+        rows.append(("status", f"training {t.status} after {len(t.epochs)} of {t.epochs_planned} epochs"))
+    return rows
+
+
+def prediction_facts(trace: Trace) -> list[tuple[str, str]]:
+    """Each layer's summary, then the classes the network found most likely."""
+    p, names = trace.prediction, trace.dataset["class_names"]
+    rows = [(layer.name, layer.summary) for layer in p.layers]
+    probabilities = p.output_layer.values
+    if probabilities:
+        ranked = sorted(range(len(probabilities)), key=lambda c: -probabilities[c])[:3]
+        rows.append(("most likely", ", ".join(f"'{names[c]}' {probability(probabilities[c])}" for c in ranked)))
+    return rows
 
 
 def _code_blocks(trace: Trace) -> list[Block]:
@@ -130,9 +176,9 @@ def _prediction_question(trace: Trace) -> Question:
     p, names = trace.prediction, trace.dataset["class_names"]
     probs = p.output_layer.values
     ranked = sorted(range(len(probs)), key=lambda c: -probs[c])
-    return _question(f"What probability did the network give its answer, '{names[p.predicted]}'?", _pct(p.confidence),
-                     [_pct(probs[c]) for c in ranked[1:4]] + [_pct(1 / len(probs)), "100.00%"],
-                     f"softmax gave '{names[p.predicted]}' {_pct(p.confidence)}; the true label is '{names[p.label]}'")
+    return _question(f"What probability did the network give its answer, '{names[p.predicted]}'?", probability(p.confidence),
+                     [probability(probs[c]) for c in ranked[1:4]] + [probability(1 / len(probs)), probability(1 - p.confidence)],
+                     f"softmax gave '{names[p.predicted]}' {probability(p.confidence)}; the true label is '{names[p.label]}'")
 
 
 QUESTIONS = {1: _load_question, 2: _scale_question, 3: _shape_question, 4: _split_question, 5: _params_question}
@@ -145,62 +191,3 @@ def shuffled(question: Question, number: int) -> Question:
     options = question.options[-shift:] + question.options[:-shift] if shift else list(question.options)
     return Question(question.text, options, options.index(question.options[question.answer]), question.explanation,
                     question.kind, question.level)
-
-
-def render_step(step: Step, number: int, total: int, question: Question):
-    parts = [step.show]
-    if step.code:
-        parts.append(Panel(Syntax("\n".join(step.code), "python", theme="ansi_dark", word_wrap=True),
-                           title="the code that does it", title_align="left"))
-    lines = [f"Check yourself: {question.text}"] + [f"  {L}  {o}" for L, o in zip(LETTERS, question.options)]
-    parts.append(Text("\n".join(lines), style="bold"))
-    return Panel(Group(*parts), title=f"[bold]Step {number} of {total}: {step.title}[/]", title_align="left")
-
-
-def walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
-    """Run the walk; returns (right answers, steps seen)."""
-    all_steps = steps(trace)
-    questions = [shuffled(s.question, n) for n, s in enumerate(all_steps)]
-    results: dict[int, bool] = {}
-    seen = set()
-    index = 0
-    console.print(Text(f"A walk through the run of {trace.created_at}: {len(all_steps)} steps. "
-                       "Keys: 1-4 answer, Enter next, b back, q quit.", style="bold"))
-    while 0 <= index < len(all_steps):
-        seen.add(index)
-        question = questions[index]
-        console.print(render_step(all_steps[index], index + 1, len(all_steps), question))
-        letters = LETTERS[: len(question.options)]
-        while True:
-            prompt = (f"[1-{len(question.options)}] answer · Enter next · b back · q quit: " if index not in results
-                      else "Enter next · b back · q quit: ")
-            console.file.flush()
-            key = answers.ask(prompt, ("" if index in results else letters) + "bq", enter=True)
-            if key is None or key == "q":
-                index = -1
-                break
-            if key == "b":
-                if index == 0:
-                    console.print(Text("This is the first step."))
-                    continue
-                index -= 1
-                break
-            if key == ENTER:
-                index += 1
-                break
-            right = LETTERS.index(key) == question.answer
-            results[index] = right
-            verdict = ("Right. ", "bold green") if right else ("Not quite. ", "bold red")
-            key_text = f"The answer is {LETTERS[question.answer]}: {question.options[question.answer]}. "
-            console.print(Text.assemble(verdict, "" if right else key_text, question.explanation))
-    right = sum(results.values())
-    console.print(Text(f"\nWalk over: {len(seen)} of {len(all_steps)} steps seen, {right} of {len(results)} "
-                       "check questions answered right.", style="bold"))
-    return right, len(seen)
-
-
-def main(args, console) -> int:
-    trace, _ = load_trace(args.trace)
-    with Answers() as answers:
-        walk(trace, answers, console)
-    return 0
