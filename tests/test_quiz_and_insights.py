@@ -4,7 +4,9 @@ import copy
 import re
 
 from pipetrace.insights import build_quiz, key_insights, quiz_pool
+from pipetrace.numbers import number, percent
 from pipetrace.stages.measure import shape_text
+from pipetrace.training.observations import gap_noise
 
 
 def test_every_question_has_distinct_options_and_one_key(small_run):
@@ -23,7 +25,7 @@ def test_default_quiz_mirrors_the_seed_page(small_run):
     assert q1.kind == "concept" and q1.options[q1.answer] == trace.stages[2].did
     assert {s.did for s in trace.stages if s.name != "Flatten"} >= set(q1.options) - {trace.stages[2].did}
     assert q2.options[q2.answer] == shape_text(trace.stages[2].outputs[0].shape)
-    assert q3.options[q3.answer] == f"{100 * trace.training.epochs[-1].test_accuracy:.2f}%"
+    assert q3.options[q3.answer] == percent(trace.training.epochs[-1].test_accuracy)
 
 
 def test_measured_keys_match_the_trace(small_run):
@@ -49,10 +51,12 @@ def test_shuffling_moves_the_key_but_keeps_it_right(small_run):
 def test_insights_quote_the_numbers_they_rest_on(small_run):
     trace, _ = small_run
     insights = key_insights(trace)
-    last = trace.training.epochs[-1]
+    start, last = trace.training.start, trace.training.epochs[-1]
     learning = insights[0]
-    assert learning.figures["test_accuracy"] == last.test_accuracy
-    assert f"{last.test_accuracy:.1%}" in learning.text and f"{last.loss:.3f}" in learning.text
+    assert learning.figures["test_accuracy"] == trace.evaluation.test_accuracy
+    assert learning.figures["first_loss"] == start.loss and learning.figures["last_loss"] == last.loss
+    assert percent(trace.evaluation.test_accuracy) in learning.text and number(last.loss) in learning.text
+    assert number(start.loss) in learning.text and "untrained start" in learning.text
     params = next(i for i in insights if "parameters" in i.text)
     assert f"{trace.network.total_params:,}" in params.text
     hardest = next(i for i in insights if "hardest" in i.text)
@@ -61,13 +65,25 @@ def test_insights_quote_the_numbers_they_rest_on(small_run):
     assert re.search(rf"'{c}' was the hardest", hardest.text)
 
 
-def test_generalization_insight_follows_the_gap(small_run):
+def test_generalization_insight_follows_the_gap_against_its_noise(small_run):
     trace, _ = small_run
+    n_test, n_train = trace.dataset["test_count"], trace.training.train_measured_on
     overfit = copy.deepcopy(trace)
     overfit.training.epochs[-1].accuracy = 0.999
     overfit.training.epochs[-1].test_accuracy = 0.90
     text = next(i.text for i in key_insights(overfit) if "gap" in i.text)
-    assert "9.9 points" in text and "memorize" in text
+    assert "9.9 points" in text and "over-fitting" in text and "more than the measuring noise" in text
+    # a gap inside the noise of n test images (2 standard errors) is not called memorizing
+    close = copy.deepcopy(trace)
+    noise = 2 * gap_noise(0.9, n_train, 0.9, n_test)
+    close.training.epochs[-1].accuracy, close.training.epochs[-1].test_accuracy = 0.9 + noise / 2, 0.9
+    insight = next(i for i in key_insights(close) if "gap" in i.text)
+    assert insight.figures["gap_points"] < insight.figures["noise_points"]
+    assert "within the measuring noise" in insight.text and "over-fitting" not in insight.text
+    # a running mean (older traces, TraceCallback) is never set against test accuracy
+    running = copy.deepcopy(overfit)
+    running.training.train_measured_on = 0
+    assert not any("gap" in i.text for i in key_insights(running))
     diverged = copy.deepcopy(trace)
     diverged.training.status = "diverged"
     assert key_insights(diverged)[0].text.startswith("Training diverged in epoch 2 of 2")
