@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +16,15 @@ class SourceFile:
     name: str
     sha256: str
     verified: bool
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file, read in chunks (a large file is never held in memory whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass

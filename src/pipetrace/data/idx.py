@@ -14,55 +14,86 @@ arbitrary exception.
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from pipetrace.data.budgets import check_data_bytes, check_image_side
+from pipetrace.data.names import readable
 from pipetrace.errors import DataError
 
 UNSIGNED_BYTE = 0x08
 MAX_DIMENSIONS = 4
+CHUNK = 1 << 20  # bytes read at a time when counting what follows the values
 
 
 def read_idx(path: str | Path, expect_dims: int | None = None) -> np.ndarray:
-    """Read a gzip-compressed (``.gz``) or plain IDX file into a uint8 array."""
+    """Read a gzip-compressed (``.gz``) or plain IDX file into a uint8 array.
+
+    The header is read first and the size it promises checked against the data budget, so a
+    small file that claims gigabytes is refused before anything else is decompressed.
+    """
     path = Path(path)
+    name = readable(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{name}: file not found")
+    gz = path.suffix == ".gz"
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            if not gz:
+                return _read(handle, name, expect_dims, size=path.stat().st_size)
+            signature = handle.read(2)
+            if not signature:
+                raise DataError(f"{name}: the file is empty")
+            if signature != b"\x1f\x8b":
+                raise DataError(f"{name}: not a gzip file (it does not start with the gzip signature)")
+            handle.seek(0)
+            with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+                return _read(stream, name, expect_dims)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataError(f"{name}: the gzip data is truncated or damaged ({error})") from error
     except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error.strerror})") from error
-    if path.suffix == ".gz":
-        raw = _gunzip(raw, path)
-    return read_idx_bytes(raw, str(path), expect_dims)
+        what = "the gzip data is truncated or damaged" if gz else "cannot be read"
+        raise DataError(f"{name}: {what} ({error.strerror or error})") from error
 
 
-def _gunzip(raw: bytes, path: Path) -> bytes:
-    if not raw:
-        raise DataError(f"{path}: the file is empty")
-    if raw[:2] != b"\x1f\x8b":
-        raise DataError(f"{path}: not a gzip file (it does not start with the gzip signature)")
+def idx_shape(path: str | Path, expect_dims: int | None = None) -> list[int]:
+    """The dimensions an IDX file's header promises, read without reading (or decompressing) the values."""
+    path = Path(path)
+    name = readable(path)
     try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as error:
-        raise DataError(f"{path}: the gzip data is truncated or damaged ({error})") from error
+        with path.open("rb") as handle:
+            if path.suffix == ".gz" and handle.read(2) == b"\x1f\x8b":
+                handle.seek(0)
+                with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+                    return _header(stream, name, expect_dims)
+            handle.seek(0)
+            return _header(handle, name, expect_dims)
+    except (EOFError, zlib.error, OSError) as error:
+        raise DataError(f"{name}: the header cannot be read ({error})") from error
 
 
 def read_idx_bytes(raw: bytes, name: str, expect_dims: int | None = None) -> np.ndarray:
     """Parse uncompressed IDX bytes; `name` is only used in error messages."""
-    if len(raw) == 0:
+    return _read(io.BytesIO(raw), name, expect_dims, size=len(raw))
+
+
+def _header(stream, name: str, expect_dims: int | None) -> list[int]:
+    head = stream.read(4)
+    if len(head) == 0:
         raise DataError(f"{name}: the file is empty")
-    if len(raw) < 4:
-        raise DataError(f"{name}: only {len(raw)} bytes, too short for an IDX header")
-    if raw[0] != 0 or raw[1] != 0:
+    if len(head) < 4:
+        raise DataError(f"{name}: only {len(head)} bytes, too short for an IDX header")
+    if head[0] != 0 or head[1] != 0:
         raise DataError(f"{name}: not an IDX file (the magic number must start with two zero bytes)")
-    if raw[2] != UNSIGNED_BYTE:
+    if head[2] != UNSIGNED_BYTE:
         raise DataError(
-            f"{name}: IDX value type 0x{raw[2]:02x} is not supported (only 0x08, unsigned bytes)"
+            f"{name}: IDX value type 0x{head[2]:02x} is not supported (only 0x08, unsigned bytes)"
         )
-    ndim = raw[3]
+    ndim = head[3]
     if not 1 <= ndim <= MAX_DIMENSIONS:
         raise DataError(f"{name}: IDX magic number says {ndim} dimensions, expected 1 to {MAX_DIMENSIONS}")
     if expect_dims is not None and ndim != expect_dims:
@@ -70,15 +101,38 @@ def read_idx_bytes(raw: bytes, name: str, expect_dims: int | None = None) -> np.
         raise DataError(
             f"{name}: wrong IDX magic number {2048 + ndim} ({ndim} dimensions), expected {magic}"
         )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{name}: the header is cut short ({len(raw)} of {header} bytes)")
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    expected = int(np.prod(dims, dtype=np.int64))
-    actual = len(raw) - header
-    if actual != expected:
-        shape = " x ".join(map(str, dims))
-        raise DataError(
-            f"{name}: the header says {shape} = {expected} values, but the file holds {actual}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, count=expected, offset=header).reshape(dims)
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise DataError(f"{name}: the header is cut short ({4 + len(sizes)} of {4 + 4 * ndim} bytes)")
+    return [int.from_bytes(sizes[4 * i : 4 + 4 * i], "big") for i in range(ndim)]
+
+
+def _read(stream, name: str, expect_dims: int | None, size: int | None = None) -> np.ndarray:
+    """Header, budget, then exactly the values the header promises; `size`: the whole length, when known."""
+    dims = _header(stream, name, expect_dims)
+    header = 4 + 4 * len(dims)
+    expected = math.prod(dims)
+    shape = " x ".join(map(str, dims))
+    if size is not None and size - header != expected:
+        raise DataError(f"{name}: the header says {shape} = {expected} values, but the file holds {size - header}")
+    check_data_bytes(expected, f"{name}: the header says {shape} values, so it")
+    if len(dims) == 3:
+        check_image_side(dims[1], dims[2], name)
+    values = stream.read(expected)
+    if len(values) < expected:
+        raise DataError(f"{name}: the header says {shape} = {expected} values, but the file holds {len(values)}")
+    if size is None and stream.read(1):
+        raise DataError(f"{name}: the header says {shape} = {expected} values, but the file holds {_more(stream, expected)}")
+    return np.frombuffer(values, dtype=np.uint8).reshape(dims)
+
+
+def _more(stream, expected: int) -> str:
+    """How many values a stream held past `expected` (counted without keeping them, up to the data budget)."""
+    total = expected + 1
+    limit = expected + (1 << 30)
+    while total < limit:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return str(total)
+        total += len(chunk)
+    return f"more than {expected} (at least {total})"

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 
+from pipetrace.data.budgets import MAX_IMAGE_FILES, check_class_count, check_data_bytes
 from pipetrace.data.dataset import Dataset, SourceFile
+from pipetrace.data.names import check_class_name, readable
 from pipetrace.data.split import describe_split, stratified_split
 from pipetrace.errors import DataError, SettingsError
 
 COLORS = ("grayscale", "rgb")
+MAX_IMAGE_FILE_BYTES = 100 * 2**20  # one image file; larger is not a picture a first network reads
 
 
 def load_image_folder(folder: str | Path, *, image_size: tuple[int, int] = (28, 28), color: str | None = None,
@@ -53,18 +57,25 @@ def load_image_folder(folder: str | Path, *, image_size: tuple[int, int] = (28, 
             f"{folder}: needs one subfolder per class, at least 2 (found {len(class_dirs)}: {found})"
         )
 
-    images, labels, files = [], [], []
-    for label, class_dir in enumerate(class_dirs):
-        paths = _image_paths(class_dir)
+    check_class_count(len(class_dirs), readable(folder))
+    class_names = [readable(d.name) for d in class_dirs]  # a name that is not UTF-8 keeps its odd bytes as \xNN
+    for name in class_names:
+        check_class_name(name, f"{readable(folder)}: a class folder")
+    found = [_image_paths(class_dir) for class_dir in class_dirs]
+    for class_dir, paths in zip(class_dirs, found):
         if not paths:
-            raise DataError(f"{class_dir}: the class folder holds no images")
+            raise DataError(f"{readable(class_dir)}: the class folder holds no images")
+    _check_budget(sum(len(paths) for paths in found), size, readable(folder))
+
+    images, labels, files = [], [], []
+    for label, (class_dir, paths) in enumerate(zip(class_dirs, found)):
         digest = hashlib.sha256()
         for path in paths:
             raw = _read_bytes(path)
-            digest.update(str(path.relative_to(class_dir)).encode() + b"\0" + raw)
+            digest.update(os.fsencode(path.relative_to(class_dir)) + b"\0" + raw)
             images.append(_decode(raw, path, size))
             labels.append(label)
-        files.append(SourceFile(f"{class_dir.name}/ ({len(paths)} images)", digest.hexdigest(), verified=False))
+        files.append(SourceFile(f"{class_names[label]}/ ({len(paths)} images)", digest.hexdigest(), verified=False))
 
     rgb = np.stack(images)  # N x H x W x 3, uint8
     del images
@@ -72,17 +83,23 @@ def load_image_folder(folder: str | Path, *, image_size: tuple[int, int] = (28, 
     mode = color or ("rgb" if has_colour else "grayscale")
     pixels = rgb if mode == "rgb" else _grayscale(rgb, has_colour)
     labels = np.array(labels, dtype=np.int64)
-    class_names = [d.name for d in class_dirs]
-    train, test = stratified_split(labels, test_fraction, seed, str(folder), class_names)
+    train, test = stratified_split(labels, test_fraction, seed, readable(folder), class_names)
     chosen = "chosen" if color else "decided from the images"
     return Dataset(
-        name=folder.name,
-        source=(f"{len(labels)} images in {folder}, one subfolder per class, read with Pillow as "
+        name=readable(folder.name),
+        source=(f"{len(labels)} images in {readable(folder)}, one subfolder per class, read with Pillow as "
                 f"{mode} ({chosen}), resized to {size[0]} x {size[1]}"),
         x_train=pixels[train], y_train=labels[train], x_test=pixels[test], y_test=labels[test],
         class_names=class_names, files=files, pixel_max=255.0,
         split=describe_split(test_fraction, seed),
     )
+
+
+def _check_budget(count: int, size: tuple[int, int], where: str) -> None:
+    """Before any image is opened: how many there are, and the bytes they make at `size` (decoded as RGB)."""
+    if count > MAX_IMAGE_FILES:
+        raise DataError(f"{where}: {count:,} files in the class folders, more than pipetrace reads ({MAX_IMAGE_FILES:,})")
+    check_data_bytes(count * size[0] * size[1] * 3, f"{where}: {count:,} images at {size[0]} x {size[1]} in colour")
 
 
 def _check_size(image_size) -> tuple[int, int]:
@@ -112,9 +129,14 @@ def _image_paths(class_dir: Path) -> list[Path]:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_IMAGE_FILE_BYTES + 1)
     except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error.strerror})") from error
+        raise DataError(f"{readable(path)}: cannot be read ({error.strerror})") from error
+    if len(raw) > MAX_IMAGE_FILE_BYTES:
+        raise DataError(f"{readable(path)}: larger than {MAX_IMAGE_FILE_BYTES // 2**20} MB, too large for one image; "
+                        f"remove it or make it smaller")
+    return raw
 
 
 def _decode(raw: bytes, path: Path, size: tuple[int, int]) -> np.ndarray:
@@ -129,9 +151,12 @@ def _decode(raw: bytes, path: Path, size: tuple[int, int]) -> np.ndarray:
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except Exception as error:  # Pillow raises UnidentifiedImageError, OSError, ValueError, SyntaxError, ...
-        what = "not an image Pillow can read" if type(error).__name__ == "UnidentifiedImageError" else \
-            f"a damaged or unreadable image ({str(error) or type(error).__name__})"
-        raise DataError(f"{path}: {what}; remove it or replace it with an image file") from error
+        kind = type(error).__name__
+        if kind == "DecompressionBombError":  # Pillow's guard: checked from the header, before decoding
+            raise DataError(f"{readable(path)}: {error}; pipetrace keeps Pillow's limit, so make the image smaller") from error
+        what = "not an image Pillow can read" if kind == "UnidentifiedImageError" else \
+            f"a damaged or unreadable image ({str(error) or kind})"
+        raise DataError(f"{readable(path)}: {what}; remove it or replace it with an image file") from error
 
 
 def _to_8_bits(image):

@@ -8,13 +8,15 @@ says "T-shirt/top" where MNIST says "0".
 
 from __future__ import annotations
 
-import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
 
-from pipetrace.data.dataset import Dataset, SourceFile
-from pipetrace.data.idx import read_idx
+from pipetrace.data.dataset import Dataset, SourceFile, file_sha256
+from pipetrace.data.budgets import check_class_count, check_data_bytes
+from pipetrace.data.idx import idx_shape, read_idx
+from pipetrace.data.names import check_class_name, readable
 from pipetrace.errors import DataError
 
 BUNDLED_DIR = Path(__file__).parent / "mnist"
@@ -44,9 +46,11 @@ def load_mnist(data_dir: str | Path | None = None) -> Dataset:
     sums = _read_sums(folder / "SHA256SUMS") if bundled else {}
     paths = [_find(folder, name) for name in FILES]
     class_names = list(DIGITS) if bundled else _class_names(folder / CLASSES_FILE)
+    promised = sum(math.prod(idx_shape(p)) for p in paths)  # from the headers, before any values are read
+    check_data_bytes(promised, f"{readable(folder)}: the four IDX files together")
     files = []
     for path in paths:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         if bundled and sums.get(path.name) != digest:
             raise DataError(
                 f"{path}: checksum mismatch (sha256 {digest[:12]}..., SHA256SUMS expects "
@@ -64,8 +68,8 @@ def load_mnist(data_dir: str | Path | None = None) -> Dataset:
             f"{folder}: training images are {_shape(x_train.shape[1:])} but test images are "
             f"{_shape(x_test.shape[1:])}"
         )
-    source = "bundled MNIST (verified against SHA256SUMS)" if bundled else f"IDX files in {folder}"
-    name = "MNIST" if bundled else folder.name
+    source = "bundled MNIST (verified against SHA256SUMS)" if bundled else f"IDX files in {readable(folder)}"
+    name = "MNIST" if bundled else readable(folder.name)
     return Dataset(name, source, x_train, y_train, x_test, y_test, class_names, files,
                    pixel_max=255.0, split=SPLIT)
 
@@ -88,6 +92,9 @@ def _class_names(path: Path) -> list[str]:
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)
         raise DataError(f"{path}: the class name {twice!r} appears twice")
+    check_class_count(len(names), str(path))
+    for name in names:
+        check_class_name(name, readable(path))
     return names
 
 

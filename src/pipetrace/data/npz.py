@@ -16,16 +16,18 @@ names the classes. Everything is checked, so a bad file gives one `DataError` th
 
 from __future__ import annotations
 
-import hashlib
+import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from pipetrace.data.dataset import Dataset, SourceFile
+from pipetrace.data.budgets import MAX_CLASSES, check_class_count, check_data_bytes, check_image_side
+from pipetrace.data.dataset import Dataset, SourceFile, file_sha256
+from pipetrace.data.names import check_class_name, readable
 from pipetrace.errors import DataError
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
-MAX_CLASSES = 10_000  # class numbers beyond this are a mistake (an id, a pixel), not a class count
 SPLIT = "the file's own split: x_train and y_train for training, x_test and y_test for testing"
 
 
@@ -39,6 +41,7 @@ def load_npz(path: str | Path) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found" if not path.is_dir() else f"{path}: is a folder, not an .npz file")
+    _check_headers(path)
     arrays = _read(path)
     x_train = _image_array(arrays["x_train"], "x_train", path)
     x_test = _image_array(arrays["x_test"], "x_test", path)
@@ -59,18 +62,60 @@ def load_npz(path: str | Path) -> Dataset:
         raise DataError(
             f"{path}: every label is class {class_names[present[0]]!r}; a classifier needs at least 2 classes"
         )
-    with path.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else \
-            hashlib.sha256(handle.read()).hexdigest()
     return Dataset(
-        name=path.stem,
-        source=f"the arrays in {path} ({pixels})",
+        name=readable(path.stem),
+        source=f"the arrays in {readable(path)} ({pixels})",
         x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         class_names=class_names,
-        files=[SourceFile(path.name, digest, verified=False)],
+        files=[SourceFile(readable(path.name), file_sha256(path), verified=False)],
         pixel_max=pixel_max,
         split=SPLIT,
     )
+
+
+def _check_headers(path: Path) -> None:
+    """What each array's .npy header promises (shape, dtype), checked against the budgets before any array is read.
+
+    NumPy allocates an array as its header says before it reads the values, so a small file can
+    ask for gigabytes; reading the headers alone costs a few hundred bytes each. A file that is
+    not a zip archive at all is left to `_read`, which says what it is.
+    """
+    check_data_bytes(path.stat().st_size, f"{path}: the file")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return
+    total = 0
+    with archive:
+        for key in (*KEYS, "class_names"):
+            try:
+                info = archive.getinfo(f"{key}.npy")
+            except KeyError:
+                continue
+            try:
+                with archive.open(info) as member:
+                    shape, dtype = _npy_header(member)
+            except Exception as error:  # zipfile.BadZipFile, zlib.error, EOFError, ValueError from a damaged header
+                raise DataError(f"{path}: {key} cannot be read, the file is damaged ({_reason(error)})") from error
+            if dtype.hasobject:
+                raise DataError(f"{path}: {key} holds Python objects (pickled); save plain number or string arrays")
+            if key.startswith("x_") and len(shape) >= 3:
+                check_image_side(shape[1], shape[2], f"{path}: {key}")
+            size = math.prod(shape) * dtype.itemsize
+            check_data_bytes(size, f"{path}: {key} ({_size(shape)} values of {dtype})")
+            total += size
+    check_data_bytes(total, f"{path}: its arrays together")
+
+
+def _npy_header(member) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f".npy format version {version[0]}.{version[1]} is not one pipetrace reads")
+    return tuple(int(n) for n in shape), np.dtype(dtype)
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
@@ -174,6 +219,13 @@ def _label_array(labels: np.ndarray, key: str, path: Path) -> np.ndarray:
                 f"{path}: label {float(labels[bad]):g} at {key}[{bad}] is not a whole number; labels must be "
                 f"class numbers (0, 1, 2, ...) or strings"
             )
+        if len(labels) and labels.min() < 0:
+            bad = int(np.argmin(labels))
+            raise DataError(
+                f"{path}: label {float(labels[bad]):g} at {key}[{bad}] is negative; labels must be class numbers 0, 1, 2, ..."
+            )
+        if len(labels) and labels.max() >= MAX_CLASSES:  # checked as floats: 1e30 has no int64
+            raise DataError(_too_large(path, labels, key))
         labels = labels.astype(np.int64)
     if labels.dtype.kind not in "biuUS":
         raise DataError(f"{path}: {key} holds {labels.dtype} values; labels must be integers or strings")
@@ -182,7 +234,24 @@ def _label_array(labels: np.ndarray, key: str, path: Path) -> np.ndarray:
         raise DataError(
             f"{path}: label {int(labels[bad])} at {key}[{bad}] is negative; labels must be class numbers 0, 1, 2, ..."
         )
-    return labels
+    if labels.dtype.kind in "iu" and len(labels) and labels.max() >= MAX_CLASSES:
+        raise DataError(_too_large(path, labels, key))
+    return labels.astype(np.int64) if labels.dtype.kind == "u" else labels
+
+
+def _too_large(path: Path, labels: np.ndarray, key: str) -> str:
+    """The message for a label of MAX_CLASSES or more (an id, a pixel value, a typo), found before any conversion."""
+    position = int(np.argmax(labels))
+    value = labels[position]
+    shown = f"{float(value):g}" if labels.dtype.kind == "f" else str(value)
+    times = _times(int(np.count_nonzero(labels == value)))
+    return (f"{path}: label {shown} appears {times} in {key} (first at {key}[{position}]); labels must be class "
+            f"numbers 0..K-1 with every class present, and {shown} would mean {_classes_meant(shown)} classes "
+            f"(pipetrace takes at most {MAX_CLASSES})")
+
+
+def _classes_meant(shown: str) -> str:
+    return str(int(shown) + 1) if shown.isdigit() else f"over {shown}"
 
 
 def _encode_labels(y_train: np.ndarray, y_test: np.ndarray, names: np.ndarray | None, path: Path):
@@ -196,6 +265,9 @@ def _encode_labels(y_train: np.ndarray, y_test: np.ndarray, names: np.ndarray | 
         together = np.concatenate([_text(y_train), _text(y_test)])
         values, codes = np.unique(together, return_inverse=True)
         values = [str(v) for v in values]
+        check_class_count(len(values), f"{path}: the labels name")
+        for value in values:
+            check_class_name(value, f"{path}: a label")
         if given is None:
             class_names = values
             order = np.arange(len(values))
@@ -217,12 +289,25 @@ def _encode_labels(y_train: np.ndarray, y_test: np.ndarray, names: np.ndarray | 
         raise DataError(
             f"{path}: label {top} at {key}[{bad}] is outside 0..{count - 1} (class_names has {count} names)"
         )
-    if count > MAX_CLASSES:
+    counts = np.bincount(np.concatenate([y_train, y_test]), minlength=count)
+    empty = np.flatnonzero(counts == 0)
+    if given is None and len(empty):
+        key, labels = ("y_train", y_train) if y_train.max(initial=0) == top else ("y_test", y_test)
         raise DataError(
-            f"{path}: label {top} would mean {count} classes; labels must be class numbers counting from 0 "
-            f"(at most {MAX_CLASSES} classes)"
+            f"{path}: label {top} appears {_times(int(counts[top]))} (first at {key}[{int(np.argmax(labels))}]), "
+            f"but no image has label {_listed(empty)}; labels must be class numbers 0..K-1 with every class "
+            f"present (add class_names to name classes that have no images)"
         )
     return (y_train, y_test), given if given is not None else [str(n) for n in range(count)]
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n:,} times")
+
+
+def _listed(numbers: np.ndarray, shown: int = 3) -> str:
+    head = ", ".join(str(int(n)) for n in numbers[:shown])
+    return head if len(numbers) <= shown else f"{head} (and {len(numbers) - shown:,} more)"
 
 
 def _class_names(names: np.ndarray, path: Path) -> list[str]:
@@ -233,6 +318,9 @@ def _class_names(names: np.ndarray, path: Path) -> list[str]:
         raise DataError(f"{path}: class_names lists {len(text)} name(s); a classifier needs at least 2")
     if len(set(text)) != len(text) or any(not t.strip() for t in text):
         raise DataError(f"{path}: class_names must be distinct, non-empty names")
+    check_class_count(len(text), f"{path}: class_names")
+    for name in text:
+        check_class_name(name, f"{path}: class_names")
     return text
 
 

@@ -143,9 +143,13 @@ def _svg(fig, name: str) -> str:
     """The figure as an <svg> element to inline: no XML prolog, no date, ids unique to this chart."""
     import matplotlib
 
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)  # labels from the data are text: '$1_to_$5' is a class name, not math
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"pipetrace-{name}",
-                                "font.family": "sans-serif"}):
+                                "font.family": "sans-serif", "text.parse_math": False}):
         fig.savefig(buffer, format="svg", metadata={"Date": None}, transparent=True)
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
