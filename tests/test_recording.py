@@ -24,7 +24,7 @@ def test_recording_on_keeps_every_batch_loss():
     assert [len(e.batch_losses) for e in trace.training.epochs] == [steps, steps]
     assert observer.batches == 2 * 3 and observer.epochs == 2  # calls of 16 and 2 batches, then the last, smaller one
     mean = sum(trace.training.epochs[0].batch_losses[:-1]) * 64 + trace.training.epochs[0].batch_losses[-1] * (1200 - 18 * 64)
-    assert abs(mean / 1200 - trace.training.epochs[0].loss) < 1e-3  # the epoch loss is the mean over its examples
+    assert abs(mean / 1200 - trace.training.epochs[0].running_loss) < 1e-3  # the running loss is the mean over its examples
 
 
 def test_recording_off_records_no_batches_and_calls_no_one_during_an_epoch():

@@ -23,7 +23,8 @@ def test_a_learning_rate_that_blows_up_stops_training_with_a_plain_explanation(t
     assert len(trace.training.epochs) == 1 < trace.training.epochs_planned
     assert trace.training.epochs[0].loss is None
     assert "NaN or infinite in epoch 1" in trace.training.epochs[0].observation
-    assert "smaller learning rate, e.g. 1e+19" in trace.training.epochs[0].observation
+    assert "try a learning rate of about 0.001, typical for Adam" in trace.training.epochs[0].observation
+    assert trace.training.restored_epoch == 0 and "untrained" in trace.insights[0].text
     assert trace.insights[0].text.startswith("Training diverged in epoch 1 of 4")
     assert "Run diverged" in done.stdout and "NaN" in done.stdout
     shown = pipetrace_cli("show", str(out / "trace.json"))
