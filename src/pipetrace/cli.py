@@ -1,7 +1,7 @@
 """The `pipetrace` command: `run` a pipeline and trace it, `show` a saved trace.
 
 Heavy libraries load only where needed: `show` and `--help` never import TensorFlow.
-Errors pipetrace expects (bad data, bad options) print one clear line and exit 2.
+Errors pipetrace expects (bad data, bad options, no TensorFlow) print one clear line and exit 2.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import argparse
 import contextlib
 import datetime
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from pipetrace import __version__
@@ -24,11 +26,23 @@ DEFAULTS = Settings()
 def console_main() -> None:
     """The `pipetrace` command (and `python -m pipetrace`): `main`, then leave at once.
 
-    After a run, TensorFlow's teardown at exit takes about a second and has nothing left to
-    do: every file is written, closed and renamed into place. So a process that imported it
-    flushes its output and exits without the teardown.
+    The process is ours, so it sets what a library call must not: Keras on TensorFlow and
+    TensorFlow's C++ log level 2 (unless the user set them), Keras imported without its unused
+    extras, and a private temporary folder, removed at the end, for the files TensorFlow's
+    autograph writes there. After a run, TensorFlow's teardown at exit takes about a second and
+    has nothing left to do: every file is written, closed and renamed into place. So a process
+    that imported it flushes its output and exits without the teardown.
     """
-    status = main()
+    from pipetrace.training import backend
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    backend.LEAN_IMPORT = True  # skip Keras' unused extras (see backend.LEAN_IMPORT)
+    _use_private_temp_folder()
+    try:
+        status = main()
+    finally:
+        remove_private_temp_folder()
     if "tensorflow" in sys.modules:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -39,9 +53,9 @@ def console_main() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 0
+    if not getattr(args, "command", None):  # like git: what there is to do, and a status that says nothing was
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return args.handler(args)
     except PipetraceError as error:
@@ -93,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a small convolutional network: Conv2D(16) -> pool -> Conv2D(32) -> pool -> Flatten -> Dense")
     group.add_argument("--model", metavar="FILE.keras", help="trace your own saved Keras model instead of the built-in one")
     group.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate, metavar="RATE",
-                       help="Adam's step size at the start (default %(default)s)")
+                       help="the optimizer's step size at the start (default %(default)s)")
     group.add_argument("--schedule", choices=("cosine", "constant"), default=DEFAULTS.schedule,
                        help="cosine: the rate glides to 0 by the last step; constant: it stays (default %(default)s)")
     group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="same seed, same numbers on the same machine (default %(default)s)")
@@ -109,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     output = run.add_argument_group("output")
     output.add_argument("--questions", type=int, default=DEFAULTS.questions, metavar="N", help="quiz questions (default %(default)s)")
     output.add_argument("--no-answers", action="store_true", help="print the quiz without its answers")
-    output.add_argument("--out", metavar="DIR", help="where to save trace.json and model.keras (default: a new folder under runs/)")
+    output.add_argument("--out", metavar="DIR", help="where to save trace.json, model.keras and report.html "
+                        "(default: a new folder under $PIPETRACE_RUNS, or under runs/ when it is not set)")
     output.add_argument("--force", action="store_true", help="allow --out to replace an earlier run")
     output.add_argument("--quiet", action="store_true", help="print only the result and where it was saved")
     output.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR (tensorboard --logdir DIR)")
@@ -136,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Print the JSON Schema (draft 2020-12) of trace.json.")
     schema.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     schema.set_defaults(handler=_schema)
+
+    completion = commands.add_parser(
+        "completion", help="print a bash or zsh script that completes pipetrace's commands and options",
+        description="Print a shell completion script (made by shtab from these very options).",
+        epilog="bash: pipetrace completion bash > ~/.local/share/bash-completion/completions/pipetrace; "
+               "zsh: pipetrace completion zsh > ~/.zfunc/_pipetrace (with fpath+=~/.zfunc before compinit)")
+    completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
+    completion.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    completion.set_defaults(handler=_completion)
     return parser
 
 
@@ -158,9 +182,6 @@ def _run(args) -> int:
     )
     out = Path(args.out) if args.out else _new_run_folder()
     console = _console()
-    from pipetrace.training import fit
-
-    fit.LEAN_IMPORT = True  # this process is ours: skip Keras' unused extras (see fit.LEAN_IMPORT)
     from pipetrace.pipeline import Observer, run
     from pipetrace.views.terminal import render_results, render_stage
 
@@ -177,11 +198,22 @@ def _run(args) -> int:
         console.print(render_stage(trace.stages[-1]))
         for part in render_results(trace, answers=not args.no_answers):
             console.print(part)
+    from pipetrace.numbers import percent
+
     last = trace.training.epochs[-1] if trace.training.epochs else None
-    accuracy = f"test accuracy {last.test_accuracy:.2%}" if last else "no epoch finished"
-    console.print(f"\nRun {trace.status}: {accuracy}. Saved {out / 'trace.json'} and {out / 'model.keras'}")
-    console.print(f"See it again with: pipetrace show {out / 'trace.json'}")
-    console.print(f"Open the report in a browser: {(out / 'report.html').resolve().as_uri()}")
+    accuracy = f"test accuracy {percent(trace.evaluation.test_accuracy)}" if last else "no epoch finished"
+    if trace.training.restored_epoch == 0:  # the saved model is the untrained network
+        accuracy = f"the untrained starting weights were put back (test accuracy {percent(trace.evaluation.test_accuracy)}: guesses)"
+    elif trace.training.restored_epoch is not None:
+        accuracy += f" with the weights from the end of epoch {trace.training.restored_epoch}"
+    # soft_wrap: a path is never broken across lines (piped output is not wrapped at all); no markup in paths
+    lines = [f"Run {trace.status}: {accuracy}. Saved {out / 'trace.json'} and {out / 'model.keras'}",
+             f"See it again with: pipetrace show {out / 'trace.json'}",
+             f"Open the report in a browser: {(out / 'report.html').resolve().as_uri()}"]
+    if not args.quiet:
+        console.print()
+    for line in lines:
+        console.print(line, soft_wrap=True, markup=False)
     return EXIT_STATUS[trace.status]
 
 
@@ -197,6 +229,7 @@ def interrupts_end_training(console):
     """
 
     def second(signum, frame):
+        remove_private_temp_folder()
         os._exit(130)
 
     def first(signum, frame):
@@ -212,6 +245,29 @@ def interrupts_end_training(console):
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _completion(args) -> int:
+    """The completion script for the whole command line: folders complete where a DIR is asked, files where a file is."""
+    import shtab
+
+    parser = build_parser()
+    for action in _all_actions(parser):
+        metavar = str(action.metavar or "")
+        if metavar == "DIR":
+            action.complete = shtab.DIRECTORY
+        elif metavar in ("FILE", "FILE.keras", "TRACE", "NAME|PATH"):
+            action.complete = shtab.FILE
+    print(shtab.complete(parser, shell=args.shell))
+    return 0
+
+
+def _all_actions(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_actions(sub)
 
 
 def _schema(args) -> int:
@@ -238,11 +294,9 @@ def _show(args) -> int:
 
 def _show_html(trace, html: str | None, open_it: bool, console) -> int:
     """Write the report (to `html`, or a temporary file for --open alone) and maybe open it."""
-    import tempfile
-
     from pipetrace.views.html import write_report
 
-    path = Path(html) if html else Path(tempfile.mkdtemp(prefix="pipetrace-")) / "report.html"
+    path = Path(html) if html else Path(tempfile.mkdtemp(prefix="pipetrace-", dir=_user_temp_folder())) / "report.html"
     if path.is_dir():
         raise PipetraceError(f"--html {path}: is a folder; give a file name such as {path / 'report.html'}")
     try:
@@ -283,3 +337,28 @@ def _new_run_folder() -> Path:
         n += 1
         folder = base / f"{stamp}-{n}"
     return folder
+
+
+_private_temp: dict[str, str] = {}
+
+
+def _use_private_temp_folder() -> None:
+    """Temporary files of this process go to a folder of its own, which `remove_private_temp_folder` deletes.
+
+    TensorFlow's autograph writes two `__autograph_generated_file*.py` per run to the
+    temporary folder and removes them at exit, in the teardown the command skips.
+    """
+    _private_temp["user"] = tempfile.gettempdir()
+    _private_temp["ours"] = tempfile.mkdtemp(prefix="pipetrace-")
+    tempfile.tempdir = _private_temp["ours"]
+
+
+def remove_private_temp_folder() -> None:
+    if "ours" in _private_temp:
+        tempfile.tempdir = _private_temp["user"]
+        shutil.rmtree(_private_temp.pop("ours"), ignore_errors=True)
+
+
+def _user_temp_folder() -> str:
+    """The temporary folder the user's system names (for files meant to outlive the command)."""
+    return _private_temp.get("user") or tempfile.gettempdir()

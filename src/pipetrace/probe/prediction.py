@@ -15,19 +15,54 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipetrace.errors import PipetraceError
 from pipetrace.probe.layer_story import describe_input, describe_layer, describe_prediction
 from pipetrace.trace import Prediction
 
 
 def trace_prediction(model, x, label: int | None = None, sample: int = 0, image=None,
                      class_names: list[str] | None = None) -> Prediction:
-    """Run one input `x` (without the batch axis) through `model` and trace every layer.
+    """Run one input `x` through `model` and trace every layer.
 
-    `image` is the raw picture shown for the input (defaults to `x` scaled to 0..255);
-    `label` the true class if known; `class_names` the names of the outputs.
+    `x` is one input (`x_test[0]`) or a batch of one (`x_test[:1]`, as `model.predict` takes);
+    any other shape raises `PipetraceError` naming the shape the model expects. `image` is the
+    raw picture shown for the input (defaults to `x` scaled to 0..255); `label` the true class
+    if known; `class_names` the names of the outputs.
     """
     images = None if image is None else [image]
-    return trace_predictions(model, np.asarray(x)[None], [label], [sample], images, class_names)[0]
+    return trace_predictions(model, batch_of_one(model, x), [label], [sample], images, class_names)[0]
+
+
+def batch_of_one(model, x) -> np.ndarray:
+    """`x` as a batch holding one input, checked against the model's input shape (when the model knows it)."""
+    x = np.asarray(x)
+    expected = _input_shape(model)
+    if expected is None or _fits(x.shape, expected):
+        return x[None]
+    if x.ndim == len(expected) + 1 and x.shape[0] == 1 and _fits(x.shape[1:], expected):
+        return x
+    many = f" (a batch of {x.shape[0]}: pass one of them, such as x[0] or x[:1])" if (
+        x.ndim == len(expected) + 1 and _fits(x.shape[1:], expected)) else ""
+    raise PipetraceError(
+        f"trace_prediction: {model.name} takes one input of shape {_shape_text(expected)} or a batch of one, "
+        f"{_shape_text((1, *expected))}; got shape {_shape_text(x.shape)}{many}")
+
+
+def _input_shape(model) -> tuple | None:
+    """The shape of one input (no batch axis; None where any size goes), or None if the model has not said."""
+    try:
+        inputs = model.inputs
+        return tuple(inputs[0].shape[1:]) if inputs and len(inputs) == 1 else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _fits(shape: tuple, expected: tuple) -> bool:
+    return len(shape) == len(expected) and all(want is None or want == got for got, want in zip(shape, expected))
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("any" if size is None else str(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def trace_predictions(model, xs, labels: list[int | None], samples: list[int], images=None,

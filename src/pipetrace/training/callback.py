@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 
@@ -39,15 +40,16 @@ class TraceCallback(keras.callbacks.Callback):
     steps); the loss of those steps themselves is recovered from two consecutive means.
     """
 
-    def __init__(self, batch_size: int = 0):
+    def __init__(self, batch_size: int | None = None):
         super().__init__()
-        self.batch_size = batch_size  # for the record only: Keras does not tell callbacks
+        self.batch_size = batch_size  # None: read from the fit it records (see fit_batch_size)
         self.epochs: list[dict] = []
         self.diverged_at: int | None = None
         self.training: Training | None = None
 
     def on_train_begin(self, logs=None):
         self._fit_started = time.perf_counter()
+        self._batch_size = self.batch_size or fit_batch_size()
         self.epochs, self.diverged_at = [], None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -93,13 +95,35 @@ class TraceCallback(keras.callbacks.Callback):
             status = "stopped early"
         self.training = Training(
             epochs_planned=int(self.params.get("epochs") or len(self.epochs)),
-            batch_size=self.batch_size,
+            batch_size=self._batch_size or 0,  # 0: the data did not say (a generator of batches)
             steps_per_epoch=int(self.params.get("steps") or 0),
             steps_per_record=int(getattr(self.model, "steps_per_execution", 1) or 1),
             epochs=[Epoch(**record, observation=text) for record, text in zip(self.epochs, observations)],
             status=status,
             seconds=time.perf_counter() - self._fit_started,
         )
+
+
+def fit_batch_size() -> int | None:
+    """The batch size of the `model.fit` now calling its callbacks, as its data adapter holds it.
+
+    Keras gives callbacks `params` = {verbose, epochs, steps} and no batch size, so it is read
+    from the `fit` call on the stack: its epoch iterator's adapter knows it (32 when `fit` was
+    given arrays and no batch_size, the batch dimension of a batched tf.data.Dataset, None for a
+    generator). None when no Keras `fit` is found.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        iterator = frame.f_locals.get("epoch_iterator") if frame.f_code.co_name == "fit" else None
+        adapter = getattr(iterator, "data_adapter", None)
+        if adapter is not None:
+            try:
+                size = adapter.batch_size
+            except (AttributeError, TypeError, ValueError):
+                return None
+            return int(size) if size else None
+        frame = frame.f_back
+    return None
 
 
 def _accuracy(logs: dict, prefix: str):
