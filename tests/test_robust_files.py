@@ -35,10 +35,10 @@ def test_schema_command_prints_it():
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda d: d.pop("training"), "'training' is a required property"),
-        (lambda d: d["training"]["epochs"][0].update(loss="low"), "field training/epochs/0/loss"),
-        (lambda d: d["stages"][2].update(outputs="784"), "field stages/2/outputs: '784' is not of type 'array'"),
-        (lambda d: d["prediction"].update(sample=None), "field prediction/sample: None is not of type 'integer'"),
+        (lambda d: d.pop("training"), "(top level): must contain ['training'] properties"),
+        (lambda d: d["training"]["epochs"][0].update(loss="low"), "training.epochs[0].loss: must be number or null"),
+        (lambda d: d["stages"][2].update(outputs="784"), "stages[2].outputs: must be array"),
+        (lambda d: d["prediction"].update(sample=None), "prediction.sample: must be integer"),
         (lambda d: d.update(schema_version=99), "written by a newer pipetrace (schema version 99"),
         (lambda d: d.update(schema_version="1"), "schema_version must be a whole number"),
     ],

@@ -19,6 +19,11 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from pipetrace.trace.fields import (
+    Base64, Count, DatasetInfo, Fraction, Image, LayerConfig, LayerDetails, Loss, Number, Options, Seconds, Shape,
+    StageDetails, Values,
+)
+
 SCHEMA_VERSION = 1
 
 
@@ -51,10 +56,10 @@ class ArrayInfo:
     """Shape, type and value range of one array as it left (or entered) a stage."""
 
     name: str
-    shape: list[int]
+    shape: Shape
     dtype: str
-    min: float
-    max: float
+    min: Number
+    max: Number
 
 
 @dataclass
@@ -71,8 +76,13 @@ class Stage:
     inputs: list[ArrayInfo]
     outputs: list[ArrayInfo]
     example: str
-    seconds: float
-    details: dict[str, Any] = field(default_factory=dict)
+    seconds: Seconds
+    details: StageDetails = field(default_factory=dict)  # typed by stage name: see trace.fields.STAGE_DETAILS
+
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import stage_repr  # one line: never the sample image and counts it keeps
+
+        return stage_repr(self)
 
 
 @dataclass
@@ -92,13 +102,18 @@ class LayerInfo:
     biases: int
     other: int = 0
     label: str = ""  # Dense(128, relu), Conv2D(16, 3x3, relu), Dropout(0.2), ...
-    input_shape: list[int] = field(default_factory=list)
-    output_shape: list[int] = field(default_factory=list)
-    config: dict[str, Any] = field(default_factory=dict)
+    input_shape: Shape = field(default_factory=list)
+    output_shape: Shape = field(default_factory=list)
+    config: LayerConfig = field(default_factory=dict)
 
     @property
     def params(self) -> int:
         return self.weights + self.biases + self.other
+
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import layer_info_repr  # one line: never the Keras config
+
+        return layer_info_repr(self)
 
 
 @dataclass
@@ -130,24 +145,34 @@ class Network:
     def dense_layers(self) -> list[LayerInfo]:
         return [layer for layer in self.layers if layer.kind == "Dense"]
 
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import network_repr  # one line: the architecture and its size
+
+        return network_repr(self)
+
 
 @dataclass
 class Epoch:
     """One epoch of training. Losses are None when they were not finite numbers (NaN or inf)."""
 
     epoch: int
-    loss: float | None
-    accuracy: float | None  # None when the model reported no accuracy
-    test_loss: float | None  # the test-set numbers are None when fit had no validation data
-    test_accuracy: float | None
-    seconds: float
+    loss: Loss | None
+    accuracy: Fraction | None  # None when the model reported no accuracy
+    test_loss: Loss | None  # the test-set numbers are None when fit had no validation data
+    test_accuracy: Fraction | None
+    seconds: Seconds
     observation: str
-    batch_losses: list[float | None] = field(default_factory=list)
+    batch_losses: list[Loss | None] = field(default_factory=list)
     # The running mean during the epoch's pass (dropout on, weights changing batch to batch). Since
     # Training.train_measured_on > 0, `loss`/`accuracy` above are measured after the epoch in inference
     # mode, like the test numbers; the running mean is never to be compared with test accuracy.
     running_loss: float | None = None
     running_accuracy: float | None = None
+
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import epoch_repr  # one line: never the per-batch losses
+
+        return epoch_repr(self)
 
 
 @dataclass
@@ -160,7 +185,7 @@ class Training:
     steps_per_record: int  # batches averaged into each entry of Epoch.batch_losses
     epochs: list[Epoch]
     status: str  # "completed", "diverged" or "interrupted"
-    seconds: float
+    seconds: Seconds
     start: Epoch | None = None  # epoch 0: the untrained network on both sets (None in older traces)
     # Training images measured in inference mode after each epoch (Epoch.loss/accuracy); 0: those are
     # the running mean during the epoch (older traces, TraceCallback) and not comparable with test.
@@ -172,6 +197,17 @@ class Training:
 
         return render_training(self)
 
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import training_repr  # one line; the table is __rich__ / _repr_html_
+
+        return training_repr(self)
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the same table as `rich.print` in a terminal."""
+        from pipetrace.views.rich_html import as_html
+
+        return as_html(self)
+
 
 @dataclass
 class Example:
@@ -180,23 +216,33 @@ class Example:
     index: int  # position in the test set
     label: int
     predicted: int
-    confidence: float  # the probability the network gave to `predicted`
-    image: list[list[int | list[int]]]  # the raw pixels: grey values, or [r, g, b] for colour
+    confidence: Fraction  # the probability the network gave to `predicted`
+    image: Image  # the raw pixels: grey values, or [r, g, b] for colour
+
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import example_repr  # one line: never the image
+
+        return example_repr(self)
 
 
 @dataclass
 class Evaluation:
     """The trained model on the whole test set: overall, per class, and what it confused."""
 
-    test_loss: float | None
-    test_accuracy: float
-    confusion: list[list[int]]  # confusion[true][predicted]
-    per_class_accuracy: list[float]
+    test_loss: Loss | None
+    test_accuracy: Fraction
+    confusion: list[list[Count]]  # confusion[true][predicted]
+    per_class_accuracy: list[Fraction]
     misclassified: list[int]  # test indices, a few, for views to show
     mistakes: list[Example] = field(default_factory=list)  # the images behind `misclassified`
     validation_loss: float | None = None  # on the held-out training images (Settings.validation); None when none
     validation_accuracy: float | None = None
     validation_count: int = 0  # how many training images were held out
+
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import evaluation_repr  # one line: never the confusion matrix and images
+
+        return evaluation_repr(self)
 
 
 @dataclass
@@ -207,8 +253,8 @@ class PackedArray:
     values are exactly the float32 numbers Keras computed with (no decimal rounding).
     """
 
-    shape: list[int]
-    data: str  # base64 of the little-endian float32 bytes, row-major
+    shape: Shape
+    data: Base64  # base64 of the little-endian float32 bytes, row-major
 
     @classmethod
     def pack(cls, array) -> PackedArray:
@@ -227,6 +273,11 @@ class PackedArray:
 
         return np.frombuffer(base64.b64decode(self.data), dtype="<f4").reshape(self.shape)
 
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import packed_array_repr  # shape and size: never the base64
+
+        return packed_array_repr(self)
+
 
 @dataclass
 class LayerWeights:
@@ -243,12 +294,17 @@ class LayerTrace:
     """One layer of the prediction trace: what came out of it for the sample image."""
 
     name: str
-    shape: list[int]
+    shape: Shape
     summary: str
-    values: list[float]  # the layer's output (empty when it holds more than 4096 numbers)
-    details: dict[str, Any] = field(default_factory=dict)
+    values: Values  # the layer's output (empty when it holds more than 4096 numbers)
+    details: LayerDetails = field(default_factory=dict)
     kind: str = ""  # Input, Dense, Conv2D, ..., Prediction
     layer: str = ""  # the Keras layer's name
+
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import layer_trace_repr  # one line: never the layer's values
+
+        return layer_trace_repr(self)
 
 
 @dataclass
@@ -257,10 +313,10 @@ class Prediction:
 
     sample: int
     label: int
-    image: list[list[int | list[int]]]  # rows of grey values, or of [r, g, b] for colour
+    image: Image  # rows of grey values, or of [r, g, b] for colour
     layers: list[LayerTrace]
     predicted: int
-    confidence: float
+    confidence: Fraction
 
     @property
     def correct(self) -> bool:
@@ -270,6 +326,17 @@ class Prediction:
         from pipetrace.views.terminal import render_prediction
 
         return render_prediction(self, [str(c) for c in range(len(self.output_layer.values))])
+
+    def __repr__(self) -> str:
+        from pipetrace.trace.reprs import prediction_repr  # one line; the table is __rich__ / _repr_html_
+
+        return prediction_repr(self)
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the same table as `rich.print` in a terminal."""
+        from pipetrace.views.rich_html import as_html
+
+        return as_html(self)
 
     @property
     def output_layer(self) -> LayerTrace:
@@ -287,7 +354,7 @@ class Question:
     """A multiple-choice question whose answer key comes from the run (or the stages it ran)."""
 
     text: str
-    options: list[str]
+    options: Options
     answer: int
     explanation: str
     kind: str  # "measured" (a number from this run) or "concept"
@@ -307,7 +374,7 @@ class Trace:
     """Everything one `pipetrace run` measured, in the order it happened."""
 
     settings: Settings
-    dataset: dict[str, Any]
+    dataset: DatasetInfo  # a dict with typed keys: trace.dataset["class_names"]
     stages: list[Stage]
     network: Network
     training: Training
@@ -316,13 +383,19 @@ class Trace:
     quiz: list[Question]
     insights: list[Insight]
     environment: dict[str, str]
-    timings: dict[str, float]
+    timings: dict[str, Seconds]
     created_at: str
     status: str = "completed"
     schema_version: int = SCHEMA_VERSION
     # Added for the HTML report; empty in traces written before it.
     weights: list[LayerWeights] = field(default_factory=list)  # the trained layers, in order
     samples: list[Prediction] = field(default_factory=list)  # test images traced layer by layer, right and wrong
+    # Not a field: the trained Keras model of a run made in this process (as keras' History.model),
+    # never saved, pickled or compared; None for a trace read from a file.
+    model: typing.ClassVar[Any] = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "model"}
 
     # ---- JSON round trip -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -348,6 +421,12 @@ class Trace:
         return read_trace(path)
 
     # ---- shown in notebooks and by rich ------------------------------------------------
+    def __repr__(self) -> str:
+        """Trace(mnist, Input(784) -> Dense(128, relu) -> Dense(10, softmax), 5 epochs, test accuracy 98.1%)."""
+        from pipetrace.trace.reprs import trace_repr
+
+        return trace_repr(self)
+
     def __rich_console__(self, console, options):
         from pipetrace.views.terminal import render_trace
 
@@ -358,6 +437,12 @@ class Trace:
         from pipetrace.views.html import notebook_html
 
         return notebook_html(self)
+
+    def save_html(self, path: str | Path) -> Path:
+        """Write the HTML report (one self-contained page, works offline) to `path`; returns the path."""
+        from pipetrace.views.html import write_report
+
+        return write_report(self, path)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

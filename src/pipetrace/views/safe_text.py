@@ -1,0 +1,53 @@
+"""Text from a trace, a dataset or a path, made safe to print: never markup, never a terminal command.
+
+Trace strings, class names, folder names and file paths come from whoever made them. Printed
+as they are, `[link=...]` would become a live link, `[/]` would crash rich, and an escape
+sequence would retitle the window, clear the screen or write the clipboard (OSC 52). So:
+
+- `visible(s)`: control characters (C0, DEL, C1) and the invisible ones that reorder or hide
+  text (bidirectional overrides, zero-width marks) become their escapes, `\\x1b`, `\\u202e`;
+  for `print` and for `rich.text.Text`, which never parses markup.
+- `literal(s, style)`: a rich `Text` of `visible(s)`: where a rich renderable is wanted
+  (a table cell, a panel title).
+- `safe(s)`: `visible(s)` with rich markup escaped, to go inside a markup string
+  (`console.print(f"[bold]{safe(name)}[/]")`).
+
+>>> visible("two\\x1b]52;c;bad\\x07 lines\\n")
+'two\\\\x1b]52;c;bad\\\\x07 lines\\\\n'
+>>> safe("[link=https://x]click[/link] [/]")
+'\\\\[link=https://x]click\\\\[/link] \\\\[/]'
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.markup import escape
+from rich.text import Text
+
+# The same characters a trace may not hold (pipetrace.trace.reading.FORBIDDEN_CHARACTERS).
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: object) -> str:
+    """`text` as a string whose control and invisible characters are written as escapes."""
+    return _HIDDEN.sub(_escape, str(text))
+
+
+def safe(text: object) -> str:
+    """`visible(text)` with rich markup escaped: literal inside a markup string."""
+    return escape(visible(text))  # a trailing backslash is doubled too, so it cannot eat a closing tag
+
+
+def literal(text: object, style: str = "") -> Text:
+    """A rich Text showing `text` exactly (markup not parsed, controls made visible)."""
+    return Text(visible(text), style=style)
+
+
+def _escape(match: re.Match) -> str:
+    character = match.group()
+    if character in _NAMED:
+        return _NAMED[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
