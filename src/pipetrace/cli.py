@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from pipetrace import __version__
@@ -51,6 +52,7 @@ def console_main() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):  # like git: what there is to do, and a status that says nothing was
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except PipetraceError as error:
         if args.debug:
             raise
-        print(f"pipetrace {args.command}: error: {error}", file=sys.stderr)
+        from pipetrace.views.safe_text import visible  # error lines carry paths and names from others' files
+
+        print(f"pipetrace {args.command}: error: {visible(error)}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
         print("pipetrace: interrupted", file=sys.stderr)
@@ -69,12 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # a bug, not bad input: still one line, the traceback on request
         if args.debug:
             raise
+        from pipetrace.views.safe_text import visible
+
         print(
-            f"pipetrace {args.command}: unexpected error: {type(error).__name__}: {error} "
+            f"pipetrace {args.command}: unexpected error: {type(error).__name__}: {visible(error)} "
             "(run again with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning as one line, its control characters made visible (it may quote a dataset's names)."""
+    from pipetrace.views.safe_text import visible
+
+    print(f"pipetrace: warning: {visible(f'{category.__name__}: {message}')}", file=file or sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,12 +316,12 @@ def _show_html(trace, html: str | None, open_it: bool, console) -> int:
         write_report(trace, path)
     except OSError as error:
         raise PipetraceError(f"--html {path}: cannot write there ({error.strerror})") from error
-    console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", markup=False)
     if open_it:
         import webbrowser
 
         if not webbrowser.open(path.resolve().as_uri()):
-            console.print(f"No browser could be opened; open {path.resolve().as_uri()} yourself")
+            console.print(f"No browser could be opened; open {path.resolve().as_uri()} yourself", markup=False)
     return 0
 
 

@@ -29,6 +29,7 @@ from pipetrace.modes.answers import ENTER, Answers
 from pipetrace.modes.locate import load_trace
 from pipetrace.modes.quiz import QuizResult
 from pipetrace.trace import Question, Trace
+from pipetrace.views.safe_text import literal, safe, visible
 
 
 class Wrapped:
@@ -40,7 +41,7 @@ class Wrapped:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(options.max_width, 20)
         out = []
-        for line in self.lines:
+        for line in map(visible, self.lines):
             indent = " " * (len(line) - len(line.lstrip(" ")) + self.hang)
             out += textwrap.wrap(line, width, subsequent_indent=indent[: width // 2], break_on_hyphens=False,
                                  drop_whitespace=True) or [""]
@@ -53,7 +54,7 @@ def facts_grid(rows: list[tuple[str, str]]) -> Table:
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     for label, value in rows:
-        table.add_row(label, value)
+        table.add_row(literal(label), literal(value))
     return table
 
 
@@ -108,9 +109,9 @@ def render_step(trace: Trace, step: walk.Step, number: int, total: int, question
     choices.add_column(no_wrap=True)
     choices.add_column()
     for key, option in zip(walk.LETTERS, question.options):
-        choices.add_row(f"  {key}", option)
+        choices.add_row(f"  {key}", literal(option))
     parts += [Wrapped([f"Check yourself: {question.text}"], style="bold"), choices]
-    return Panel(Group(*parts), title=f"[bold]Step {number} of {total}: {step.title}[/]", title_align="left")
+    return Panel(Group(*parts), title=f"[bold]Step {number} of {total}: {safe(step.title)}[/]", title_align="left")
 
 
 def run_walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
@@ -121,7 +122,7 @@ def run_walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
     seen: set[int] = set()
     explained: set[str] = set()
     index = 0
-    console.print(Text(f"A walk through the run of {trace.created_at}: {len(all_steps)} steps. "
+    console.print(Text(f"A walk through the run of {visible(trace.created_at)}: {len(all_steps)} steps. "
                        "Keys: 1-4 answer, Enter next, b back, q quit.", style="bold"))
     while 0 <= index < len(all_steps):
         seen.add(index)
@@ -176,7 +177,7 @@ def ask(question: Question, number: int, total: int, answers: Answers, console) 
     choices.add_column(no_wrap=True)
     choices.add_column()
     for letter, option in zip(QUIZ_LETTERS, question.options):
-        choices.add_row(f"  {letter.upper()}", option)
+        choices.add_row(f"  {letter.upper()}", literal(option))
     console.print(choices)
     letters = QUIZ_LETTERS[: len(question.options)]
     console.file.flush()
@@ -298,7 +299,7 @@ def print_cheatsheet(args, console) -> int:
             target.write_text(cheatsheet.markdown(trace, str(path)), encoding="utf-8")
         except OSError as error:
             raise SettingsError(f"--markdown {target}: cannot write there ({error.strerror})") from error
-        console.print(f"\nWrote {target}")
+        console.print(f"\nWrote {safe(target)}")
     return 0
 
 
@@ -308,24 +309,24 @@ def print_cheatsheet(args, console) -> int:
 def compare_view(a: Trace, b: Trace, name_a: str, name_b: str) -> Group:
     from pipetrace.modes.experiment import curves_chart
 
-    parts: list[RenderableType] = [Text(f"A: {name_a}\nB: {name_b}", style="bold")]
+    parts: list[RenderableType] = [Text(f"A: {visible(name_a)}\nB: {visible(name_b)}", style="bold")]
     diff = compare.setting_differences(a, b)
     table = Table("setting", "A", "B")
     for row in diff:
-        table.add_row(*row)
+        table.add_row(*map(literal, row))
     parts += [Rule(Text("Settings that differ", style="bold"), align="left"),
               table if diff else Text("None: the same settings (differences come from the machine or the library versions)")]
     ma, mb = compare.metrics(a), compare.metrics(b)
     table = Table("", "A", "B")
     for key in ma:
-        table.add_row(key, ma[key], mb[key])
+        table.add_row(literal(key), literal(ma[key]), literal(mb[key]))
     parts += [Rule(Text("Metrics", style="bold"), align="left"), table, Text(compare.accuracy_change(a, b))]
     parts += [Rule(Text("Loss per epoch", style="bold"), align="left"), curves_chart({"A": a, "B": b})]
     rows = compare.per_class(a, b)
     if rows:
         table = Table("class", "A", "B", "B - A")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*map(literal, row))
         parts += [Rule(Text("Accuracy per class", style="bold"), align="left"), table]
     parts += [Rule(Text("Where their predictions disagree", style="bold"), align="left"),
               Wrapped(compare.disagreement_lines(a, b), hang=4)]

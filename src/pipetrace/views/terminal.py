@@ -24,6 +24,7 @@ from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Epoch, LayerTrace, Prediction, Question, Settings, Stage, Trace, Training
 from pipetrace.views.chart import loss_chart
 from pipetrace.views.digit import Digit, grey
+from pipetrace.views.safe_text import literal, safe, visible
 
 LETTERS = "ABCDEFGHIJ"
 SHADES = " ░▒▓█"
@@ -33,22 +34,42 @@ def render_trace(trace: Trace, answers: bool = True) -> Iterator[RenderableType]
     """Every section, in the order a run prints them."""
     yield render_header(trace.settings, trace.dataset["name"])
     yield section("Data Flow", f"{len(trace.stages)} Stages")
+    seen: set[str] = set()
     for stage in trace.stages:
         yield render_stage(stage)
-    yield from render_results(trace, answers)
+        yield from _glossary([stage.did, stage.example], seen)
+    yield from render_results(trace, answers, seen)
 
 
-def render_results(trace: Trace, answers: bool = True) -> Iterator[RenderableType]:
-    """What follows the data flow: training, prediction, quiz, insights, the run's facts."""
+def render_results(trace: Trace, answers: bool = True, seen: set[str] | None = None) -> Iterator[RenderableType]:
+    """What follows the data flow: training, prediction, quiz, insights, the run's facts.
+
+    Each term of the glossary is explained under the section that first uses it (`seen`: those already explained).
+    """
+    seen = set() if seen is None else seen
     yield section("Training Trace", "Epoch by Epoch")
     yield render_training(trace.training)
+    yield from _glossary(["Epoch Loss", f"batch of {trace.training.batch_size}",
+                          *(e.observation for e in trace.training.epochs)], seen)
     yield section("Prediction Trace", f"{len(trace.prediction.layers)} Layers")
     yield render_prediction(trace.prediction, trace.dataset["class_names"], trace.dataset.get("pixel_max", 255.0))
+    yield from _glossary([text for layer in trace.prediction.layers for text in (layer.name, layer.summary)], seen)
     yield section("Model Quiz", f"{len(trace.quiz)} Questions")
     yield render_quiz(trace.quiz, answers)
+    yield from _glossary([t for q in trace.quiz for t in [q.text, *q.options] + ([q.explanation] if answers else [])], seen)
     yield section("Key Insights", "")
     yield render_insights(trace)
+    yield from _glossary([insight.text for insight in trace.insights], seen)
     yield render_run_facts(trace)
+
+
+def _glossary(texts: list[str], seen: set[str]) -> Iterator[RenderableType]:
+    """The glossary's terms these texts use for the first time (insights.glossary), one a line, dim."""
+    from pipetrace.insights.glossary import first_uses
+
+    entries = first_uses(texts, seen)
+    if entries:
+        yield Group(*(hanging(f"  {entry.term}:", entry.meaning, style="dim") for entry in entries))
 
 
 def section(title: str, subtitle: str) -> Rule:
@@ -61,9 +82,9 @@ def render_header(settings: Settings, dataset: str) -> RenderableType:
     return Panel(
         Text.assemble(
             ("Model Pipeline Trace", "bold"),
-            f" - {'your model' if settings.model else 'first neural network'} on {dataset}{limit}\n",
-            f"{_planned_network(settings)}, {settings.optimizer} with {schedule}learning rate "
-            f"{settings.learning_rate:g}, {settings.epochs} epochs, batch {settings.batch_size}, seed {settings.seed}",
+            visible(f" - {'your model' if settings.model else 'first neural network'} on {dataset}{limit}\n"),
+            visible(f"{_planned_network(settings)}, {settings.optimizer} with {schedule}learning rate "
+            f"{settings.learning_rate:g}, {settings.epochs} epochs, batch {settings.batch_size}, seed {settings.seed}"),
         ),
         expand=False,
     )
@@ -88,14 +109,14 @@ def render_stage(stage: Stage) -> RenderableType:
     facts = Table.grid(padding=(0, 1))
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column()
-    facts.add_row("in", "; ".join(_array(a) for a in stage.inputs) or _files(stage))
-    facts.add_row("out", "; ".join(_array(a) for a in stage.outputs))
-    facts.add_row("did", stage.did)
-    facts.add_row("example", stage.example)
+    facts.add_row("in", literal("; ".join(_array(a) for a in stage.inputs) or _files(stage)))
+    facts.add_row("out", literal("; ".join(_array(a) for a in stage.outputs)))
+    facts.add_row("did", literal(stage.did))
+    facts.add_row("example", literal(stage.example))
     facts.add_row("time", f"{stage.seconds:.2f} s")
     extra = _stage_extra(stage)
     body = Group(facts, extra) if extra is not None else facts
-    return Panel(body, title=f"[bold]{stage.number} {stage.name}[/]", title_align="left")
+    return Panel(body, title=f"[bold]{stage.number} {safe(stage.name)}[/]", title_align="left")
 
 
 def _array(info) -> str:
@@ -118,7 +139,7 @@ def _stage_extra(stage: Stage) -> RenderableType | None:
         table = Table(box=None, padding=(0, 1), show_edge=False)
         table.add_column("label", style="dim")
         for name in d["class_names"]:
-            table.add_column(name, justify="right")
+            table.add_column(literal(name), justify="right")
         table.add_column("total", justify="right")
         table.add_row("train", *map(str, d["train_counts"]), str(sum(d["train_counts"])))
         table.add_row("test", *map(str, d["test_counts"]), str(sum(d["test_counts"])))
@@ -128,7 +149,7 @@ def _stage_extra(stage: Stage) -> RenderableType | None:
         for column in ("layer", "weights", "biases", "parameters"):
             table.add_column(column, justify="left" if column == "layer" else "right")
         for p in d["parameters"]:
-            table.add_row(p["layer"], f"{p['weights']:,}", f"{p['biases']:,}", f"{p['params']:,}")
+            table.add_row(literal(p["layer"]), f"{p['weights']:,}", f"{p['biases']:,}", f"{p['params']:,}")
         table.add_row("total", "", "", f"{d['total_params']:,}", style="bold")
         return table
     return None
@@ -158,7 +179,7 @@ def hanging(marker: str, text: str, style: str = "") -> RenderableType:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, style=style)
     grid.add_column(style=style)
-    grid.add_row(marker, Text(text))
+    grid.add_row(literal(marker), literal(text))
     return grid
 
 
@@ -194,7 +215,7 @@ class EpochTable:
                 longest = max([len(row[i]) for row in cells] + [1])
                 table.add_column(column, justify="right", no_wrap=False, min_width=longest, overflow="fold")
         for row in cells:
-            table.add_row(*(row if wide else row[:-1]))
+            table.add_row(*map(literal, row if wide else row[:-1]))
         yield table
         if self.train_measured_on:
             yield Text(f"Train: {self.train_measured_on:,} training images measured after each epoch with dropout off, "
@@ -231,11 +252,11 @@ def _loss(value: float | None) -> str:
 def render_prediction(prediction: Prediction, class_names: list[str], pixel_max: float = 255.0) -> RenderableType:
     panels = []
     for number, layer in enumerate(prediction.layers, start=1):
-        body: list[RenderableType] = [Text(layer.summary)]
+        body: list[RenderableType] = [literal(layer.summary)]
         extra = _layer_extra(layer, prediction, class_names, pixel_max)
         if extra is not None:
             body.append(extra)
-        panels.append(Panel(Group(*body), title=f"[bold]Layer {number}: {layer.name}[/] {shape_text(layer.shape)}", title_align="left"))
+        panels.append(Panel(Group(*body), title=f"[bold]Layer {number}: {safe(layer.name)}[/] {shape_text(layer.shape)}", title_align="left"))
     return Group(*panels)
 
 
@@ -252,7 +273,7 @@ def _layer_extra(layer: LayerTrace, prediction: Prediction, class_names: list[st
         best = max(range(len(layer.values)), key=lambda i: layer.values[i])
         for i, p in enumerate(layer.values):
             style = "bold green" if i == best else ""
-            table.add_row(Text(class_names[i], style=style), Bar(1.0, 0, p, width=40), Text(f"{p:.4f}", style=style))
+            table.add_row(literal(class_names[i], style=style), Bar(1.0, 0, p, width=40), Text(f"{p:.4f}", style=style))
         return table
     return None
 
@@ -265,7 +286,10 @@ def _activation_grid(values: list[float], per_row: int = 32) -> RenderableType:
         chunk = values[start : start + per_row]
         shades = "".join(SHADES[0] if v <= 0 else SHADES[min(len(SHADES) - 1, 1 + int(v / top * (len(SHADES) - 1)))] for v in chunk)
         lines.append(f"{start:>4} |{shades}|")
-    legend = f"     ' ' = 0 (not fired) ... '█' = {top:.2f} (strongest)"
+    negative = [v for v in values if v < 0]
+    low = (f"' ' = 0 or below ({len(negative)} outputs, down to {min(negative):.2f})" if negative
+           else "' ' = 0 (not fired)" if any(v == 0 for v in values) else f"' ' = none at 0 or below")
+    legend = f"     {low} ... '█' = {top:.2f} (strongest)"
     return Text("\n".join(lines + [legend]))
 
 
@@ -275,13 +299,13 @@ def _activation_grid(values: list[float], per_row: int = 32) -> RenderableType:
 def render_quiz(quiz: list[Question], answers: bool = True) -> RenderableType:
     parts: list[RenderableType] = []
     for number, q in enumerate(quiz, start=1):
-        parts.append(Text(f"{number}. {q.text}", style="bold"))
+        parts.append(literal(f"{number}. {q.text}", style="bold"))
         for letter, option in zip(LETTERS, q.options):
-            parts.append(Text(f"   {letter}  {option}"))
+            parts.append(literal(f"   {letter}  {option}"))
     if answers:
         parts.append(Text("\nAnswers", style="bold"))
         for number, q in enumerate(quiz, start=1):
-            parts.append(Text(f"{number}. {LETTERS[q.answer]}  {q.options[q.answer]}: {q.explanation}"))
+            parts.append(literal(f"{number}. {LETTERS[q.answer]}  {q.options[q.answer]}: {q.explanation}"))
     else:
         parts.append(Text("\n(answers hidden: run `pipetrace show TRACE` to see them)", style="dim"))
     return Group(*parts)
@@ -293,10 +317,11 @@ def render_insights(trace: Trace) -> RenderableType:
 
 def render_run_facts(trace: Trace) -> RenderableType:
     env = trace.environment
-    versions = ", ".join(f"{k} {v}" for k, v in env.items() if k not in ("platform", "device", "backend"))
-    timings = ", ".join(f"{k} {v:.2f} s" for k, v in trace.timings.items())
+    versions = visible(", ".join(f"{k} {v}" for k, v in env.items() if k not in ("platform", "device", "backend")))
+    timings = visible(", ".join(f"{k} {v:.2f} s" for k, v in trace.timings.items()))
+    run = visible(f"Run {trace.created_at}, status {trace.status}, on {env.get('device', '?')} ({env.get('platform', '?')})")
     return Text(
-        f"\nRun {trace.created_at}, status {trace.status}, on {env.get('device', '?')} ({env.get('platform', '?')})\n"
+        f"\n{run}\n"
         f"Times: {timings}\nVersions: {versions}",
         style="dim",
     )
