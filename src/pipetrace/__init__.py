@@ -14,11 +14,15 @@ from pipetrace.errors import DataError, PipetraceError, SettingsError, TraceFile
 from pipetrace.trace import Settings, Trace  # noqa: E402
 
 
-def run(settings=None, **kwargs):
-    """Run the whole pipeline and return its Trace (see `pipetrace.pipeline.run`)."""
+def run(settings=None, *, verbose="auto", **kwargs):
+    """Run the whole pipeline and return its Trace (see `pipetrace.pipeline.run`).
+
+    Progress shows while it trains, as `model.fit(verbose=...)` shows it: "auto" or 1 a bar and a
+    line per epoch (in a terminal or a notebook), 2 one line per epoch, 0 nothing.
+    """
     from pipetrace.pipeline import run as _run
 
-    return _run(settings, **kwargs)
+    return _run(settings, verbose=verbose, **kwargs)
 
 
 def trace_prediction(model, x, label=None, class_names=None, image=None):

@@ -46,12 +46,15 @@ class Observer:
 
 def run(settings: Settings | None = None, *, model=None, data: Dataset | None = None,
         out: str | Path | None = None, observer: Observer | None = None, force: bool = False,
-        record: bool = True, tensorboard: str | Path | None = None, **overrides) -> Trace:
+        record: bool = True, tensorboard: str | Path | None = None, verbose="auto", **overrides) -> Trace:
     """Run the whole pipeline and return its Trace; with `out`, also save trace.json, model.keras, report.html.
 
     Settings can be given as a `Settings` or as keyword arguments (epochs=3, hidden=[256, 128],
     conv=True, dataset="digits", ...). `model` may be a Keras model (Sequential or functional,
     built or loaded in Python) or the path of a .keras file; `data` a `pipetrace.data.Dataset`.
+    `verbose` as in `model.fit`: "auto" or 1 shows progress as it trains (stages, a bar and a line
+    per epoch, in a terminal or a notebook), 2 one line per epoch, 0 nothing; "auto" is silent
+    when you pass an `observer` of your own (see pipetrace.views.progress).
     """
     given_model = None
     if model is not None and not isinstance(model, (str, Path)):
@@ -61,7 +64,9 @@ def run(settings: Settings | None = None, *, model=None, data: Dataset | None = 
     if data is not None:
         overrides["dataset"] = data.name
     settings = check_settings(dataclasses.replace(settings or Settings(), **overrides))
-    observer = observer or Observer()
+    from pipetrace.views.progress import run_observer
+
+    observer = run_observer(observer, verbose)  # checked here, before anything is loaded
     hold = InterruptHold()  # from the end of training until saved, Ctrl-C and SIGTERM wait (see interrupts.py)
     with contextlib.ExitStack() as claimed:
         out_dir = claimed.enter_context(_claimed_out(Path(out), force)) if out is not None else None

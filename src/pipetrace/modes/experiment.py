@@ -131,7 +131,7 @@ def run_experiment(base: Settings, setting: str, values: list, out: Path, consol
         settings = dataclasses.replace(base, **{setting: value}, questions=min(base.questions, 3))
         console.print(f"Variant {n} of {len(values)}: {name} ...", end="")
         console.file.flush()
-        trace = pipetrace.run(settings, out=out / name, force=True)
+        trace = pipetrace.run(settings, out=out / name, force=True, verbose=0)  # its own line per variant
         console.print(f" test accuracy {100 * trace.evaluation.test_accuracy:.2f}% in {trace.training.seconds:.1f} s")
         runs.append((name, value, trace))
     return runs

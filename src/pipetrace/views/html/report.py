@@ -89,11 +89,30 @@ def write_report(trace: Trace, path: str | Path) -> Path:
 
 
 def notebook_html(trace: Trace, height: int = 900) -> str:
-    """The report in an iframe (srcdoc), for Jupyter and Colab: its CSS and script stay out of the notebook."""
+    """The report for Jupyter and Colab: a sandboxed iframe, and one line for a notebook that hides it.
+
+    sandbox="allow-scripts" and nothing else: the report's script runs (mode bar, quiz, drawing pad)
+    in a frame of its own opaque origin, so it cannot reach the notebook around it (parent.document,
+    the server's cookies and API), and its CSS stays out of the notebook. The page is the frame's
+    srcdoc, escaped as an attribute value.
+
+    JupyterLab and Notebook 7 remove iframes from output they do not trust (a notebook saved and
+    opened again, or executed by papermill or nbconvert). The line under the frame is plain HTML,
+    which their sanitiser keeps, so such a cell says what to do instead of staying blank.
+    """
     from html import escape
 
-    return (f'<iframe srcdoc="{escape(render_html(trace), quote=True)}" style="width:100%;height:{height}px;'
-            f'border:1px solid #ddd;border-radius:8px" title="pipetrace report"></iframe>')
+    from pipetrace.numbers import percent
+
+    what = f"pipetrace report: {trace.dataset.get('name', '')}, test accuracy {percent(trace.evaluation.test_accuracy)}."
+    return (f'<iframe srcdoc="{escape(render_html(trace), quote=True)}" sandbox="allow-scripts" '
+            f'style="width:100%;height:{height}px;border:1px solid #ddd;border-radius:8px" title="pipetrace report"></iframe>'
+            f'<p style="margin:4px 0;font-size:12px;color:#666">{escape(what)} {escape(UNTRUSTED_HINT)}</p>')
+
+
+UNTRUSTED_HINT = ("If you see only this line, the notebook is not trusted and hid the report: run the cell again, "
+                  'or write the report to a file with trace.save_html("report.html") (or pipetrace show TRACE.json '
+                  "--html report.html) and open it in a browser.")
 
 
 def _static(name: str) -> str:
