@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT, pipetrace_cli
 from pipetrace.modes import MODES
+from pipetrace.numbers import percent
 
 
 def test_learn_lists_the_nine_modes():
@@ -78,7 +79,7 @@ def test_cheatsheet_markdown_holds_this_runs_numbers(small_run, tmp_path):
     assert f"total: {trace.network.total_params:,}" in text
     assert " x ".join(map(str, trace.stages[2].outputs[0].shape)) in text
     assert "pipetrace run --epochs 2 --limit 3000" in text
-    assert f"{100 * trace.evaluation.test_accuracy:.2f}%" in text
+    assert f"{percent(trace.evaluation.test_accuracy)} of {trace.dataset['test_count']:,} right" in text
 
 
 def test_explain_illustrates_claims_with_the_run(small_run):
@@ -86,7 +87,7 @@ def test_explain_illustrates_claims_with_the_run(small_run):
     result = pipetrace_cli("learn", "explain", str(folder))
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())
-    for figure in (f"{trace.network.total_params:,}", f"{100 * trace.evaluation.test_accuracy:.2f}%",
+    for figure in (f"{trace.network.total_params:,}", percent(trace.evaluation.test_accuracy),
                    str(trace.prediction.first_hidden.details["fired"])):
         assert figure in out
     assert out.count("Common mistake:") >= 6

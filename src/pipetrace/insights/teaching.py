@@ -52,9 +52,9 @@ ACTIVATIONS = {
                               "a weighted sum passed on as it is: without a non-linear activation, stacked layers "
                               "can only compute one linear function of the pixels"),
     "leaky_relu": ActivationWords("LeakyReLU", "z if z > 0 else 0.2 * z", "multiplied by 0.2", False, True,
-                                  "a detector like ReLU, but a negative sum still leaks through at a fifth of its size"),
+                                  "a detector: a positive sum passes unchanged, a negative one still leaks through at a fifth of its size"),
     "elu": ActivationWords("ELU", "z if z > 0 else e^z - 1", "bent towards -1 (e^z - 1)", False, True,
-                           "a detector like ReLU for positive sums; negative sums give smooth outputs down to -1"),
+                           "a detector: a positive sum passes unchanged, a negative one gives a smooth output down to -1"),
     "selu": ActivationWords("SELU", "1.0507 * (z if z > 0 else 1.6733 * (e^z - 1))", "bent towards -1.758", False, True,
                             "a scaled ELU: positive sums grow by 1.0507, negative ones bend down towards -1.758"),
     "gelu": ActivationWords("GELU", "z * Phi(z) (Phi: the normal distribution's CDF)", "damped towards 0 (small negative outputs)",

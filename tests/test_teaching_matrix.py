@@ -1,0 +1,333 @@
+"""Every learning mode and the quiz, across the networks learners try, say only what is true of the run.
+
+A matrix of real small runs (600 images, 1-2 epochs) is trained once per session: each activation
+kind, each optimizer family, a CNN, dropout, scikit-learn's digits and a 3-class .npz. For each run,
+every mode's content (walk steps, explain chapters, math sections, cheatsheet rows, quiz questions)
+is checked against the run's own evidence: the activation and optimizer it recorded, its layers'
+shapes, its data, its measured probabilities and losses. The optimizer formulas are checked against
+Keras itself.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from pipetrace.insights import glossary
+from pipetrace.insights.quiz import quiz_pool
+from pipetrace.insights.teaching import (OPTIMIZERS, activation_words, all_hidden_activations, optimizer_words,
+                                         run_optimizer, sgd_with_momentum)
+from pipetrace.modes import cheatsheet, explain, walk
+from pipetrace.modes import math as math_mode
+from pipetrace.numbers import number
+from pipetrace.views import learn
+from pipetrace.views.html import modes as html_modes
+
+SMALL = dict(limit=600, epochs=1, seed=0, verbose=0)
+RUNS = {
+    "relu": dict(hidden=[32], epochs=2),
+    "tanh-2-layers": dict(hidden=[32, 16], activation="tanh"),
+    "sigmoid": dict(hidden=[32], activation="sigmoid"),
+    "linear": dict(hidden=[32], activation="linear"),
+    "sgd": dict(hidden=[32], optimizer="sgd", learning_rate=0.05, schedule="constant", epochs=2),
+    "rmsprop": dict(hidden=[32], optimizer="rmsprop", learning_rate=0.001),
+    "cnn": dict(conv=True, hidden=[16]),
+    "dropout-adagrad": dict(hidden=[32], dropout=0.3, optimizer="adagrad", learning_rate=0.05),
+    "digits-adamw": dict(dataset="digits", hidden=[32], optimizer="adamw", epochs=2),
+    "npz-3-classes": dict(hidden=[16], activation="elu"),
+}
+
+
+def _three_class_npz(folder):
+    """Digits 0, 1 and 2 of the digits dataset as an .npz: a dataset with 3 classes."""
+    from pipetrace.data import load_dataset
+
+    digits = load_dataset("digits")
+    train, test = digits.y_train < 3, digits.y_test < 3
+    path = folder / "three.npz"
+    np.savez(path, x_train=digits.x_train[train].astype(np.uint8), y_train=digits.y_train[train],
+             x_test=digits.x_test[test].astype(np.uint8), y_test=digits.y_test[test], class_names=np.array(["zero", "one", "two"]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def matrix(tmp_path_factory):
+    """name -> Trace, each a real run trained once for the whole session."""
+    import pipetrace
+
+    folder = tmp_path_factory.mktemp("matrix")
+    traces = {}
+    for name, settings in RUNS.items():
+        settings = {**SMALL, **settings}
+        if name == "npz-3-classes":
+            settings.update(dataset=str(_three_class_npz(folder)), limit=None)
+        traces[name] = pipetrace.run(**settings)
+    return traces
+
+
+@pytest.fixture(params=list(RUNS))
+def run(request, matrix):
+    return request.param, matrix[request.param]
+
+
+def _quiz_texts(trace) -> list[str]:
+    return [t for q in quiz_pool(trace) for t in (q.text, *q.options, q.explanation)]
+
+
+def _walk_texts(trace) -> list[str]:
+    out = []
+    for step in walk.steps(trace):
+        q = step.question
+        out += [step.title, *(text for _, text in step.facts), q.text, *q.options, q.explanation]
+    return out
+
+
+def _explain_texts(trace) -> list[str]:
+    return [t for c in explain.chapters(trace) for t in (c.title, c.what, c.why, c.model, c.mistakes)]
+
+
+def _math_texts(trace) -> list[str]:
+    return [line for section in math_mode.content(trace) for line in [section.title, *section.lines]]
+
+
+def _sheet_texts(trace) -> list[str]:
+    return [line for lines in cheatsheet.sheet(trace).values() for line in lines]
+
+
+def _rendered(renderable, width: int = 100) -> str:
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()
+
+
+def all_texts(trace) -> str:
+    return "\n".join(_quiz_texts(trace) + _walk_texts(trace) + _explain_texts(trace) + _math_texts(trace)
+                     + _sheet_texts(trace) + [_rendered(learn.explain_view(trace))])
+
+
+# ---- every text follows the network it describes ---------------------------------------
+
+
+def test_relu_words_only_for_relu_networks(run):
+    name, trace = run
+    texts = all_texts(trace)
+    if "relu" in all_hidden_activations(trace):
+        fired = next(q for q in quiz_pool(trace) if "fired" in q.text)
+        assert "ReLU passed" in fired.explanation
+        return
+    assert not re.search(r"\bReLU\b", texts), name
+    for wording in ("not fired", "set the other", "neurons fired", "silenced"):
+        assert wording not in texts, (name, wording)
+
+
+def test_the_activation_is_named_with_its_own_formula(run):
+    _, trace = run
+    hidden = trace.network.dense_layers[0].activation or "linear"
+    words = activation_words(hidden)
+    sheet = "\n".join(cheatsheet.sheet(trace)["Formulas, with this run's values"])
+    assert f"h = {words.formula} ({words.nice})" in sheet
+    if trace.weights:
+        neuron = next(s for s in math_mode.content(trace) if s.key == "neuron")
+        assert neuron.lines[-1].startswith(f"{words.nice}: h = {words.formula} with z =")
+
+
+def test_units_above_zero_are_counted_from_the_layer_values(run):
+    _, trace = run
+    layer = trace.prediction.first_hidden
+    question = next((q for q in quiz_pool(trace) if "neurons" in q.text and ("above 0" in q.text or "fired" in q.text)), None)
+    if not activation_words(trace.network.dense_layers[0].activation or "linear").positive_iff_sum_positive:
+        assert question is None  # sigmoid: every output is above 0, nothing to ask
+        return
+    assert question.options[question.answer] == str(sum(v > 0 for v in layer.values))
+
+
+def test_the_optimizer_named_is_the_runs_with_its_update(run):
+    name, trace = run
+    words = run_optimizer(trace)
+    assert words is not None and words.name.lower() == trace.settings.optimizer
+    sheet = "\n".join(cheatsheet.sheet(trace)["Formulas, with this run's values"])
+    assert f"update ({words.name}, rate {trace.settings.learning_rate:g}" in sheet
+    assert all(line in sheet for line in words.update)
+    step = "\n".join(next(s for s in math_mode.content(trace) if s.key == "step").lines) if trace.weights else ""
+    for other in OPTIMIZERS:
+        if other != words.name:
+            assert not re.search(rf"\b{other}\b", sheet + step), (name, other)
+    if words.name == "SGD":
+        assert "running size" not in all_texts(trace)
+        assert "sqrt" not in sheet
+
+
+def test_reshape_and_flatten_are_explained_apart(run):
+    _, trace = run
+    shaping = trace.stages[2].name
+    chapter = next(c for c in explain.chapters(trace) if c.title == shaping)
+    if shaping == "Reshape":
+        assert "one long line" not in chapter.model + chapter.what + chapter.why + chapter.mistakes
+        assert "channel" in chapter.model
+    else:
+        assert "one long line" in chapter.model
+
+
+def test_dataset_numbers_come_from_the_dataset(run):
+    _, trace = run
+    classes = len(trace.dataset["class_names"])
+    pool = {q.text: q for q in quiz_pool(trace)}
+    start = next(q for t, q in pool.items() if "Before any training" in t)
+    assert f"chooses among {classes} classes" in start.text
+    assert start.options[start.answer] == f"ln({classes}) = {number(math.log(classes))}"
+    test = next(q for t, q in pool.items() if t.startswith("Why did the"))
+    assert f"{trace.dataset['test_count']:,} test images" in test.text
+    data = explain.chapters(trace)[0]
+    assert f"With {classes} classes" in data.why and f"{100 / classes:.1f}%" in data.why
+
+
+# ---- formulas as they are ----------------------------------------------------------------
+
+
+def test_math_carries_the_error_back_through_every_hidden_layer_with_its_shapes(run):
+    _, trace = run
+    if not trace.weights:  # a CNN: the trace keeps no weights to carry an error back with; math starts at the logits
+        assert [s.key for s in math_mode.content(trace)] == ["logits", "loss"]
+        return
+    lines = "\n".join(next(s for s in math_mode.content(trace) if s.key == "gradient").lines)
+    dense = trace.network.dense_layers
+    for k in range(1, len(dense)):
+        assert f"back through W{k + 1} ({dense[k - 1].units} x {dense[k].units})" in lines
+    assert lines.count("back through") == len(dense) - 1
+
+
+def test_math_loss_is_kerass_clipped_cross_entropy(run):
+    _, trace = run
+    loss = next(s for s in math_mode.content(trace) if s.key == "loss")
+    text = "\n".join(loss.lines)
+    p = trace.prediction.output_layer.values[trace.prediction.label]
+    expected = -math.log(min(max(p, 1e-7), 1 - 1e-7))
+    assert "clips p to 1e-07..1 - 1e-07" in text
+    assert "-ln(0.000000)" not in text
+    assert f"= {number(expected, 6)}" in text.splitlines()[0] or abs(float(text.splitlines()[0].rsplit("= ", 1)[1]) - expected) < 1e-5
+
+
+def _numpy_update(name: str, w: np.ndarray, grads: list[np.ndarray], rate: float) -> np.ndarray:
+    """The updates exactly as the teaching table writes them, step after step."""
+    m = v = u = np.zeros_like(w)
+    a = np.full_like(w, 0.1)
+    for t, g in enumerate(grads, start=1):
+        if name == "SGD":
+            w = w - rate * g
+        elif name == "SGD with momentum":
+            u = 0.9 * u - rate * g
+            w = w + u
+        elif name in ("Adam", "AdamW"):
+            if name == "AdamW":
+                w = w - rate * 0.004 * w
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g ** 2
+            w = w - rate * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m / (np.sqrt(v) + 1e-7)
+        elif name == "RMSprop":
+            v = 0.9 * v + 0.1 * g ** 2
+            w = w - rate * g / np.sqrt(v + 1e-7)
+        elif name == "Adagrad":
+            a = a + g ** 2
+            w = w - rate * g / np.sqrt(a + 1e-7)
+    return w
+
+
+@pytest.mark.parametrize("name", [*OPTIMIZERS, "SGD with momentum"])
+def test_update_formulas_are_what_keras_does(name):
+    import keras
+
+    words = sgd_with_momentum(0.9) if name == "SGD with momentum" else optimizer_words(name)
+    optimizer = (keras.optimizers.SGD(0.05, momentum=0.9) if name == "SGD with momentum"
+                 else getattr(keras.optimizers, name)(learning_rate=0.05))
+    config = optimizer.get_config()
+    text = " ".join(words.update)
+    for key in ("beta_1", "beta_2", "epsilon", "rho", "momentum", "weight_decay", "initial_accumulator_value"):
+        if config.get(key):
+            assert f"{config[key]:g}" in text or f"{1 - config[key]:g}" in text, (name, key)
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=5).astype("float32")
+    grads = [rng.normal(size=5).astype("float32") for _ in range(3)]
+    variable = keras.Variable(w0)
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+    assert np.allclose(np.asarray(variable), _numpy_update(name, w0.astype("float64"), grads, 0.05), atol=1e-5)
+
+
+# ---- concepts: every key follows from the run -------------------------------------------
+
+
+def test_concept_keys_follow_rules_on_the_runs_evidence(run):
+    _, trace = run
+    pool = quiz_pool(trace)
+    p = trace.prediction
+    q = trace.prediction.output_layer.values[p.label]
+    one = next(x for x in pool if "What is its cross-entropy loss" in x.text)
+    assert one.options[one.answer] == number(-math.log(min(max(q, 1e-7), 1 - 1e-7)))
+    rate = next(x for x in pool if "What does the learning rate set" in x.text)
+    assert run_optimizer(trace).step in rate.options[rate.answer]
+    scale = next(x for x in pool if x.text.startswith("Why did preprocessing divide"))
+    assert f"{trace.stages[1].details['scale']:g}" in scale.text and "0 and 1" in scale.options[scale.answer]
+    curve = next((x for x in pool if x.text.startswith("Test loss per epoch")), None)
+    losses = [e.test_loss for e in trace.training.epochs]
+    if len(losses) < 2:
+        assert curve is None
+    else:
+        key = curve.options[curve.answer]
+        assert key.startswith("It fell after every epoch") == all(b < a for a, b in zip(losses, losses[1:]))
+        assert key.startswith("It rose after every epoch") == all(b > a for a, b in zip(losses, losses[1:]))
+    for question in pool:
+        assert len(set(question.options)) == len(question.options) >= 2
+
+
+# ---- one content, several renderings -----------------------------------------------------
+
+
+def _plain(text: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+def test_the_report_panels_show_the_same_content(run):
+    _, trace = run
+    walk_html = _plain(html_modes.walk_panel(trace))
+    for step in walk.steps(trace):
+        for _, text in step.facts:
+            assert " ".join(text.split()) in walk_html
+    explain_html = _plain(html_modes.explain_panel(trace))
+    for chapter in explain.chapters(trace):
+        assert " ".join(chapter.mistakes.split()) in explain_html
+    math_html = _plain(html_modes.math_panel(trace))
+    for line in _math_texts(trace):
+        assert " ".join(line.split()) in math_html
+
+
+def test_glossary_explains_each_term_once_at_its_first_use(run):
+    _, trace = run
+    out = " ".join(_rendered(learn.explain_view(trace), width=200).split())
+    chapters = " ".join(" ".join(_explain_texts(trace)).split())
+    for entry in glossary.GLOSSARY:
+        meaning = " ".join(entry.meaning.split())
+        flags = 0 if any(c.isupper() for c in entry.term) else re.IGNORECASE
+        used = re.search(entry.pattern, chapters, flags)
+        assert out.count(meaning) == (1 if used else 0), entry.term
+        if used:
+            assert re.search(entry.pattern, out, flags).start() < out.index(meaning), entry.term
+
+
+def test_80_columns_cut_nothing_and_wrapped_lines_stay_indented(run):
+    _, trace = run
+    for view in (learn.explain_view(trace), learn.math_view(trace), learn.cheatsheet_view(trace)):
+        narrow, wide = _rendered(view, 80), _rendered(view, 1000)
+        assert "…" not in narrow
+        starts = [line.rstrip() for line in wide.splitlines()]
+        for line in narrow.splitlines():
+            if line[:1].strip():  # a line at column 0 must begin one of the content's own lines
+                assert any(start.startswith(line.rstrip()) for start in starts), line
+    seen: set[str] = set()
+    for n, step in enumerate(walk.steps(trace)):
+        panel = _rendered(learn.render_step(trace, step, n + 1, 7, walk.shuffled(step.question, n), seen), 80)
+        assert "…" not in panel
