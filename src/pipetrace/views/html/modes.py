@@ -11,7 +11,7 @@ from __future__ import annotations
 from pipetrace.modes import MODES
 from pipetrace.trace import Trace
 from pipetrace.views.html.markup import e, fmt, pick
-from pipetrace.views.html.sections import letter, num, pct, section
+from pipetrace.views.html.sections import letter, section
 
 
 def mode_bar(trace: Trace) -> str:
@@ -47,53 +47,60 @@ def _question(q, n: int) -> str:
             f'{e(q.explanation)}</p></details></div>')
 
 
-def walk_panel(trace: Trace) -> str:
-    from pipetrace.modes.walk import QUESTIONS, _code_blocks, _epoch_question, _prediction_question, shuffled
+def _facts(rows: list[tuple[str, str]]) -> str:
+    return '<dl class="facts">' + "".join(f"<dt>{e(label)}</dt><dd>{e(text)}</dd>" for label, text in rows) + "</dl>"
 
-    code = {b.stage: b.lines for b in _code_blocks(trace)}
-    steps = []
-    for stage in trace.stages:
-        key = "Model training" if stage.number == 5 else stage.name
-        body = f'<p class="did">{e(stage.did)}</p><p class="example">{e(stage.example)}</p>'
-        # titles are text (escaped where they are placed), bodies HTML
-        steps.append((f"Stage {stage.number}: {stage.name}", body, code.get(key, []), QUESTIONS[stage.number](trace)))
-    last = trace.training.epochs[-1] if trace.training.epochs else None
-    steps.append(("Training, epoch by epoch",
-                  f"<p>{len(trace.training.epochs)} epochs; " + (f"last: loss {num(last.loss)}, "
-                  f"test accuracy {pct(last.test_accuracy, 2)}. {e(last.observation)}" if last else "") + "</p>",
-                  code.get("Model training", [])[-2:], _epoch_question(trace)))
-    p = trace.prediction
-    steps.append((f"One prediction (test image {p.sample})", "".join(f"<p><b>{e(layer.name)}</b>: {e(layer.summary)}</p>" for layer in p.layers),
-                  code.get("Evaluation", [])[:2], _prediction_question(trace)))
+
+def _glossary(entries) -> str:
+    """The glossary entries a panel uses first (insights.glossary), as a small definition list."""
+    if not entries:
+        return ""
+    return ('<dl class="glossary">' + "".join(f"<dt><dfn>{e(entry.term)}</dfn></dt><dd>{e(entry.meaning)}</dd>"
+                                              for entry in entries) + "</dl>")
+
+
+def walk_panel(trace: Trace) -> str:
+    """The same steps `pipetrace learn walk` shows (modes.walk.steps), one after another."""
+    from pipetrace.insights.glossary import first_uses
+    from pipetrace.modes.walk import shuffled, steps
+
+    content = steps(trace)
+    seen: set[str] = set()
     items = "".join(
-        f'<li class="walk-step" data-step="{n}"><h3>Step {n + 1} of {len(steps)}: {e(title)}</h3>{body}'
-        + (f'<pre class="code"><code>{e(chr(10).join(lines))}</code></pre>' if lines else "")
-        + _question(shuffled(q, n), n) + "</li>"
-        for n, (title, body, lines, q) in enumerate(steps)
+        f'<li class="walk-step" data-step="{n}"><h3>Step {n + 1} of {len(content)}: {e(step.title)}</h3>'
+        + _facts(step.facts)
+        + _glossary(first_uses([text for _, text in step.facts] + [step.question.text], seen))
+        + (f'<pre class="code"><code>{e(chr(10).join(step.code))}</code></pre>' if step.code else "")
+        + _question(shuffled(step.question, n), n) + "</li>"
+        for n, step in enumerate(content)
     )
     controls = ('<div class="walk-controls"><button type="button" id="walk-back">Back</button>'
                 '<span id="walk-where" aria-live="polite"></span><button type="button" id="walk-next">Next</button></div>')
-    intro = "One stage at a time: what it measured, the code that does it (as `pipetrace learn code` writes it), and a question."
-    return section("walk", "Walk through the pipeline", f"{len(steps)} steps", f'{controls}<ol class="walk">{items}</ol>', intro)
+    intro = "One stage at a time: what it measured, the code that does it (as `pipetrace learn code --exact` writes it), and a question."
+    return section("walk", "Walk through the pipeline", f"{len(content)} steps", f'{controls}<ol class="walk">{items}</ol>', intro)
 
 
 def math_panel(trace: Trace) -> str:
-    from pipetrace.modes.arithmetic import arithmetic
-    from pipetrace.modes.math import TITLES, math_lines
+    """The same sections `pipetrace learn math` prints (modes.math.content)."""
+    from pipetrace.modes.math import content
 
-    parts = [f"<h3>{e(TITLES[key])}</h3>{_lines(lines)}" for key, lines in math_lines(arithmetic(trace), trace).items()]
+    parts = [f"<h3>{e(part.title)}</h3>{_lines(part.lines)}" for part in content(trace)]
     intro = (f"The arithmetic of test image {fmt(trace.prediction.sample)} with this run's trained weights, "
              "as `pipetrace learn math` prints it; every number agrees with the saved model.")
     return section("math", "The math of one prediction", "", "".join(parts), intro)
 
 
 def explain_panel(trace: Trace) -> str:
+    """The same chapters `pipetrace learn explain` prints, each term of the glossary explained at its first use."""
+    from pipetrace.insights.glossary import first_uses
     from pipetrace.modes.explain import chapters
 
+    seen: set[str] = set()
     items = "".join(
         f'<article class="card chapter"><h3>{n}. {e(c.title)}</h3><p><b>What it is:</b> {e(c.what)}</p>'
         f'<p><b>Why it matters:</b> {e(c.why)}</p><p><b>Mental model:</b> {e(c.model)}</p>'
-        f'<p><b>Common mistake:</b> {e(c.mistakes)}</p></article>'
+        f'<p><b>Common mistake:</b> {e(c.mistakes)}</p>'
+        + _glossary(first_uses([c.title, c.what, c.why, c.model, c.mistakes], seen)) + '</article>'
         for n, c in enumerate(chapters(trace), start=1)
     )
     return section("explain", "Explained", "every claim with this run's numbers", f'<div class="chapters">{items}</div>')
