@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 
 import numpy as np
 import pytest
@@ -103,12 +104,13 @@ def test_digits_facts():
     assert d.image_shape == (8, 8) and d.x_train.dtype == np.uint8
     assert d.num_classes == 10 and d.pixel_max == 16.0 and int(d.x_train.max()) == 16
     assert d.split == "a seeded, stratified split: 80% train / 20% test per class, seed 0"
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    reference = sklearn_digits()
     together = np.concatenate([d.x_train, d.x_test]).reshape(1797, 64)
-    # The same images as scikit-learn's own loader, each exactly once.
-    assert sorted(map(bytes, together)) == sorted(map(bytes, reference.data.astype(np.uint8)))
+    # The same images as scikit-learn 1.9's own loader, each exactly once: the sha256 of its
+    # `load_digits().data` rows as uint8 bytes, sorted and joined (computed with scikit-learn).
+    digest = hashlib.sha256(b"".join(sorted(map(bytes, together)))).hexdigest()
+    assert digest == "d34fb8ecae8dd76408eb4241f93dd5e31df5a84fe18291efd0ee1ae70b2122aa"
+    labels = np.concatenate([d.y_train, d.y_test])  # UCI's published class counts
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
 
 def test_digits_split_is_stratified():
