@@ -1,7 +1,9 @@
-"""`code` writes a plain Keras script that, run on its own, gives the trace's shapes and accuracy."""
+"""`code` writes the script a learner would write (model.fit, model.evaluate) and, with --exact, one that
+reproduces the run number for number; both run on their own."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -19,14 +21,63 @@ def run_script(script):
     return run
 
 
-def test_the_script_reproduces_the_run(small_run, tmp_path):
+def calls_in(text: str) -> dict[str, ast.Call]:
+    """The script's calls by their dotted names (model.fit, keras.layers.Dense, ...), the last of each name."""
+    found = {}
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call):
+            found[ast.unparse(node.func)] = node
+    return found
+
+
+def keyword(call: ast.Call, name: str) -> str:
+    return next(ast.unparse(k.value) for k in call.keywords if k.arg == name)
+
+
+def test_the_default_script_is_model_fit_and_comes_close(tmp_path):
+    out = tmp_path / "run"
+    ran = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--hidden", "64", "--optimizer", "rmsprop",
+                        "--learning-rate", "0.002", "--batch-size", "64", "--schedule", "constant", "--quiet", "--out", str(out))
+    assert ran.returncode == 0, ran.stderr
+    from pipetrace.trace import Trace
+
+    trace = Trace.load(out / "trace.json")
+    result = pipetrace_cli("learn", "code", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "model.fit" in result.stdout and "--exact" in result.stdout
+    script = out / "reproduce.py"
+    text = script.read_text()
+    calls = calls_in(text)
+    assert {"model.fit", "model.evaluate", "model.compile", "keras.Sequential"} <= set(calls)
+    assert "load_data(" not in text and "keras.datasets" not in text  # offline: nothing downloads
+    assert "keras.optimizers.RMSprop" in calls and "CosineDecay" not in text  # the run's optimizer and constant rate
+    assert "keras.layers.Dense(64, activation='relu'" in text  # its hidden layer
+    fit = calls["model.fit"]
+    assert keyword(fit, "epochs") == "EPOCHS" and keyword(fit, "batch_size") == "BATCH_SIZE"
+    assert keyword(fit, "validation_split") == "VALIDATION_SPLIT"
+    assert "EPOCHS = 1\n" in text and "BATCH_SIZE = 64\n" in text and "LEARNING_RATE = 0.002\n" in text
+    assert "LIMIT = 600  #" in text and "VALIDATION_SPLIT = 0.1  #" in text
+    expected = re.search(r"# Expect a test accuracy near ([0-9.]+)%", text)
+    assert abs(float(expected.group(1)) / 100 - trace.evaluation.test_accuracy) < 0.001  # the run's number
+    assert "close, not equal" in text and "pipetrace learn code --exact" in text
+
+    run = run_script(script)
+    accuracy = float(re.search(r"Test accuracy: ([0-9.]+) \(the trace says", run.stdout).group(1))
+    assert "val_accuracy" in run.stdout  # model.fit reported on its held-out images
+    # a different loop (model.fit's shuffles, 10% held out) on 600 images for one epoch: close, not equal
+    assert abs(accuracy - trace.evaluation.test_accuracy) <= 0.15, (accuracy, trace.evaluation.test_accuracy)
+    assert accuracy > 0.4  # chance is 0.1
+
+
+def test_the_exact_script_reproduces_the_run(small_run, tmp_path):
     trace, folder = small_run
-    script = tmp_path / "reproduce.py"
-    result = pipetrace_cli("learn", "code", str(folder), "--output", str(script))
+    script = tmp_path / "reproduce_exact.py"
+    result = pipetrace_cli("learn", "code", str(folder), "--exact", "--output", str(script))
     assert result.returncode == 0, result.stderr
     text = script.read_text()
     assert "pipetrace" not in re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"|'[^']*'|\"[^\"]*\"", "", text)  # no import of pipetrace
-    assert "import keras" in text and "LIMIT = 3000" in text
+    assert "import keras" in text and "LIMIT = 3000" in text and "model.fit(" not in text
+    assert "learn code` writes that" in text  # it says how it differs from the default script
     run = run_script(script)
     out = run.stdout
     for stage in trace.stages[:3]:
@@ -39,13 +90,50 @@ def test_the_script_reproduces_the_run(small_run, tmp_path):
     assert abs(accuracy - trace.evaluation.test_accuracy) <= 0.01, (accuracy, trace.evaluation.test_accuracy)
 
 
-def test_the_script_reproduces_a_cnn_with_dropout(tmp_path):
+def test_the_exact_script_reproduces_a_cnn_with_dropout(tmp_path):
     out = tmp_path / "cnn"
     ran = pipetrace_cli("run", "--conv", "--dropout", "0.25", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
     assert ran.returncode == 0, ran.stderr
     script = tmp_path / "reproduce.py"
-    assert pipetrace_cli("learn", "code", str(out), "--output", str(script)).returncode == 0
+    assert pipetrace_cli("learn", "code", str(out), "--exact", "--output", str(script)).returncode == 0
     run = run_script(script)
     assert "Stage 3, Reshape: 700 x 28 x 28 x 1 float32" in run.stdout
     match = re.search(r"Test accuracy: ([0-9.]+) \(the trace says ([0-9.]+)", run.stdout)
     assert abs(float(match.group(1)) - float(match.group(2))) <= 0.01, match.group(0)
+
+
+def test_the_exact_script_holds_out_what_the_run_held_out(tmp_path):
+    """A run with a validation part (as `experiment` makes) trained on fewer images: the script does the same."""
+    import pipetrace
+
+    trace = pipetrace.run(limit=600, epochs=1, validation=0.1, out=tmp_path / "run")
+    assert trace.dataset["train_count"] == 540 and trace.evaluation.validation_count == 60
+    script = tmp_path / "reproduce_exact.py"
+    assert pipetrace_cli("learn", "code", str(tmp_path / "run"), "--exact", "-o", str(script)).returncode == 0
+    run = run_script(script)
+    assert "Stage 4, Train/Test split (training): 540 x 784" in run.stdout
+    match = re.search(r"Test accuracy: ([0-9.]+) \(the trace says ([0-9.]+)", run.stdout)
+    assert abs(float(match.group(1)) - float(match.group(2))) <= 0.01, match.group(0)
+    assert "VALIDATION_SPLIT = 0.1  # the last 10.0% of the training images, held out by the run as well" in \
+        pipetrace_cli("learn", "code", str(tmp_path / "run"), "-o", "-").stdout
+
+
+def test_a_run_it_cannot_write_is_one_clear_line(small_run, tmp_path):
+    import copy
+
+    from pipetrace.errors import SettingsError
+    from pipetrace.modes.code import fit_script
+
+    trace = copy.deepcopy(small_run[0])
+    trace.network.layers[0].kind = "LSTM"
+    try:
+        fit_script(trace)
+    except SettingsError as error:
+        assert "Dense, Conv2D, pooling, Dropout and Flatten" in str(error)
+    else:
+        raise AssertionError("an LSTM layer was written")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "trace.json").write_text("{}")
+    result = pipetrace_cli("learn", "code", str(bad))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1

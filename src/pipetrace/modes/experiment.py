@@ -6,6 +6,11 @@ defaults when there is none), changes that one setting per variant, runs the who
 for each with `pipetrace.run`, saves each variant's run (trace.json, model.keras,
 report.html) and shows them side by side, with an observation computed from the results.
 
+Choosing among variants by their test accuracy would tune them to the test set, and its number
+would no longer say how the chosen one does on new images. So every variant holds out the last
+10% of its training images (where Keras' `validation_split` cuts; never trained on), the best is
+chosen by its accuracy on those, and the test accuracy is reported afterwards, not used to choose.
+
 >>> parse_vary("hidden=32,256-128")
 ('hidden', [[32], [256, 128]])
 >>> parse_vary("learning-rate=0.001,0.01")
@@ -23,8 +28,10 @@ from rich.text import Text
 
 from pipetrace.errors import SettingsError, TraceFileError
 from pipetrace.modes.locate import load_trace, runs_folder
+from pipetrace.numbers import number, percent, points
 from pipetrace.trace import Settings, Trace
 
+VALIDATION = 0.1  # the last 10% of each variant's training images: what the choice is made on
 SETTINGS = {"hidden": "hidden", "learning-rate": "learning_rate", "epochs": "epochs", "batch-size": "batch_size"}
 
 
@@ -89,13 +96,36 @@ def curves_chart(traces: dict[str, Trace], width: int = 70, height: int = 16) ->
     return Text(chart)
 
 
+def validation_accuracy(trace: Trace) -> float:
+    """What the choice is made on: accuracy on the held-out training images (never trained on)."""
+    value = trace.evaluation.validation_accuracy
+    if value is None:
+        raise SettingsError("experiment: a variant has no validation accuracy (it held no training images out)")
+    return value
+
+
+def chosen(runs: list[tuple[str, object, Trace]]) -> str:
+    """The variant with the best validation accuracy (the first of equals): the test set plays no part."""
+    return max(runs, key=lambda run: validation_accuracy(run[2]))[0]
+
+
 def observation(setting: str, runs: list[tuple[str, object, Trace]]) -> list[str]:
     """What changed and why, from the variants' numbers (rules, not canned results)."""
-    acc = {name: t.evaluation.test_accuracy for name, _, t in runs}
-    best = max(acc, key=acc.get)
-    worst = min(acc, key=acc.get)
-    lines = [f"Best test accuracy: {best} with {100 * acc[best]:.2f}%; lowest: {worst} with {100 * acc[worst]:.2f}% "
-             f"({100 * (acc[best] - acc[worst]):.2f} points apart)."]
+    val = {name: validation_accuracy(t) for name, _, t in runs}
+    test = {name: t.evaluation.test_accuracy for name, _, t in runs}
+    held = runs[0][2].evaluation.validation_count
+    best, worst = chosen(runs), min(val, key=val.get)
+    lines = [f"Chosen on validation accuracy (the last {percent(VALIDATION, 0)} of the training images, {held:,} "
+             f"images, held out from training): {best} with {percent(val[best])}; lowest: {worst} with "
+             f"{percent(val[worst])} ({points(val[best] - val[worst])} apart).",
+             f"Test accuracy of the chosen one, reported, not used to choose: {percent(test[best])}. The test set "
+             "was kept out of the choice, so this number still tells how it does on new images."]
+    ranked = sorted(val.values(), reverse=True)
+    noise = 2 * max(val[best] * (1 - val[best]), 1 / held) ** 0.5 / held ** 0.5  # two standard errors of a rate
+    if ranked[0] - ranked[1] < noise:
+        lines.append(f"The chosen one leads the next by {points(ranked[0] - ranked[1])}, within the noise of {held:,} "
+                     f"validation images (about {points(noise)}, two standard errors): it may be chance; a larger "
+                     "--limit gives a firmer answer.")
     first, last = runs[0], runs[-1]
     failed = [name for name, _, t in runs if t.status != "completed"]
     if failed:
@@ -103,18 +133,20 @@ def observation(setting: str, runs: list[tuple[str, object, Trace]]) -> list[str
                      "a step too large can make the loss blow up.")
     if setting == "hidden":
         pa, pb = first[2].network.total_params, last[2].network.total_params
-        gain = 100 * (acc[last[0]] - acc[first[0]])
+        gain = val[last[0]] - val[first[0]]
         lines.append(f"{last[0]} has {pb / pa:.1f} times the parameters of {first[0]} ({pb:,} against {pa:,}) and "
-                     f"scored {gain:+.2f} points: " + ("more neurons gave more capacity, and it was used." if gain >= 1 else
-                     "the extra capacity bought little here; the data or the training time limits it, not the network's size."))
+                     f"{'gained' if gain >= 0 else 'lost'} {points(abs(gain))} of validation accuracy: "
+                     + ("more neurons gave more capacity, and it was used." if gain >= 0.01 else
+                        "the extra capacity bought little here; the data or the training time limits it, not the network's size."))
     elif setting == "learning_rate":
         losses = {name: t.training.epochs[-1].loss for name, _, t in runs if t.training.epochs}
-        lines.append("Final training loss by rate: " + ", ".join(f"{n}: {'NaN' if v is None else f'{v:.4f}'}" for n, v in losses.items())
+        lines.append("Final training loss by rate: " + ", ".join(f"{n}: {number(v, 4)}" for n, v in losses.items())
                      + ". Too small a rate crawls (little progress in the same epochs); too large overshoots and bounces.")
     elif setting == "epochs":
-        gaps = {name: 100 * (t.training.epochs[-1].accuracy - t.evaluation.test_accuracy) for name, _, t in runs if t.training.epochs}
-        lines.append("More passes lower the training loss; the train-test gap shows whether the rest was learning or memorizing: "
-                     + ", ".join(f"{n}: {g:+.1f} points" for n, g in gaps.items()) + ".")
+        losses = {name: t.evaluation.validation_loss for name, _, t in runs}
+        lines.append("More passes lower the training loss; the validation loss shows whether the rest was learning or "
+                     "memorizing (it turns up when the network starts memorizing): "
+                     + ", ".join(f"{n}: {number(v, 4)}" for n, v in losses.items()) + ".")
     elif setting == "batch_size":
         lines.append("Smaller batches mean more (noisier) updates per epoch: "
                      + ", ".join(f"{n}: {t.training.steps_per_epoch} updates, {t.training.seconds:.1f} s" for n, _, t in runs) + ".")
@@ -128,11 +160,13 @@ def run_experiment(base: Settings, setting: str, values: list, out: Path, consol
     runs = []
     for n, value in enumerate(values, start=1):
         name = label(setting, value)
-        settings = dataclasses.replace(base, **{setting: value}, questions=min(base.questions, 3))
-        console.print(f"Variant {n} of {len(values)}: {name} ...", end="")
+        settings = dataclasses.replace(base, **{setting: value}, validation=VALIDATION, questions=min(base.questions, 3))
+        console.print(f"Variant {n} of {len(values)}: {name} ...", end="", markup=False)
         console.file.flush()
         trace = pipetrace.run(settings, out=out / name, force=True, verbose=0)  # its own line per variant
-        console.print(f" test accuracy {100 * trace.evaluation.test_accuracy:.2f}% in {trace.training.seconds:.1f} s")
+        console.print(f" validation accuracy {percent(validation_accuracy(trace))}, test accuracy "
+                      f"{percent(trace.evaluation.test_accuracy)} (reported only), in {trace.training.seconds:.1f} s",
+                      markup=False)
         runs.append((name, value, trace))
     return runs
 
@@ -140,12 +174,15 @@ def run_experiment(base: Settings, setting: str, values: list, out: Path, consol
 def render(setting: str, runs, out: Path):
     from rich.console import Group
 
-    table = Table("variant", "test accuracy", "final loss", "test loss", "parameters", "training time")
+    best = chosen(runs)
+    table = Table("variant", "validation\naccuracy", "test\naccuracy", "final\ntrain loss", "validation\nloss",
+                  "parameters", "training\ntime",
+                  caption="* chosen on validation accuracy; test accuracy is reported, not used to choose")
     for name, _, t in runs:
         last = t.training.epochs[-1] if t.training.epochs else None
-        table.add_row(name, f"{100 * t.evaluation.test_accuracy:.2f}%", "-" if not last or last.loss is None else f"{last.loss:.4f}",
-                      "-" if t.evaluation.test_loss is None else f"{t.evaluation.test_loss:.4f}",
-                      f"{t.network.total_params:,}", f"{t.training.seconds:.1f} s")
+        table.add_row(Text(name + (" *" if name == best else "")), percent(validation_accuracy(t)),
+                      percent(t.evaluation.test_accuracy), number(None if last is None else last.loss, 4),
+                      number(t.evaluation.validation_loss, 4), f"{t.network.total_params:,}", f"{t.training.seconds:.1f} s")
     chart = curves_chart({name: t for name, _, t in runs})
     return Group(table, Text("Training loss per epoch", style="bold"), chart,
                  Text("Observation", style="bold"), Text("\n".join(observation(setting, runs))))
@@ -159,8 +196,11 @@ def main(args, console) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else runs_folder() / f"experiment-{stamp}"
     console.print(Text(f"Experiment: {len(values)} variants of {setting.replace('_', '-')}, starting from {where}", style="bold"))
+    console.print(Text(f"Each variant trains on the first {percent(1 - VALIDATION, 0)} of the training images and is judged on "
+                       f"the last {percent(VALIDATION, 0)} (validation, never trained on); the best is chosen on those. "
+                       "Test accuracy is reported, not used to choose."))
     runs = run_experiment(base, setting, values, out, console)
     console.print(render(setting, runs, out))
     console.print(f"\nEach variant's run is saved under {out}/ (compare two with: pipetrace learn compare "
-                  f"{out / runs[0][0]} {out / runs[-1][0]})")
+                  f"{out / runs[0][0]} {out / runs[-1][0]})", markup=False)
     return 0
