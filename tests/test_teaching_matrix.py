@@ -273,8 +273,8 @@ def test_concept_keys_follow_rules_on_the_runs_evidence(run):
     scale = next(x for x in pool if x.text.startswith("Why did preprocessing divide"))
     assert f"{trace.stages[1].details['scale']:g}" in scale.text and "0 and 1" in scale.options[scale.answer]
     curve = next((x for x in pool if x.text.startswith("Test loss per epoch")), None)
-    losses = [e.test_loss for e in trace.training.epochs]
-    if len(losses) < 2:
+    losses = [e.test_loss for e in ([trace.training.start] if trace.training.start else []) + trace.training.epochs]
+    if len(trace.training.epochs) < 2:
         assert curve is None
     else:
         key = curve.options[curve.answer]

@@ -567,29 +567,30 @@ def _what_learning_rate_does(trace: Trace) -> Question | None:
 
 
 def _test_loss_curve(trace: Trace) -> Question | None:
-    epochs = trace.training.epochs
-    losses = [e.test_loss for e in epochs]
-    if len(epochs) < 2 or any(v is None for v in losses):
+    start = getattr(trace.training, "start", None)  # epoch 0, the untrained network (newer traces)
+    rows = ([start] if start is not None else []) + list(trace.training.epochs)
+    losses = [e.test_loss for e in rows]
+    if len(trace.training.epochs) < 2 or any(v is None for v in losses):
         return None
-    n = len(losses)
+    labels = [e.epoch for e in rows]
     falling = [b < a for a, b in zip(losses, losses[1:])]
-    turn = [k for k in range(2, n) if all(falling[: k - 1]) and not any(falling[k - 1:])]
+    turns = [labels[k] for k in range(1, len(losses) - 1) if all(falling[:k]) and not any(falling[k:])]
+    fell, rose, flat = ("It fell after every epoch: no sign of over-fitting yet",
+                        "It rose after every epoch: the network got worse on new images from the start",
+                        "It stayed the same in every epoch")
+    turn = "It fell until epoch {}, then rose: the pattern over-fitting shows"
     if all(falling):
-        correct = "It fell after every epoch: no sign of over-fitting yet"
+        correct = fell
     elif not any(falling):
-        correct = "It rose after every epoch: the network got worse on new images from the start"
-    elif turn:
-        correct = f"It fell until epoch {turn[0]}, then rose: the pattern over-fitting shows"
+        correct = rose
+    elif turns:
+        correct = turn.format(turns[0])
     else:
         return None  # up and down with no clear shape: no single true reading
-    options = ["It fell after every epoch: no sign of over-fitting yet",
-               "It rose after every epoch: the network got worse on new images from the start",
-               f"It fell until epoch {max(1, n // 2)}, then rose: the pattern over-fitting shows",
-               f"It fell until epoch {n - 1 if n > 2 else 1}, then rose: the pattern over-fitting shows",
-               "It stayed the same in every epoch"]
+    options = [fell, rose] + [turn.format(k) for k in labels[1:-1]] + [flat]
     return Question(
-        text="Test loss per epoch: " + ", ".join(f"{e.epoch}: {number(e.test_loss, 4)}" for e in epochs)
-             + ". What do these numbers show?",
+        text="Test loss per epoch: " + ", ".join(f"{e.epoch}: {number(e.test_loss, 4)}" for e in rows)
+             + (" (epoch 0: before training)" if start is not None else "") + ". What do these numbers show?",
         options=_distinct(correct, options),
         answer=0,
         explanation=("Over-fitting shows as a test loss that turns up while the training loss keeps falling: the network "
