@@ -1,31 +1,85 @@
-"""`experiment` trains two tiny variants, saves both, and compares them with numbers from their traces."""
+"""`experiment` trains two tiny variants, saves both, chooses on a validation split carved from the
+training images, and reports (never chooses on) the test accuracy."""
 
 from __future__ import annotations
 
+import copy
+
+import numpy as np
 import pytest
 
 from conftest import pipetrace_cli
 from pipetrace.errors import SettingsError
-from pipetrace.modes.experiment import parse_vary
+from pipetrace.modes.experiment import VALIDATION, chosen, observation, parse_vary
+from pipetrace.numbers import percent
 from pipetrace.trace import Trace
 
 
-def test_two_tiny_variants_side_by_side(small_run, tmp_path):
+def test_two_tiny_variants_chosen_on_validation(small_run, tmp_path):
     _, folder = small_run
     out = tmp_path / "exp"
     result = pipetrace_cli("learn", "experiment", str(folder), "--vary", "hidden=8,32", "--limit", "600", "--out", str(out))
     assert result.returncode == 0, result.stderr
     traces = {name: Trace.load(out / name / "trace.json") for name in ("hidden=8", "hidden=32")}
     assert [t.settings.hidden for t in traces.values()] == [[8], [32]]
-    assert all(t.settings.limit == 600 and t.settings.epochs == 2 for t in traces.values())
+    assert all(t.settings.limit == 600 and t.settings.epochs == 2 and t.settings.validation == VALIDATION
+               for t in traces.values())
+    # the last 60 of the 600 training images were held out: never trained on
+    assert all(t.dataset["train_count"] == 540 and t.evaluation.validation_count == 60 for t in traces.values())
     assert all((out / name / "model.keras").is_file() for name in traces)
+
     text = " ".join(result.stdout.split())
+    best = max(traces, key=lambda name: traces[name].evaluation.validation_accuracy)
+    assert f"{best} *" in text  # marked as chosen in the table
+    assert f"Chosen on validation accuracy (the last 10% of the training images, 60 images, held out from training): {best}" in text
+    assert f"Test accuracy of the chosen one, reported, not used to choose: {percent(traces[best].evaluation.test_accuracy)}" in text
+    assert "test accuracy is reported, not used to choose" in text
     for t in traces.values():
-        assert f"{100 * t.evaluation.test_accuracy:.2f}%" in text and f"{t.network.total_params:,}" in text
+        assert percent(t.evaluation.validation_accuracy) in text and percent(t.evaluation.test_accuracy) in text
+        assert f"{t.network.total_params:,}" in text
     ratio = traces["hidden=32"].network.total_params / traces["hidden=8"].network.total_params
     assert f"{ratio:.1f} times the parameters" in text
+    for noise in ("oneDNN", "absl", "cuda", "TensorFlow binary"):  # no TensorFlow start-up lines between variants
+        assert noise not in result.stdout and noise not in result.stderr
     compared = pipetrace_cli("learn", "compare", str(out / "hidden=8"), str(out / "hidden=32"))
     assert compared.returncode == 0 and "hidden" in compared.stdout
+
+
+def test_the_validation_numbers_are_the_held_out_images(tmp_path):
+    """Recomputed from model.keras on the last 60 of MNIST's first 600 training images."""
+    import keras
+
+    import pipetrace
+    from pipetrace.data import load_dataset
+
+    trace = pipetrace.run(limit=600, epochs=1, validation=0.1, hidden=[16], out=tmp_path / "run")
+    mnist = load_dataset("mnist")
+    held = mnist.x_train[540:600].reshape(60, -1).astype("float32") / 255
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    probabilities = np.asarray(model(held, training=False))
+    accuracy = float((probabilities.argmax(axis=1) == mnist.y_train[540:600]).mean())
+    assert trace.evaluation.validation_accuracy == pytest.approx(accuracy, abs=1e-9)
+    loss = float(-np.log(np.clip(probabilities[np.arange(60), mnist.y_train[540:600]], 1e-7, 1)).mean())
+    assert trace.evaluation.validation_loss == pytest.approx(loss, rel=1e-4)
+    assert "60 training images held out for validation" in trace.dataset["split"]
+
+
+def test_the_test_set_plays_no_part_in_the_choice(small_run):
+    """A variant better on the test set but worse on validation is not chosen, and the words say so."""
+    base = small_run[0]
+    runs = []
+    for name, val, test in (("hidden=8", 0.90, 0.70), ("hidden=32", 0.80, 0.95)):
+        trace = copy.deepcopy(base)
+        trace.evaluation.validation_accuracy, trace.evaluation.test_accuracy = val, test
+        trace.evaluation.validation_count, trace.evaluation.validation_loss = 600, 0.3
+        runs.append((name, None, trace))
+    assert chosen(runs) == "hidden=8"
+    said = " ".join(observation("hidden", runs))
+    assert "Chosen on validation accuracy" in said and "hidden=8 with 90.0%" in said
+    assert "reported, not used to choose: 70.0%" in said
+    assert "within the noise" not in said  # 10 points apart, on 600 images (noise about 2.4 points)
+    runs[1][2].evaluation.validation_accuracy = 0.895
+    assert "within the noise" in " ".join(observation("hidden", runs))
 
 
 def test_vary_is_checked():
