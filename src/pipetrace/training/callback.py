@@ -42,14 +42,14 @@ class TraceCallback(keras.callbacks.Callback):
 
     def __init__(self, batch_size: int | None = None):
         super().__init__()
-        self.batch_size = batch_size  # None: read from the fit it records (see fit_batch_size)
+        self.batch_size = batch_size  # used only where fit cannot tell (see fit_batch_size)
         self.epochs: list[dict] = []
         self.diverged_at: int | None = None
         self.training: Training | None = None
 
     def on_train_begin(self, logs=None):
         self._fit_started = time.perf_counter()
-        self._batch_size = self.batch_size or fit_batch_size()
+        self._batch_size = fit_batch_size() or self.batch_size
         self.epochs, self.diverged_at = [], None
 
     def on_epoch_begin(self, epoch, logs=None):
