@@ -299,13 +299,13 @@ def _activation_grid(values: list[float], per_row: int = 32) -> RenderableType:
 def render_quiz(quiz: list[Question], answers: bool = True) -> RenderableType:
     parts: list[RenderableType] = []
     for number, q in enumerate(quiz, start=1):
-        parts.append(literal(f"{number}. {q.text}", style="bold"))
+        parts.append(hanging(f"{number}.", q.text, style="bold"))
         for letter, option in zip(LETTERS, q.options):
-            parts.append(literal(f"   {letter}  {option}"))
+            parts.append(hanging(f"   {letter} ", option))
     if answers:
         parts.append(Text("\nAnswers", style="bold"))
         for number, q in enumerate(quiz, start=1):
-            parts.append(literal(f"{number}. {LETTERS[q.answer]}  {q.options[q.answer]}: {q.explanation}"))
+            parts.append(hanging(f"{number}.", f"{LETTERS[q.answer]}  {q.options[q.answer]}: {q.explanation}"))
     else:
         parts.append(Text("\n(answers hidden: run `pipetrace show TRACE` to see them)", style="dim"))
     return Group(*parts)
