@@ -99,7 +99,7 @@ def test_a_notebook_shows_progress_while_training_a_short_repr_and_a_sandboxed_r
 
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(FIRST_CELL), nbformat.v4.new_code_cell(SECOND_CELL.format(flag=str(flag)))]
-    Client(notebook, kernel_name=KERNEL, timeout=600, resources={"metadata": {"path": str(jupyter_home)}}).execute()
+    Client(notebook, kernel_name=KERNEL, timeout=600, startup_timeout=180, resources={"metadata": {"path": str(jupyter_home)}}).execute()
     saved = jupyter_home / "executed.ipynb"
     nbformat.write(notebook, saved)
     first, second = nbformat.read(saved, as_version=4).cells
