@@ -102,6 +102,13 @@ def _learning(trace: Trace) -> Insight | None:
             f"of {_test_count(trace):,} test images: the network has not learned to tell the classes apart",
             figures,
         )
+    if not learned(trace):
+        return Insight(
+            f"The loss fell from {number(first.loss)} at {where} to {number(last.loss)} after epoch {last.epoch}; test "
+            f"accuracy {percent(test_accuracy)} is above the {percent(chance(classes))} of guessing, but "
+            f"{percent(1 - test_accuracy)} of the test images are still wrong",
+            figures,
+        )
     return Insight(
         f"Training cut the loss from {number(first.loss)} at {where} to {number(last.loss)} after epoch {last.epoch}; "
         f"test accuracy reached {percent(test_accuracy)}, against {percent(chance(classes))} for guessing",
@@ -185,7 +192,7 @@ def _sample(trace: Trace) -> Insight:
     if trace.training.restored_epoch == 0:
         outcome += " (an untrained network: a guess)"
     elif not learned(trace):
-        outcome += " (the network is not clearly above chance, so this says little)"
+        outcome += " (the network has not clearly learned yet, so one answer says little)"
     hidden = p.first_hidden
     if hidden is None:
         return Insight(

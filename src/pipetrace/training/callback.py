@@ -89,7 +89,8 @@ class TraceCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         classes = int(self.model.outputs[0].shape[-1]) if getattr(self.model, "outputs", None) else 2
-        observations = observe(self.epochs, classes, _learning_rate(self.model))
+        optimizer = type(getattr(self.model, "optimizer", None)).__name__.lower()  # for a typical rate in advice
+        observations = observe(self.epochs, classes, _learning_rate(self.model), optimizer=optimizer)
         status = "diverged" if self.diverged_at is not None else "completed"
         if self.params.get("epochs") and len(self.epochs) < self.params["epochs"] and status == "completed":
             status = "stopped early"
