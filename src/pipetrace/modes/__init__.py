@@ -39,7 +39,7 @@ MODES = [
     Mode("trace", "the Model Pipeline Trace, as `pipetrace run` printed it", on_page=True),
     Mode("walk", "step through the pipeline one stage at a time: its numbers, its code, one question", on_page=True),
     Mode("quiz", "an interactive quiz from this run, easy to hard, with explanations and a score", on_page=True),
-    Mode("code", "write a standalone TensorFlow/Keras script that reproduces this run"),
+    Mode("code", "write this run as a Keras script: model.fit and model.evaluate (--exact: the trace's numbers exactly)"),
     Mode("math", "the arithmetic of one prediction: weighted sum, softmax, loss, one gradient step", on_page=True),
     Mode("explain", "a narrative deep dive, every claim shown with this run's numbers", on_page=True),
     Mode("experiment", "what if? train variants (--vary hidden=32,128,512) and compare them side by side", trains=True),
