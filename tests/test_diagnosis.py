@@ -173,3 +173,44 @@ def test_the_three_class_run_speaks_of_three_classes(traces):
     text = " ".join(text for _, text in sentences(trace))
     assert "33.3%" in text and "10.0%" not in text
     assert np.isclose(trace.insights[0].figures["chance"], 1 / 3)
+
+
+def exploded_training():
+    from pipetrace.trace import Epoch, Training
+
+    start = Epoch(0, 2.3654, 0.092, 2.3554, 0.13, 0.2, "Before training: " + "the untrained network " * 6)
+    rows = [Epoch(1, 5.9433051684264e13, 0.191, 1.3e12, 0.99996, 1.1, "exploded " * 20),
+            Epoch(2, 1.58e11, 0.192, 2.42e11, 0.0004, 0.1, "still above the start " * 5),
+            Epoch(3, None, None, None, None, 0.1, "NaN")]
+    return Training(epochs_planned=3, batch_size=256, steps_per_epoch=12, steps_per_record=1, epochs=rows,
+                    status="diverged", seconds=1.5, start=start, train_measured_on=2000, restored_epoch=2)
+
+
+def test_the_epoch_table_fits_80_columns_without_cutting_a_number():
+    from rich.console import Console
+
+    from pipetrace.views.terminal import render_training
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render_training(exploded_training()))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    table = [line for line in lines if line.startswith(("│", "┃"))]
+    assert table and not any("…" in line for line in table)
+    for cell in ("5.94e+13", "1.3e+12", "> 99.99%", "0.04%", "2.3654", "NaN", "19.1%"):
+        assert cell in text, cell
+    assert "59433051684264" not in text and "100.0%" not in text
+    assert re.search(r"^│\s+0 │\s+2\.3654 │", text, re.M)  # epoch 0, the untrained start, is the first row
+    # wrapped observations continue under their text, not at column 0
+    observation = [i for i, line in enumerate(lines) if line.startswith("Epoch 1:")][0]
+    assert lines[observation + 1].startswith(" " * len("Epoch 1: "))
+    assert "weights from the end of epoch 2 were put back" in text
+
+
+def test_the_loss_chart_starts_at_epoch_0_and_labels_large_losses_shortly():
+    from pipetrace.views.chart import loss_chart
+
+    chart = loss_chart(exploded_training()).plain
+    assert "5.94e+13" in chart and "59433051684264" not in chart
+    assert re.search(r"^\s*0\s+1\s+2\s*$", chart, re.M)  # from epoch 0 to the last finite loss (epoch 3 is NaN)
