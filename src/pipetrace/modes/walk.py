@@ -43,13 +43,12 @@ def steps(trace: Trace) -> list[Step]:
     """The stages, then training and the prediction, each with its code and question."""
     code = {block.stage: block for block in _code_blocks(trace)}
     out = []
+    building, one_step = _model_code(code["Model training"].lines if "Model training" in code else [])
     for index, stage in enumerate(trace.stages):
-        key = "Model training" if stage.number == 5 else stage.name
-        lines = code[key].lines if key in code else []
+        lines = building if stage.number == 5 else code[stage.name].lines if stage.name in code else []
         out.append(Step(f"Stage {stage.number}: {stage.name}", stage_facts(stage), lines, QUESTIONS[stage.number](trace),
                         f"stage:{index}"))
-    out.append(Step("Training, epoch by epoch", training_facts(trace),
-                    code["Model training"].lines[-2:] if "Model training" in code else [], _epoch_question(trace), "training"))
+    out.append(Step("Training, epoch by epoch", training_facts(trace), one_step, _epoch_question(trace), "training"))
     evaluation = code["Evaluation"].lines[:2] if "Evaluation" in code else []
     out.append(Step(f"One prediction, layer by layer (test image {trace.prediction.sample})", prediction_facts(trace),
                     ["probabilities = model.predict(x_test[[SAMPLE]], verbose=0)[0]", "predicted = probabilities.argmax()"]
@@ -104,6 +103,21 @@ def prediction_facts(trace: Trace) -> list[tuple[str, str]]:
         ranked = sorted(range(len(probabilities)), key=lambda c: -probabilities[c])[:3]
         rows.append(("most likely", ", ".join(f"'{names[c]}' {probability(probabilities[c])}" for c in ranked)))
     return rows
+
+
+def _model_code(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The model block split in two: building and compiling the network; one training step (tape to update)."""
+    loop = next((i for i, line in enumerate(lines) if line.startswith("# The training loop")), len(lines))
+    building = list(lines[:loop])
+    while building and not building[-1].strip():
+        building.pop()
+    start = next((i for i, line in enumerate(lines) if "tf.GradientTape()" in line), None)
+    stop = next((i for i, line in enumerate(lines) if "optimizer.apply(" in line), None)
+    if start is None or stop is None or stop < start:
+        return building, lines[-2:]
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    step = [line[indent:] for line in lines[start:stop + 1]]
+    return building, ["# one training step, for each batch:"] + step
 
 
 def _code_blocks(trace: Trace) -> list[Block]:

@@ -48,6 +48,53 @@ class Wrapped:
         yield Text("\n".join(out), style=self.style)
 
 
+class CodePanel:
+    """Python lines in a titled panel; a line too long for the width gets its trailing comment on a line above.
+
+    The code stays valid Python and is not wrapped mid-statement (only a statement still too long on
+    its own wraps).
+    """
+
+    def __init__(self, lines: list[str], title: str = "the code that does it"):
+        self.lines, self.title = lines, title
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        fits = max(options.max_width - 4, 20)  # the panel's borders and padding
+        out: list[str] = []
+        for line in self.lines:
+            code, sep, comment = line.partition("  # ")
+            if len(line) > fits and sep and code.strip() and '"' not in comment and "'" not in comment:
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(f"{indent}# {comment}")
+                line = code.rstrip()
+            out += _split_in_brackets(line, fits)
+        yield Panel(Syntax("\n".join(out), "python", theme="ansi_dark", word_wrap=True), title=self.title, title_align="left")
+
+
+def _split_in_brackets(line: str, fits: int) -> list[str]:
+    """A long Python line broken after a ', ' inside brackets (implicit continuation), the rest indented."""
+    out = []
+    while len(line) > fits:
+        depth, quote, cut = 0, "", -1
+        for i, c in enumerate(line[:fits]):
+            if quote:
+                quote = "" if c == quote else quote
+            elif c in "'\"":
+                quote = c
+            elif c in "([{":
+                depth += 1
+            elif c in ")]}":
+                depth -= 1
+            elif c == "," and depth > 0 and line[i + 1 : i + 2] == " ":
+                cut = i + 1
+        if cut < 0:
+            break
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out.append(line[:cut])
+        line = indent + line[cut:].lstrip()
+    return out + [line]
+
+
 def facts_grid(rows: list[tuple[str, str]]) -> Table:
     """(label, text) rows: the label in its own column, so wrapped text stays indented under the text."""
     table = Table.grid(padding=(0, 1))
@@ -103,8 +150,7 @@ def render_step(trace: Trace, step: walk.Step, number: int, total: int, question
     if note is not None:
         parts += [Text("Words used here", style="bold dim"), note]
     if step.code:
-        parts.append(Panel(Syntax("\n".join(step.code), "python", theme="ansi_dark", word_wrap=True),
-                           title="the code that does it", title_align="left"))
+        parts.append(CodePanel(step.code))
     choices = Table.grid(padding=(0, 2))
     choices.add_column(no_wrap=True)
     choices.add_column()
