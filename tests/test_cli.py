@@ -1,6 +1,8 @@
 """The command line as a user meets it: help, option checks, plain output, same seed same numbers."""
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from conftest import pipetrace_cli
@@ -14,6 +16,37 @@ def test_help_explains_the_options():
         assert option in done.stdout
     top = pipetrace_cli("--help")
     assert top.returncode == 0 and "run" in top.stdout and "show" in top.stdout
+    text = " ".join(done.stdout.split())
+    assert "the optimizer's step size at the start" in text and "Adam's" not in text
+    assert "where to save trace.json, model.keras and report.html" in text and "$PIPETRACE_RUNS" in text
+
+
+def test_bare_command_shows_help_and_exits_2():
+    done = pipetrace_cli()
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("usage: pipetrace") and "run" in done.stderr and "completion" in done.stderr
+
+
+def test_shell_completion_scripts(tmp_path):
+    bash = pipetrace_cli("completion", "bash")
+    assert bash.returncode == 0, bash.stderr
+    script = tmp_path / "pipetrace.bash"
+    script.write_text(bash.stdout)
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    # what bash does on Tab: the command's words so far -> the completions offered
+    ask = (f"source {script}; COMP_WORDS=(pipetrace \"$1\" \"$2\"); COMP_CWORD=$3; _shtab_pipetrace; "
+           'printf "%s\\n" "${COMPREPLY[@]}"')
+    offered = lambda *words: subprocess.run(["bash", "-c", ask, "bash", *words], capture_output=True,  # noqa: E731
+                                            text=True).stdout.split()
+    assert offered("r", "", "1") == ["run"]
+    assert offered("run", "--learning", "2") == ["--learning-rate"]
+    assert {"walk", "quiz", "experiment"} <= set(offered("learn", "", "2"))
+    zsh = pipetrace_cli("completion", "zsh")
+    assert zsh.returncode == 0 and zsh.stdout.startswith("#compdef pipetrace") and "--learning-rate" in zsh.stdout
+    if shutil.which("zsh"):
+        assert subprocess.run(["zsh", "-n"], input=zsh.stdout, text=True).returncode == 0
+    wrong = pipetrace_cli("completion", "fish")
+    assert wrong.returncode == 2 and "invalid choice: 'fish'" in wrong.stderr
 
 
 @pytest.mark.parametrize(
@@ -69,7 +102,18 @@ def test_same_seed_same_numbers(tmp_path):
 
 
 def test_quiet_no_answers_and_python_dash_m(tmp_path):
-    done = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(tmp_path / "q"))
+    out = tmp_path / ("a-folder-name-long-enough-that-the-saved-line-is-wider-than-the-terminal-" * 2) / "q"
+    done = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Run completed: test accuracy ")  # no blank line first
+    # piped output does not wrap: each path whole, on the line that names it (COLUMNS is 100 here)
+    assert lines[0].endswith(f"Saved {out / 'trace.json'} and {out / 'model.keras'}")
+    assert lines[1] == f"See it again with: pipetrace show {out / 'trace.json'}"
+    assert lines[2] == f"Open the report in a browser: {(out / 'report.html').as_uri()}" and len(lines) == 3
+    out = tmp_path / "q"
+    out.parent.mkdir(exist_ok=True)
+    done = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "Data Flow" not in done.stdout and "Saved" in done.stdout and "trace.json" in done.stdout
     shown = pipetrace_cli("show", str(tmp_path / "q" / "trace.json"), "--no-answers")
