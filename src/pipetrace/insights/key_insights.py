@@ -139,15 +139,26 @@ def _generalization(trace: Trace) -> Insight | None:
     if abs(gap) <= noise:
         verdict = (f"within the measuring noise (about {points(noise)} either way), so there is no sign of "
                    "memorizing: what it learned carries over to images it never saw")
+    elif gap > 0 and _test_loss_still_falling(t.epochs):
+        verdict = (f"more than the measuring noise (about {points(noise)}): the network knows its training images "
+                   "better than new ones (a generalization gap), but its test loss was still falling at the last "
+                   "epoch, so this is not yet over-fitting; more training data or dropout usually narrow such a gap")
     elif gap > 0:
         verdict = (f"more than the measuring noise (about {points(noise)}): the network fits its training images "
-                   "better than new ones, the start of over-fitting; more data, dropout or fewer epochs would help")
+                   "better than new ones and its test loss has stopped falling: over-fitting; more training data, "
+                   "dropout or fewer epochs would help")
     else:
         verdict = (f"test accuracy is higher by more than the measuring noise (about {points(noise)}): the test "
                    "images may simply be easier than the training ones")
     return Insight(f"{measured}, {verdict}",
                    {"train_accuracy": last.accuracy, "test_accuracy": last.test_accuracy, "gap_points": 100 * gap,
                     "noise_points": 100 * noise})
+
+
+def _test_loss_still_falling(epochs) -> bool:
+    """The last epoch's test loss is the lowest so far (with at least one epoch before it to compare)."""
+    losses = [e.test_loss for e in epochs if e.test_loss is not None]
+    return len(losses) >= 2 and losses[-1] < min(losses[:-1])
 
 
 def _test_loss_turned_up(trace: Trace) -> Insight | None:
