@@ -134,8 +134,8 @@ def _generalization(trace: Trace) -> Insight | None:
     gap = last.accuracy - last.test_accuracy
     noise = NOISE_SIGMAS * gap_noise(last.accuracy, t.train_measured_on, last.test_accuracy, n_test)
     measured = (f"Training accuracy {percent(last.accuracy)} ({t.train_measured_on:,} training images) against test "
-                f"accuracy {percent(last.test_accuracy)} ({n_test:,} test images), both measured after epoch "
-                f"{last.epoch} with dropout off: a gap of {points(gap)}")
+                f"accuracy {percent(last.test_accuracy)} ({n_test:,} test images), both measured the same way after epoch "
+                f"{last.epoch} (weights fixed, dropout off if any): a gap of {points(gap)}")
     if abs(gap) <= noise:
         verdict = (f"within the measuring noise (about {points(noise)} either way), so there is no sign of "
                    "memorizing: what it learned carries over to images it never saw")

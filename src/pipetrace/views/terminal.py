@@ -218,11 +218,11 @@ class EpochTable:
             table.add_row(*map(literal, row if wide else row[:-1]))
         yield table
         if self.train_measured_on:
-            yield Text(f"Train: {self.train_measured_on:,} training images measured after each epoch with dropout off, "
-                       "like the test set. Epoch 0: the untrained network.", style="dim")
+            yield Text(f"Train: {self.train_measured_on:,} training images measured after each epoch the way the test "
+                       "set is (weights fixed, dropout off if any). Epoch 0: the untrained network.", style="dim")
         else:
-            yield Text("Loss and accuracy (running): the mean during each epoch while the weights changed, with dropout "
-                       "on; not comparable with the test columns.", style="dim")
+            yield Text("Loss and accuracy (running): the mean over each epoch while the weights were still changing "
+                       "(dropout active, if any): not comparable with the test columns.", style="dim")
         if not wide:
             yield Text("Observation", style="bold")
             for e in rows:
