@@ -25,14 +25,15 @@ MUTED = "#6b7280"
 
 def epoch_chart(training: Training) -> str:
     """Loss and accuracy after every epoch, training set against test set, side by side."""
-    epochs = [e.epoch for e in training.epochs]
+    rows = ([training.start] if training.start is not None else []) + list(training.epochs)  # epoch 0: untrained
+    epochs = [e.epoch for e in rows]
     fig, (loss_ax, acc_ax) = _figure(7.6, 2.9, ncols=2,
                                      margins=dict(left=0.07, right=0.99, top=0.9, bottom=0.16, wspace=0.22))
-    _line(loss_ax, epochs, [e.loss for e in training.epochs], TRAIN, "training")
-    _line(loss_ax, epochs, [e.test_loss for e in training.epochs], TEST, "test")
+    _line(loss_ax, epochs, [e.loss for e in rows], TRAIN, "training")
+    _line(loss_ax, epochs, [e.test_loss for e in rows], TEST, "test")
     _style(loss_ax, "Loss (lower is better)", "epoch")
-    _line(acc_ax, epochs, [100 * e.accuracy for e in training.epochs], TRAIN, "training")
-    _line(acc_ax, epochs, [100 * e.test_accuracy for e in training.epochs], TEST, "test")
+    _line(acc_ax, epochs, [None if e.accuracy is None else 100 * e.accuracy for e in rows], TRAIN, "training")
+    _line(acc_ax, epochs, [None if e.test_accuracy is None else 100 * e.test_accuracy for e in rows], TEST, "test")
     _style(acc_ax, "Accuracy, % (higher is better)", "epoch")
     for ax in (loss_ax, acc_ax):
         ax.set_xticks(epochs)
