@@ -331,3 +331,27 @@ def test_80_columns_cut_nothing_and_wrapped_lines_stay_indented(run):
     for n, step in enumerate(walk.steps(trace)):
         panel = _rendered(learn.render_step(trace, step, n + 1, 7, walk.shuffled(step.question, n), seen), 80)
         assert "…" not in panel
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh-2-layers"])
+def test_the_report_explains_each_term_once_in_the_section_that_first_uses_it(matrix, name):
+    from pipetrace.views.html.report import render_html
+
+    page = render_html(matrix[name])
+    main = page[page.index("<main>"):page.index('<section id="walk"')]
+    sections = re.findall(r'<section id="([^"]+)">(.*?)</section>', main, flags=re.S)
+    explained: list[str] = []
+    earlier = ""
+    for ident, body in sections:
+        note = re.search(r'<details class="glossary-note".*?</details>', body, flags=re.S)
+        terms = re.findall(r"<dfn>(.*?)</dfn>", note.group(0)) if note else []
+        text = _plain(body[: note.start()] if note else body)
+        for term in terms:
+            entry = next(e for e in glossary.GLOSSARY if e.term == html.unescape(term))
+            flags = 0 if any(c.isupper() for c in entry.term) else re.IGNORECASE
+            assert re.search(entry.pattern, text, flags), (ident, term)  # used in this section
+            assert not re.search(entry.pattern, earlier, flags), (ident, term)  # and in none before
+        explained += terms
+        earlier += " " + text
+    assert len(explained) == len(set(explained)) and {"epoch", "loss", "softmax"} <= set(explained)
+    assert ("ReLU" in explained) == ("relu" in all_hidden_activations(matrix[name]))

@@ -59,6 +59,28 @@ def _glossary(entries) -> str:
                                               for entry in entries) + "</dl>")
 
 
+def with_glossary(sections_html: list[str]) -> list[str]:
+    """Each report section with the glossary's terms it uses first explained at its end (insights.glossary).
+
+    The terms are found in the section's own text (tags left out), so the report explains exactly
+    the words it shows, once, in the section where a reader meets them first.
+    """
+    import html as html_lib
+    import re
+
+    from pipetrace.insights.glossary import first_uses
+
+    seen: set[str] = set()
+    out = []
+    for part in sections_html:
+        text = html_lib.unescape(re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", part, flags=re.S))
+        note = _glossary(first_uses([text], seen))
+        if note and part.rstrip().endswith("</section>"):
+            part = part.rstrip()[: -len("</section>")] + f'<details class="glossary-note" open><summary>Words used here</summary>{note}</details></section>'
+        out.append(part)
+    return out
+
+
 def walk_panel(trace: Trace) -> str:
     """The same steps `pipetrace learn walk` shows (modes.walk.steps), one after another."""
     from pipetrace.insights.glossary import first_uses
