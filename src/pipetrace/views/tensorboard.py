@@ -38,9 +38,12 @@ def write_tensorboard(trace, model, logdir: str | Path) -> Path:
     last_epoch = epochs[-1].epoch if epochs else 0
     try:
         with train_writer.as_default():
+            measured = trace.training.train_measured_on  # >0: measured after the epoch like the test set
+            how = (f"on {measured:,} training images after the epoch, measured like the test set" if measured
+                   else "the running mean over the epoch")
             for epoch in epochs:
-                _scalar(tf, "epoch_loss", epoch.loss, epoch.epoch, "mean training loss over the epoch")
-                _scalar(tf, "epoch_accuracy", epoch.accuracy, epoch.epoch, "training accuracy over the epoch")
+                _scalar(tf, "epoch_loss", epoch.loss, epoch.epoch, f"training loss {how}")
+                _scalar(tf, "epoch_accuracy", epoch.accuracy, epoch.epoch, f"training accuracy {how}")
                 for step, loss in batch_steps(trace.training, epoch):
                     _scalar(tf, "batch_loss", loss, step,
                             f"training loss, each point the mean of {trace.training.steps_per_record} batches")
