@@ -154,6 +154,7 @@ HOSTILE_TEXT = st.one_of(
                               ";", "{", "}", MARK, f"__import__('os').system('touch {MARK}')", "relu", "Adam", " "]),
              min_size=1, max_size=12).map("".join),
     st.text(min_size=0, max_size=30).map(lambda s: s + MARK),
+    st.integers(250, 6000).map(lambda n: "a/" * (n // 2) + MARK + ".npz"),  # longer than a file name may be
 )
 HOSTILE_NUMBER = st.one_of(
     st.sampled_from([float("nan"), float("inf"), -float("inf"), -1, 0, 10**30, True, 1e308, -0.0, [1, 2], [1e309, 2],
@@ -162,17 +163,30 @@ HOSTILE_NUMBER = st.one_of(
 )
 
 
+def light(trace):
+    """The trace without its pictures and weights (code mode reads none of them): quick to copy per example."""
+    import dataclasses
+
+    return dataclasses.replace(trace, samples=[], weights=[], quiz=[],
+                               evaluation=dataclasses.replace(trace.evaluation, mistakes=[]))
+
+
 @pytest.fixture(scope="module")
 def cnn_trace(tmp_path_factory):
     import pipetrace
 
-    return pipetrace.run(conv=True, dropout=0.25, limit=600, epochs=1, seed=0)
+    return light(pipetrace.run(conv=True, dropout=0.25, limit=600, epochs=1, seed=0))
+
+
+@pytest.fixture(scope="module")
+def dense_trace(small_run):
+    return light(small_run[0])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(STRING_FIELDS), value=HOSTILE_TEXT)
-def test_hostile_strings_never_become_code(small_run, field, value):
-    trace = copy.deepcopy(small_run[0])
+def test_hostile_strings_never_become_code(dense_trace, field, value):
+    trace = copy.deepcopy(dense_trace)
     set_field(trace, field, value)
     for text in scripts_or_refusal(trace):
         check_script(text)
@@ -180,8 +194,8 @@ def test_hostile_strings_never_become_code(small_run, field, value):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(NUMBER_FIELDS), value=HOSTILE_NUMBER)
-def test_hostile_numbers_never_become_code(small_run, field, value):
-    trace = copy.deepcopy(small_run[0])
+def test_hostile_numbers_never_become_code(dense_trace, field, value):
+    trace = copy.deepcopy(dense_trace)
     set_field(trace, field, value)
     for text in scripts_or_refusal(trace):
         check_script(text)

@@ -138,7 +138,7 @@ def recipe(trace: Trace) -> Recipe:
     model_file = None
     if s.model is not None:
         model_path = _path_text(s.model, "settings.model")
-        if not Path(model_path).is_file():
+        if not _is(Path(model_path), "file"):
             raise SettingsError("code mode: this run trained a model from a file that is not here (settings.model); "
                                 "no script written")
         model_file = str(Path(model_path).resolve())
@@ -205,16 +205,24 @@ def _data_source(s) -> tuple[str, str, str | None, str]:
     path = Path(text).expanduser()
     if name.endswith(".npz"):
         return "npz", str(path.resolve()), None, str(path.resolve())
-    if path.is_dir() and _idx_folder(path):
+    if _is(path, "dir") and _idx_folder(path):
         return "idx", str(path.resolve()), None, str(path.resolve())
-    if path.is_dir():
+    if _is(path, "dir"):
         return "folder", str(path.resolve()), None, ""
     raise SettingsError("code mode writes scripts for runs on MNIST, IDX folders, scikit-learn's digits, .npz files "
                         "and image folders; this run's dataset (settings.dataset) is none of these here")
 
 
 def _idx_folder(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
+    return any(_is(folder / name, "file") for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
+
+
+def _is(path: Path, kind: str) -> bool:
+    """Path.is_file / is_dir that say False for a name the system cannot even look up (too long, ...)."""
+    try:
+        return path.is_file() if kind == "file" else path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _layer(layer, n: int) -> Layer:
