@@ -355,3 +355,21 @@ def test_the_report_explains_each_term_once_in_the_section_that_first_uses_it(ma
         earlier += " " + text
     assert len(explained) == len(set(explained)) and {"epoch", "loss", "softmax"} <= set(explained)
     assert ("ReLU" in explained) == ("relu" in all_hidden_activations(matrix[name]))
+
+
+def test_explain_says_what_each_layer_does_with_its_own_settings(run):
+    _, trace = run
+    chapter = next((c for c in explain.chapters(trace) if c.title == "Layer by layer"), None)
+    kinds = {layer.kind for layer in trace.network.layers}
+    if kinds == {"Dense"}:
+        assert chapter is None  # the network chapter says it all
+        return
+    for layer in trace.network.layers:
+        assert f"{layer.label or layer.kind}:" in chapter.what
+    dropout = next((layer for layer in trace.network.layers if layer.kind == "Dropout"), None)
+    if dropout is not None:
+        rate = dropout.config["rate"]
+        assert f"while training only, sets a random {rate:.0%}" in chapter.what and "during training" in chapter.mistakes
+    for layer in trace.network.layers:
+        if layer.kind == "Conv2D":
+            assert f"slides {layer.config['filters']} filters of {'x'.join(map(str, layer.config['kernel_size']))}" in chapter.what

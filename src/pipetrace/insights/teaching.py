@@ -128,6 +128,36 @@ SHAPING = {
 }
 
 
+def layer_role(layer: LayerInfo) -> str | None:
+    """What one layer does, with its own configuration, or None for a kind the table does not know."""
+    c = layer.config
+    act = activation_words(layer.activation)
+    then = f", then {act.nice}" if act is not None and layer.activation not in ("", "linear") else ""
+    if layer.activation == "softmax":
+        then = ", then softmax turns the scores into probabilities"
+    if layer.kind == "Dense":
+        return f"each of its {layer.units} units takes a weighted sum of all {layer.input_size:,} inputs plus a bias{then}"
+    if layer.kind == "Conv2D" and "kernel_size" in c:
+        k = "x".join(map(str, c["kernel_size"]))
+        return (f"slides {layer.units} filters of {k} over its input; each output is one filter's weighted sum over one "
+                f"window{then}, so a pattern is found wherever it is in the image")
+    if layer.kind in ("MaxPooling2D", "AveragePooling2D") and "pool_size" in c:
+        how = "largest" if layer.kind.startswith("Max") else "average"
+        return f"keeps the {how} value of each {'x'.join(map(str, c['pool_size']))} window: the maps shrink, nothing is learned"
+    if layer.kind == "Flatten":
+        return f"lays its {' x '.join(map(str, layer.input_shape))} input out as one row of {layer.units:,} values, unchanged"
+    if layer.kind == "Dropout" and "rate" in c:
+        return (f"while training only, sets a random {c['rate']:.0%} of its inputs to 0 at each step and scales the rest "
+                f"by 1 / (1 - {c['rate']:g}); when predicting it passes everything through")
+    if layer.kind == "Reshape":
+        return f"rearranges its input into {' x '.join(map(str, layer.output_shape))}, the same values"
+    if layer.kind == "BatchNormalization":
+        return "normalizes each channel with the mean and variance learned in training, then scales and shifts it"
+    if layer.kind == "Rescaling":
+        return "multiplies its input by a constant and adds an offset"
+    return None
+
+
 def activation_words(name: str) -> ActivationWords | None:
     """The words for a Keras activation name ('' means none), or None for one the table does not know."""
     return ACTIVATIONS.get(name or "linear")

@@ -54,6 +54,13 @@ def sheet(trace: Trace, trace_file: str = "TRACE") -> dict[str, list[str]]:
     if flat.name == "Flatten" and "index" in flat.details:
         d = flat.details
         formulas.append(f"flatten: index = {d['width']} * row + col   e.g. ({d['row']}, {d['col']}) -> {d['index']}")
+    conv = next((layer for layer in trace.network.layers if layer.kind == "Conv2D"), None)
+    conv_words = activation_words(conv.activation) if conv is not None else None
+    if conv is not None and conv_words is not None and "kernel_size" in conv.config and conv.input_shape:
+        k = "x".join(map(str, conv.config["kernel_size"]))
+        formulas.append(f"conv: z[r, c, f] = sum over a {k} window and the {conv.input_shape[-1]} input channel(s) of "
+                        f"x * K_f + b_f, then h = {conv_words.formula} ({conv_words.nice})   e.g. {conv.label or conv.name}: "
+                        f"{conv.units} filters, {conv.weights:,} kernel weights")
     hidden = p.first_hidden
     recorded = {layer.name: layer.activation or "linear" for layer in trace.network.layers}
     words = activation_words(recorded.get(hidden.layer, "") if hidden is not None else "") if hidden is not None else None
@@ -103,5 +110,8 @@ def markdown(trace: Trace, trace_file: str = "TRACE") -> str:
         if title == "Reproduce":
             lines += ["```sh", *items, "```", ""]
         else:
-            lines += [f"- `{item}`" if title.startswith("Formulas") else f"- {item}" for item in items] + [""]
+            for item in items:  # an indented item belongs to the one above it: a nested list item
+                nest = "  " if item.startswith("  ") else ""
+                lines.append(f"{nest}- `{item.strip()}`" if title.startswith("Formulas") else f"{nest}- {item.strip()}")
+            lines.append("")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations, chance,
-                                         hidden_activation, run_optimizer)
+                                         hidden_activation, layer_role, run_optimizer)
 from pipetrace.numbers import number, percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Trace
@@ -87,6 +87,21 @@ def chapters(trace: Trace) -> list[Chapter]:
             _neuron_model(trace),
             "Counting only the weights and forgetting the biases: "
             + (f"{learning[0].weights:,} + {learning[0].biases:,} = {learning[0].params:,} for the first layer." if learning else ""),
+        ))
+    roles = [(layer, layer_role(layer)) for layer in net.layers]
+    if any(layer.kind not in ("Dense",) for layer in net.layers) and all(role for _, role in roles):
+        dropout = next((layer for layer in net.layers if layer.kind == "Dropout"), None)
+        out.append(Chapter(
+            "Layer by layer",
+            " ".join(f"{layer.label or layer.kind}: {role}." for layer, role in roles),
+            "Only layers with weights learn; the others reshape, shrink or disturb what flows through, and each changes "
+            "what the next layer sees.",
+            "An assembly line: each station hands the next a new arrangement of numbers; the image turns step by step "
+            "into 'how much it looks like each class'.",
+            (f"Thinking {dropout.label} is active when predicting: it only acts during training, so the prediction trace "
+             "shows it passing every value through." if dropout is not None else
+             f"Counting {', '.join(sorted({layer.kind for layer in net.layers if not layer.params}))} as learning: "
+             "they have no weights; only the layers with parameters change during training."),
         ))
     if t.epochs:
         out.append(_training_chapter(trace))
