@@ -25,7 +25,8 @@ from pipetrace.training.backend import (  # noqa: F401  (import_keras_in_backgro
 TRAIN_MEASURED = 2_000
 
 
-def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True) -> Training:
+def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True,
+        on_losses=None) -> Training:
     """Train `model` on data = (x_train, y_train, x_test, y_test) and return the training trace.
 
     Before training, the untrained network is measured on both sets (epoch 0, `Training.start`).
@@ -33,7 +34,8 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
     inference mode (dropout off, weights fixed) of the test set and of a fixed, seeded subset of
     `TRAIN_MEASURED` training images, so the two are measured alike; the running mean during the
     pass is kept apart as `running_loss` / `running_accuracy`. `on_batch(done)` and
-    `on_epoch(epoch)` let a view follow along. `record=False` keeps no per-batch losses and calls
+    `on_epoch(epoch)` let a view follow along; `on_losses(losses)`, the batches just trained (a live
+    chart). `record=False` keeps no per-batch losses and calls
     no one during an epoch, and measures neither epoch 0 nor the training subset (to measure what
     tracing costs: loss/accuracy are then the running mean). A loss that stops being a number ends
     training and puts back the weights from before that epoch (`Training.restored_epoch`; 0 means
@@ -57,7 +59,8 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
             epoch_started = time.perf_counter()
             before = model.get_weights()  # a few hundred KB: put back if this epoch blows up
             unrecorded = before  # the weights of the last recorded epoch, until this one is recorded
-            result = loop.epoch(x_train, y_train, with_pause_points(f"epoch {epoch}", on_batch if record else None))
+            result = loop.epoch(x_train, y_train, with_pause_points(f"epoch {epoch}", on_batch if record else None),
+                                on_losses if record else None)
             if result.finite:
                 loss, accuracy = loop.evaluate(x_measured, y_measured) if record else (result.loss, result.accuracy)
                 test_loss, test_accuracy = loop.evaluate(x_test, y_test)

@@ -81,8 +81,8 @@ class TrainingLoop:
         loss = self.loss_fn(y, outputs) * tf.cast(tf.shape(x)[0], tf.float32)
         return loss, tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y, tf.float32))
 
-    def epoch(self, x: np.ndarray, y: np.ndarray, on_batches=None) -> EpochResult:
-        """One pass over (x, y) in a new seeded order; `on_batches(done)` after every call."""
+    def epoch(self, x: np.ndarray, y: np.ndarray, on_batches=None, on_losses=None) -> EpochResult:
+        """One pass over (x, y) in a new seeded order; `on_losses(losses)` (those batches' losses), then `on_batches(done)`, after every call."""
         order = self.rng.permutation(len(x))
         size = self.batch_size
         full = len(x) // size * size
@@ -103,6 +103,8 @@ class TrainingLoop:
             total_loss += float((batch_losses * per_batch).sum())
             total_right += float(right.numpy().sum())
             seen += stop - start
+            if on_losses:
+                on_losses([float(v) for v in batch_losses])
             if on_batches:
                 on_batches(len(losses))
             if not np.isfinite(batch_losses).all():
