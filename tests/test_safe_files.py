@@ -6,7 +6,6 @@ Interrupts are sent at exact moments without timing: with PIPETRACE_TEST_PAUSE_A
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import stat
@@ -25,7 +24,7 @@ from pipetrace.errors import PipetraceError
 QUICK = ("--limit", "600", "--epochs", "1", "--quiet")
 # small batches so an epoch has several calls into TensorFlow, and a constant rate so that the
 # first epoch of a longer run is the same as a one-epoch run
-MID_EPOCH = ("--limit", "3000", "--batch-size", "32", "--schedule", "constant", "--seed", "3", "--quiet")
+MID_EPOCH = ("--limit", "600", "--batch-size", "32", "--schedule", "constant", "--seed", "3", "--quiet")
 
 
 # ---- one way to write: exclusive temporary file, then rename ---------------------------------
@@ -163,8 +162,17 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
     return process.returncode, stderr
 
 
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory) -> Path:
+    """The mid-epoch runs' settings, stopped by --epochs after epoch 1: what an interrupt in epoch 2 must keep."""
+    out = tmp_path_factory.mktemp("one-epoch") / "run"
+    done = pipetrace_cli("run", *MID_EPOCH, "--epochs", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupt_mid_epoch_saves_the_model_of_the_last_recorded_epoch(tmp_path, signum):
+def test_an_interrupt_mid_epoch_saves_the_model_of_the_last_recorded_epoch(tmp_path, one_epoch, signum):
     out = tmp_path / "interrupted"
     process = start_paused(out, "epoch 2 batch 16", *MID_EPOCH, "--epochs", "5")
     process.send_signal(signum)
@@ -173,38 +181,27 @@ def test_an_interrupt_mid_epoch_saves_the_model_of_the_last_recorded_epoch(tmp_p
     trace = assert_one_run(out)
     assert trace.status == trace.training.status == "interrupted"
     assert [e.epoch for e in trace.training.epochs] == [1]
-    reference = tmp_path / "one-epoch"  # the same run, stopped by its settings after epoch 1
-    done = pipetrace_cli("run", *MID_EPOCH, "--epochs", "1", "--out", str(reference))
-    assert done.returncode == 0, done.stderr
-    for kept, expected in zip(saved_weights(out / "model.keras"), saved_weights(reference / "model.keras")):
-        np.testing.assert_allclose(kept, expected, rtol=0, atol=1e-6)
+    for kept, expected in zip(saved_weights(out / "model.keras"), saved_weights(one_epoch / "model.keras")):
+        np.testing.assert_allclose(kept, expected, rtol=0, atol=1e-6)  # 16 more batches would move them far more
     assert pipetrace_cli("show", str(out / "trace.json")).returncode == 0
 
 
-@pytest.mark.parametrize("point, signals", [
-    ("saving: files written", [signal.SIGINT]),
-    ("saving: files written", [signal.SIGINT, signal.SIGINT]),  # the second Ctrl-C waits too while saving
-    ("saving: model in place", [signal.SIGTERM]),
-])
-def test_an_interrupt_while_saving_finishes_the_save_first(tmp_path, point, signals):
+def test_interrupts_while_saving_finish_the_save_and_a_kill_leaves_no_mismatched_trace(tmp_path):
     out = tmp_path / "run"
     done = pipetrace_cli("run", *QUICK, "--out", str(out))  # an earlier run there, replaced by --force
     assert done.returncode == 0, done.stderr
-    earlier = json.loads((out / "trace.json").read_text())
-    process = start_paused(out, point, *QUICK, "--seed", "5", "--force")
-    for signum in signals:
-        process.send_signal(signum)
-    code, _ = finish(process)
-    assert code == 130
-    trace = assert_one_run(out, seed=5)
-    assert trace.status == "completed" and trace.created_at >= earlier["created_at"]
-    shown = pipetrace_cli("show", str(out / "trace.json"))
-    assert shown.returncode == 0, shown.stderr
+    for seed, point, signals in ((5, "saving: files written", [signal.SIGINT, signal.SIGINT]),  # the second waits too
+                                 (6, "saving: model in place", [signal.SIGTERM])):
+        process = start_paused(out, point, *QUICK, "--seed", str(seed), "--force")
+        for signum in signals:
+            process.send_signal(signum)
+        code, _ = finish(process)
+        assert code == 130
+        trace = assert_one_run(out, seed=seed)
+        assert trace.status == "completed"
+        shown = pipetrace_cli("show", str(out / "trace.json"))
+        assert shown.returncode == 0, shown.stderr
 
-
-def test_a_run_killed_while_saving_leaves_no_trace_beside_a_foreign_model(tmp_path):
-    out = tmp_path / "run"
-    assert pipetrace_cli("run", *QUICK, "--out", str(out)).returncode == 0
     process = start_paused(out, "saving: model in place", *QUICK, "--seed", "7", "--force")
     process.kill()  # nothing can hold SIGKILL: the order of the renames is what protects the folder
     process.communicate(timeout=60)
