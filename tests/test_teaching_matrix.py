@@ -373,3 +373,25 @@ def test_explain_says_what_each_layer_does_with_its_own_settings(run):
     for layer in trace.network.layers:
         if layer.kind == "Conv2D":
             assert f"slides {layer.config['filters']} filters of {'x'.join(map(str, layer.config['kernel_size']))}" in chapter.what
+
+
+def test_math_gradient_agrees_with_a_finite_difference_through_every_layer(run):
+    """The chain rule math prints, checked by moving the weight both ways (float64, NumPy only)."""
+    from pipetrace.modes.arithmetic import arithmetic, cross_entropy, dense_layers, forward, input_values
+
+    _, trace = run
+    if not trace.weights:
+        return  # a CNN: math has no weight to follow (see the chain-rule test)
+    m = arithmetic(trace)
+    layers = dense_layers(trace)
+    x = input_values(trace, trace.prediction)
+    i, j = m.weight
+    h = 1e-6
+
+    def loss_with(delta: float) -> float:
+        moved = [(n, a, k.copy(), b) for n, a, k, b in layers]
+        moved[0][2][i, j] += delta
+        return cross_entropy(forward(moved, x)[1][-1], m.label)
+
+    numeric = (loss_with(h) - loss_with(-h)) / (2 * h)
+    assert abs(numeric - m.gradient) <= 1e-6 + 1e-4 * abs(numeric)

@@ -168,12 +168,19 @@ def _final_accuracy(trace: Trace) -> Question | None:
         options=_distinct(correct, [_pct(last.accuracy), _pct(first.test_accuracy), _pct(1 / classes), _pct(min(0.999, last.test_accuracy + 0.02))]),
         answer=0,
         explanation=(
-            f"Measured on images it never trained on: {correct} (training accuracy was {_pct(last.accuracy)}, "
+            f"Measured on images it never trained on: {correct} ({_training_accuracy_words(trace)} {_pct(last.accuracy)}, "
             f"chance is {_pct(1 / classes)})"
         ),
         kind="measured",
         level="medium",
     )
+
+
+def _training_accuracy_words(trace: Trace) -> str:
+    """Training accuracy measured like the test's after the epoch, or the running mean during it: said which."""
+    if getattr(trace.training, "train_measured_on", 0):
+        return "on training images, measured the same way, it was"
+    return "the running mean on training images during the epoch, with weights changing, was"
 
 
 def _hidden_params(trace: Trace) -> Question | None:
@@ -464,8 +471,8 @@ def _best_epoch(trace: Trace) -> Question | None:
 def _why_scale(trace: Trace) -> Question | None:
     details = _stage(trace, "Preprocessing").details
     scale = details.get("scale")
-    if not scale or trace.stages[1].outputs[0].max > 1:
-        return None
+    if not scale or scale <= 1 or trace.stages[1].outputs[0].max > 1:
+        return None  # nothing was divided (the data came in 0..1), or the result is not in 0..1
     return Question(
         text=f"Why did preprocessing divide every pixel by {scale:g} before training?",
         options=[

@@ -92,7 +92,8 @@ def sheet(trace: Trace, trace_file: str = "TRACE") -> dict[str, list[str]]:
               for layer in trace.network.layers if layer.params]
     params.append(f"total: {trace.network.total_params:,}")
     epochs = trace.training.epochs
-    results = [f"epoch {ep.epoch}: loss {number(ep.loss, 4)}, accuracy {percent(ep.accuracy)}, "
+    measured = "accuracy" if getattr(trace.training, "train_measured_on", 0) else "running accuracy"
+    results = [f"epoch {ep.epoch}: loss {number(ep.loss, 4)}, {measured} {percent(ep.accuracy)}, "
                f"test loss {number(ep.test_loss, 4)}, test accuracy {percent(ep.test_accuracy)}" for ep in epochs]
     results.append(f"test set: {percent(trace.evaluation.test_accuracy)} of {trace.dataset['test_count']:,} right "
                    f"(chance: {percent(chance(trace))})")

@@ -31,7 +31,8 @@ def metrics(t: Trace) -> dict[str, str]:
         "parameters": f"{t.network.total_params:,}",
         "epochs": f"{len(t.training.epochs)} of {t.training.epochs_planned}",
         "final training loss": "-" if not last else number(last.loss, 4),
-        "final training accuracy": "-" if not last else percent(last.accuracy),
+        "final training accuracy": "-" if not last else percent(last.accuracy)
+        + ("" if getattr(t.training, "train_measured_on", 0) else " (running mean during the epoch)"),
         "test loss": number(t.evaluation.test_loss, 4),
         "test accuracy": percent(t.evaluation.test_accuracy),
         "training time": f"{t.training.seconds:.1f} s",

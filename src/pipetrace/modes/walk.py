@@ -85,8 +85,9 @@ def training_facts(trace: Trace) -> list[tuple[str, str]]:
     t = trace.training
     rows = [("epoch 0", f"before training: loss {number(t.start.loss)}, test loss {number(t.start.test_loss)}, "
                         f"test accuracy {percent(t.start.test_accuracy)}")] if getattr(t, "start", None) else []
+    measured = "accuracy" if getattr(t, "train_measured_on", 0) else "running accuracy during the epoch"
     for e in t.epochs:
-        rows.append((f"epoch {e.epoch}", f"loss {number(e.loss)}, accuracy {percent(e.accuracy)}, test loss "
+        rows.append((f"epoch {e.epoch}", f"loss {number(e.loss)}, {measured} {percent(e.accuracy)}, test loss "
                                          f"{number(e.test_loss)}, test accuracy {percent(e.test_accuracy)}, {e.seconds:.1f} s. "
                                          f"{e.observation}"))
     if t.status != "completed":
