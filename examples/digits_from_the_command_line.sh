@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scikit-learn's 8 x 8 handwritten digits (1,797 images, shipped with scikit-learn: no download),
+# The UCI 8 x 8 handwritten digits (1,797 images, bundled with pipetrace as scikit-learn ships them: no download),
 # traced from the command line. They have no official split, so pipetrace makes a seeded,
 # stratified one (80% / 20% of every digit) and says so in the Train/Test split stage.
 #
