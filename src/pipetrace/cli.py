@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="same seed, same numbers on the same machine (default %(default)s)")
     data = run.add_argument_group("data")
     data.add_argument("--dataset", default=DEFAULTS.dataset, metavar="NAME|PATH",
-                      help="mnist (bundled), digits (scikit-learn's 8x8 digits), a .npz file with x_train, y_train, "
+                      help="mnist (bundled), digits (1,797 8x8 handwritten digits, bundled), a .npz file with x_train, y_train, "
                       "x_test, y_test, or a folder with one subfolder of images per class (default %(default)s)")
     data.add_argument("--data-dir", metavar="DIR", help="read the four MNIST-format IDX files from DIR (e.g. Fashion-MNIST) instead of the bundled copy")
     data.add_argument("--image-size", type=_image_size, default=DEFAULTS.image_size, metavar="HxW",

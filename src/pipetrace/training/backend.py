@@ -30,8 +30,8 @@ import threading
 from pipetrace.errors import PipetraceError
 
 # Keras imports scikit-learn and matplotlib whenever they are installed, for integrations
-# pipetrace never uses (its scikit-learn wrappers, its image-gallery plots): about 0.6 s and
-# 55 MB for scikit-learn, 0.4 s and 25 MB for matplotlib (measured on 2 cores, BENCHMARKS.md).
+# pipetrace never uses (its scikit-learn wrappers, its image-gallery plots): about 0.7 s and
+# 60 MB for scikit-learn (no longer installed with pipetrace), 0.3 s and 25 MB for matplotlib (2 cores).
 # The `pipetrace` command owns its process, so it sets LEAN_IMPORT and Keras is imported
 # without them; from Python nothing changes, since a notebook may want those integrations later.
 LEAN_IMPORT = False
