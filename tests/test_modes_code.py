@@ -137,3 +137,15 @@ def test_a_run_it_cannot_write_is_one_clear_line(small_run, tmp_path):
     (bad / "trace.json").write_text("{}")
     result = pipetrace_cli("learn", "code", str(bad))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_exact_script_reproduces_a_digits_run(tmp_path):
+    """The bundled 8 x 8 digits, their seeded stratified split rewritten in the script, 3 epochs."""
+    out = tmp_path / "digits"
+    ran = pipetrace_cli("run", "--dataset", "digits", "--hidden", "32", "--epochs", "3", "--quiet", "--out", str(out))
+    assert ran.returncode == 0, ran.stderr
+    assert pipetrace_cli("learn", "code", str(out), "--exact").returncode == 0
+    run = run_script(out / "reproduce_exact.py")
+    assert "Stage 4, Train/Test split (training): 1438 x 64 float32" in run.stdout
+    match = re.search(r"Test accuracy: ([0-9.]+) \(the trace says ([0-9.]+)", run.stdout)
+    assert abs(float(match.group(1)) - float(match.group(2))) <= 0.01, match.group(0)

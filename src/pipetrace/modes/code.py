@@ -195,7 +195,9 @@ def _data_source(s) -> tuple[str, str, str | None, str]:
     name = text.strip().lower()
     data_dir = None if s.data_dir is None else str(Path(_path_text(s.data_dir, "settings.data_dir")).resolve())
     if name == "digits":
-        return "digits", "digits", None, ""
+        from pipetrace.data.digits import BUNDLED_DIR as DIGITS_DIR, DIGITS_FILE  # a path only
+
+        return "digits", "digits", None, str((DIGITS_DIR / DIGITS_FILE).resolve())
     if name == "mnist":
         if data_dir:
             return "idx", "mnist", data_dir, data_dir
@@ -381,10 +383,9 @@ def data_block(r: Recipe) -> Block:
     """Stage 1: read the run's data, the same files, the same split, the same --limit."""
     if r.source == "digits":
         lines = [
-            "from sklearn.datasets import load_digits  # 1,797 8 x 8 digits shipped with scikit-learn",
-            "",
-            "bunch = load_digits()",
-            'every_image, every_label = bunch.images.astype("uint8"), bunch.target.astype("int64")',
+            "with gzip.open(DATA, \"rt\") as handle:  # 1,797 8 x 8 digits: 64 pixels (0..16) and the label a line",
+            '    table = np.loadtxt(handle, delimiter=",", dtype=np.uint8)',
+            'every_image, every_label = table[:, :64].reshape(-1, 8, 8), table[:, 64].astype("int64")',
             "# no official split: 20% of each class for testing, shuffled with the seed (a stratified split)",
             "rng = np.random.default_rng(SEED)",
             "train_parts, test_parts = [], []",
@@ -565,7 +566,7 @@ def exact_script(trace: Trace) -> str:
         "elsewhere they agree within a point. Most code you will meet calls model.fit instead, which",
         "shuffles and batches its own way (numbers close, not equal): `pipetrace learn code` writes that.",
         "",
-        "Usage: python reproduce_exact.py [DATA]   (DATA: another folder of IDX files, or .npz file)",
+        "Usage: python reproduce_exact.py [DATA]   (DATA: another folder of IDX files, .npz or digits file)",
         'Written by `pipetrace learn code --exact`."""',
         "",
         f"# The run: {r.architecture}, {r.epochs} epoch(s), batch {r.batch_size}, {r.optimizer} at "
