@@ -599,7 +599,7 @@ def weights_problem(weights: list) -> str:
         for what, packed, size in (("kernel", w.kernel, kernel[0] * kernel[1]), ("bias", w.bias, bias[0])):
             held = _packed_count(packed.data)
             if held != size:
-                return f"layer {w.name}: its {what} holds {'no readable' if held is None else held} values, not {size:,}"
+                return f"layer {w.name}: its {what} holds {'no readable' if held is None else f'{held:,}'} values, not {size:,}"
         inputs = kernel[1]
     return ""
 
