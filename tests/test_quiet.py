@@ -139,3 +139,33 @@ def test_real_import_with_the_main_thread_writing_meanwhile(tmp_path):
     done = run_python([str(script)], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == ["main thread", "imported tensorflow", "fd 2 is the terminal again"]
+
+
+def test_a_run_that_stops_while_tensorflow_is_still_importing_raises_its_own_error(tmp_path):
+    """The run's error, not "partially initialized module": nothing touches a TensorFlow another thread imports."""
+    fake = tmp_path / "fake"
+    (fake / "tensorflow").mkdir(parents=True)
+    (fake / "tensorflow" / "__init__.py").write_text(textwrap.dedent(f"""\
+        import os, time
+        while not os.path.exists({str(tmp_path / "done")!r}):  # importing until the run has ended
+            time.sleep(0.01)
+        raise ImportError("stopped on purpose")
+        """))
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(f"""\
+        import pathlib, random
+        import pipetrace
+        random.seed(7); expected = random.random(); random.seed(7)
+        try:
+            pipetrace.run(limit=600, sample=5000, verbose=0)
+        except pipetrace.SettingsError as error:
+            print("SettingsError:", error)
+        print("random kept:", random.random() == expected)
+        pathlib.Path({str(tmp_path / "done")!r}).touch()
+        """))
+    done = run_python([str(script)], tmp_path, pythonpath=fake)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "SettingsError: --sample 5000 is outside the test set: it holds 100 images (0 to 99)",
+        "random kept: True",
+    ], done.stdout + done.stderr

@@ -19,14 +19,25 @@ def run(settings=None, *, verbose="auto", **kwargs):
 
     Progress shows while it trains, as `model.fit(verbose=...)` shows it: "auto" or 1 a bar and a
     line per epoch (in a terminal or a notebook), 2 one line per epoch, 0 nothing.
-    """
-    from pipetrace.pipeline import run as _run
 
-    return _run(settings, verbose=verbose, **kwargs)
+    `trace.model` is the trained Keras model (as keras' `History.model`; not saved in trace.json).
+    The caller's state is left as it was: Python's `random`, NumPy's and TensorFlow's global
+    random generators are seeded for the run and put back after it, and no environment
+    variable is set.
+    """
+    from pipetrace.training.random_state import kept_random_state
+
+    with kept_random_state():  # from the first line: even importing rich draws from `random`
+        from pipetrace.pipeline import run as _run
+
+        return _run(settings, verbose=verbose, **kwargs)
 
 
 def trace_prediction(model, x, label=None, class_names=None, image=None):
-    """Follow one input `x` through any Keras model, layer by layer (see `pipetrace.probe.prediction`)."""
+    """Follow one input through any Keras model, layer by layer (see `pipetrace.probe.prediction`).
+
+    `x` is one input (`x_test[0]`) or a batch of one (`x_test[:1]`, as `model.predict` takes).
+    """
     from pipetrace.probe.prediction import trace_prediction as _trace_prediction
 
     return _trace_prediction(model, x, label=label, image=image, class_names=class_names)

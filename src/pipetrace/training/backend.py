@@ -107,7 +107,7 @@ def _start(without: tuple[str, ...]) -> concurrent.futures.Future:
     with _lock:
         if _pending is not None and not (_pending.done() and _pending.exception() is not None):
             return _pending
-        if "keras" in sys.modules and "tensorflow" in sys.modules:
+        if fully_imported("keras") and fully_imported("tensorflow"):
             _pending = concurrent.futures.Future()
             try:
                 _pending.set_result(_on_tensorflow(sys.modules["keras"]))
@@ -157,6 +157,16 @@ def _on_tensorflow(keras):
         raise BackendError(f"pipetrace trains with Keras on TensorFlow, but this Keras runs on {backend} "
                            "(KERAS_BACKEND or ~/.keras/keras.json): set KERAS_BACKEND=tensorflow before Keras is imported")
     return keras
+
+
+def fully_imported(name: str) -> bool:
+    """`name` is imported and done: not absent, and not half-way through an import in another thread.
+
+    Touching a module another thread is still importing (TensorFlow takes seconds) fails with
+    "partially initialized module"; this says when it is safe.
+    """
+    module = sys.modules.get(name)
+    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
 
 
 def _writes_to_fd2(stream) -> bool:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import random
-import sys
 
 import numpy as np
+
+from pipetrace.training.backend import fully_imported
 
 
 @contextlib.contextmanager
@@ -41,7 +42,7 @@ def kept_random_state():
 
 def _tensorflow_state() -> dict | None:
     """TensorFlow's and Keras' global random state, or None when TensorFlow is not imported yet (its defaults)."""
-    if "tensorflow" not in sys.modules:
+    if not fully_imported("tensorflow"):
         return None
     from tensorflow.python.eager import context
     from tensorflow.python.framework import ops
@@ -57,7 +58,7 @@ def _tensorflow_state() -> dict | None:
     generator = getattr(stateful_random_ops, "global_generator", None)
     if generator is not None:
         state["generator"] = generator.state.numpy().copy()
-    if "keras" in sys.modules:
+    if fully_imported("keras"):
         from keras.src.backend.common import global_state
 
         state["keras"] = {name: global_state.get_global_attribute(name) for name in _KERAS_SEED_ATTRIBUTES}
@@ -68,8 +69,8 @@ _KERAS_SEED_ATTRIBUTES = ("global_random_seed", "global_seed_generator")
 
 
 def _restore_tensorflow(state: dict | None) -> None:
-    if "tensorflow" not in sys.modules:
-        return
+    if not fully_imported("tensorflow"):
+        return  # not imported, or still importing (a run that stopped early): the run has not seeded it
     from tensorflow.python.eager import context
     from tensorflow.python.framework import ops
     from tensorflow.python.ops import stateful_random_ops
@@ -86,7 +87,7 @@ def _restore_tensorflow(state: dict | None) -> None:
     generator = getattr(stateful_random_ops, "global_generator", None)
     if generator is not None and state["generator"] is not None:
         generator.reset(state["generator"])
-    if "keras" in sys.modules:
+    if fully_imported("keras"):
         from keras.src.backend.common import global_state
 
         for name in _KERAS_SEED_ATTRIBUTES:
