@@ -395,3 +395,22 @@ def test_math_gradient_agrees_with_a_finite_difference_through_every_layer(run):
 
     numeric = (loss_with(h) - loss_with(-h)) / (2 * h)
     assert abs(numeric - m.gradient) <= 1e-6 + 1e-4 * abs(numeric)
+
+
+def test_explain_praises_nothing_the_evidence_does_not_show(matrix):
+    """The training chapter's advice follows the run's evidence: the loss against its untrained start, chance, the test loss."""
+    import copy
+
+    base = matrix["relu"]
+    training = lambda t: next(c for c in explain.chapters(t) if c.title == "Training")  # noqa: E731
+    exploded = copy.deepcopy(base)
+    exploded.training.epochs[-1].loss = 5.9e13
+    said = training(exploded).mistakes
+    assert "above the untrained network's" in said and "5.9e+13" in said and "typical for Adam" in said
+    guessing = copy.deepcopy(base)
+    guessing.evaluation.test_accuracy = guessing.training.epochs[-1].test_accuracy = 0.1
+    said = " ".join(c.what + c.mistakes for c in explain.chapters(guessing))
+    assert "not clearly above guessing" in said and "hardest" not in said and "generaliz" not in said
+    rising = copy.deepcopy(base)
+    rising.training.epochs[-1].test_loss = rising.training.epochs[0].test_loss + 0.5
+    assert "over-fitting" in training(rising).mistakes and "lowest after epoch 1" in training(rising).mistakes

@@ -70,35 +70,33 @@ class OptimizerWords:
 
     name: str
     update: tuple[str, ...]  # the update, one formula a line (g: this batch's gradient dL/dw)
-    step: str  # how the size of each step is set, in one sentence
-    typical_rate: float  # a common starting learning rate for this optimizer (Keras' default, SGD's usual 0.01)
+    step: str  # how the size of each step is set, in one sentence (typical rates: training.observations.TYPICAL_RATES)
 
 
 OPTIMIZERS = {
     "SGD": OptimizerWords("SGD", ("w <- w - rate * g",),
-                          "every step moves each weight by the learning rate times its gradient: a steep slope, a big step",
-                          0.01),
+                          "every step moves each weight by the learning rate times its gradient: a steep slope, a big step"),
     "Adam": OptimizerWords("Adam", (
         "m <- 0.9 * m + 0.1 * g            (running mean of the gradient)",
         "v <- 0.999 * v + 0.001 * g^2      (running mean of its square)",
         "w <- w - rate * sqrt(1 - 0.999^t) / (1 - 0.9^t) * m / (sqrt(v) + 1e-7)   (t: the step number, from 1)",
     ), "each weight's step is the learning rate times its running mean gradient divided by the gradient's "
-       "running size, so steps stay about the learning rate whatever the slope", 0.001),
+       "running size, so steps stay about the learning rate whatever the slope"),
     "AdamW": OptimizerWords("AdamW", (
         "w <- w - rate * 0.004 * w          (weight decay, before the step)",
         "m <- 0.9 * m + 0.1 * g;  v <- 0.999 * v + 0.001 * g^2",
         "w <- w - rate * sqrt(1 - 0.999^t) / (1 - 0.9^t) * m / (sqrt(v) + 1e-7)",
     ), "Adam's steps (the running mean gradient divided by its running size), plus a small pull of every "
-       "weight towards 0", 0.001),
+       "weight towards 0"),
     "RMSprop": OptimizerWords("RMSprop", (
         "v <- 0.9 * v + 0.1 * g^2          (running mean of the squared gradient)",
         "w <- w - rate * g / sqrt(v + 1e-7)",
-    ), "each weight's step is the learning rate times its gradient divided by the gradient's running size", 0.001),
+    ), "each weight's step is the learning rate times its gradient divided by the gradient's running size"),
     "Adagrad": OptimizerWords("Adagrad", (
         "a <- a + g^2                      (every squared gradient so far, starting from 0.1)",
         "w <- w - rate * g / sqrt(a + 1e-7)",
     ), "each weight's step is the learning rate times its gradient divided by the root of all its squared "
-       "gradients so far, so steps shrink as training goes on", 0.001),
+       "gradients so far, so steps shrink as training goes on"),
 }
 
 
@@ -107,7 +105,7 @@ def sgd_with_momentum(momentum: float) -> OptimizerWords:
     return OptimizerWords("SGD with momentum", (
         f"u <- {momentum:g} * u - rate * g       (the velocity)",
         "w <- w + u",
-    ), f"each step is the learning rate times the gradient plus {momentum:g} of the previous step", 0.01)
+    ), f"each step is the learning rate times the gradient plus {momentum:g} of the previous step")
 
 
 @dataclass(frozen=True)
@@ -198,7 +196,9 @@ def all_hidden_activations(trace: Trace) -> set[str]:
 
 def chance(trace: Trace) -> float:
     """The accuracy of guessing one class for everything: 1 / number of classes."""
-    return 1 / len(trace.dataset["class_names"])
+    from pipetrace.training.observations import chance as chance_of
+
+    return chance_of(len(trace.dataset["class_names"]))
 
 
 def untrained_loss(classes: int) -> float:

@@ -12,13 +12,13 @@ insights.teaching, keyed by the activation, optimizer and layers this run used.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations, chance,
-                                         hidden_activation, layer_role, run_optimizer)
+                                         hidden_activation, layer_role, run_optimizer, untrained_loss)
 from pipetrace.numbers import number, percent
 from pipetrace.stages.measure import shape_text
+from pipetrace.training.observations import accuracy_noise, above_chance, clearly_learned, rate_advice
 from pipetrace.trace import Trace
 
 
@@ -125,7 +125,7 @@ def chapters(trace: Trace) -> list[Chapter]:
            f"really a '{names[ev.mistakes[0].label]}')." if ev.mistakes else "."),
     ))
     per = ev.per_class_accuracy
-    noise = 100 * _noise(ev.test_accuracy, d["test_count"])
+    noise = 100 * accuracy_noise(ev.test_accuracy, max(d["test_count"], 1))
     hard, easy = min(range(len(per)), key=per.__getitem__), max(range(len(per)), key=per.__getitem__)
     out.append(Chapter(
         "Evaluation",
@@ -158,15 +158,9 @@ def _neuron_model(trace: Trace) -> str:
     return "Each hidden neuron computes a weighted sum of its inputs plus a bias, then its layer's activation."
 
 
-def _noise(accuracy: float, count: int) -> float:
-    """The standard error of an accuracy measured on `count` images: sqrt(p (1 - p) / n)."""
-    return math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / max(count, 1))
-
-
 def _clearly_above_chance(trace: Trace) -> bool:
-    """Test accuracy at least three noise widths above guessing."""
-    ev, count = trace.evaluation, trace.dataset["test_count"]
-    return ev.test_accuracy - chance(trace) > 3 * _noise(chance(trace), count)
+    """Test accuracy more than three noise widths above guessing (training.observations.above_chance)."""
+    return above_chance(trace.evaluation.test_accuracy, len(trace.dataset["class_names"]), trace.dataset["test_count"])
 
 
 def _training_chapter(trace: Trace) -> Chapter:
@@ -180,17 +174,29 @@ def _training_chapter(trace: Trace) -> Chapter:
             + (", cosine-decayed to 0" if net.schedule == "cosine" else "") + f": {optimizer.step}"
             if optimizer else f"{net.optimizer} at learning rate {net.learning_rate:g}")
     tests = [e.test_loss for e in t.epochs]
-    if not _clearly_above_chance(trace):
-        mistake = (f"Reading a falling training loss as success: here test accuracy ({percent(last.test_accuracy)}) is not "
+    classes = len(trace.dataset["class_names"])
+    start = t.start.loss if getattr(t, "start", None) is not None and t.start.loss is not None else untrained_loss(classes)
+    lower = rate_advice(trace.settings.optimizer if not trace.settings.model else None, net.learning_rate, "lower")
+    if last.loss is None or t.status == "diverged":
+        mistake = ("Trusting numbers after the loss stopped being a number: training diverged, the sign of steps far "
+                   f"too large for learning rate {net.learning_rate:g}" + (f"; {lower}." if lower else "."))
+    elif last.loss > start:
+        mistake = (f"Trusting an accuracy while the training loss ({number(last.loss)}) is above the untrained network's "
+                   f"({number(start)}): training made the probabilities worse, the sign of steps that overshoot"
+                   + (f"; {lower}." if lower else "."))
+    elif not _clearly_above_chance(trace):
+        mistake = (f"Taking a finished training run for a trained network: here test accuracy ({percent(last.test_accuracy)}) is not "
                    f"clearly above guessing ({percent(chance(trace))}), so the network has not learned the classes yet.")
     elif len(tests) >= 2 and None not in tests and tests[-1] > min(tests):
         best = tests.index(min(tests)) + 1
         mistake = (f"Training longer and reading only the training loss: here the test loss was lowest after epoch {best} "
                    f"({number(min(tests), 4)}) and rose to {number(tests[-1], 4)}: the pattern of over-fitting.")
     else:
+        learned = clearly_learned(last.test_accuracy, classes, trace.dataset["test_count"])
         mistake = ("Reading a falling training loss as success: judge by the test set. Here the test loss "
                    + ("fell in every epoch" if len(tests) >= 2 and None not in tests else "was measured once")
-                   + f" and test accuracy is {percent(last.test_accuracy)} against {percent(chance(trace))} by guessing.")
+                   + f" and test accuracy is {percent(last.test_accuracy)} against {percent(chance(trace))} by guessing"
+                   + ("." if learned else ": above guessing, but less than half-way from guessing to every image right."))
     return Chapter(
         "Training",
         f"{len(t.epochs)} epochs of {t.steps_per_epoch:,} batches of {t.batch_size}: {loss_text}"
