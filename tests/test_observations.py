@@ -149,3 +149,11 @@ def test_numbers_people_can_read():
     assert number(float("nan")) == "NaN" and number(2.3654, 4) == "2.3654"
     assert probability(0.0) == "0.000000" and probability(3.2e-9) == "3.2e-09" and "0.000000" not in probability(1e-7)
     assert axis_label(59433051684264.6) == "5.94e+13"
+
+
+def test_changes_keep_their_sign_and_are_never_rounded_to_100_percent():
+    from pipetrace.numbers import change
+
+    assert change(-0.9996) == "-99.96%" and change(2.5) == "+250%" and change(-0.5) == "-50%"
+    texts = adam(epochs((0.40, 0.88, 0.38, 0.89), (0.0001, 0.999, 0.01, 0.99)))
+    assert "fell 99.98%" in texts[1] and "fell 100%" not in texts[1]

@@ -9,8 +9,8 @@ for 3e-9, no "59433051684264.6" cut to fit), and the same value reads the same e
 ('0.047', '5.94e+13', '2e-05', 'NaN')
 >>> probability(0.91234567), probability(3.2e-9)
 ('0.912346', '3.2e-09')
->>> rate(0.001), rate(1e6), points(0.0123)
-('0.001', '1e+06', '1.2 points')
+>>> rate(0.001), rate(1e6), points(0.0123), change(-0.9996), change(2.5)
+('0.001', '1e+06', '1.2 points', '-99.96%', '+250%')
 """
 
 from __future__ import annotations
@@ -30,13 +30,18 @@ def percent(fraction: float | None, decimals: int = 1) -> str:
     if not math.isfinite(fraction):
         return "NaN" if math.isnan(fraction) else str(fraction)
     value = 100 * fraction
-    if fraction in (0, 1):
+    if not 0 < fraction < 1:  # exactly 0% or 100%, or a change beyond them (+350%, -20%): nothing to round away
         return f"{value:.{decimals}f}%"
     for places in range(decimals, max(decimals, 2) + 1):
         text = f"{value:.{places}f}"
         if 0 < float(text) < 100:
             return f"{text}%"
     return "> 99.99%" if value > 50 else "< 0.01%"
+
+
+def change(fraction: float, decimals: int = 0) -> str:
+    """A relative change with its sign, never rounded to a change it is not: -0.9996 -> '-99.96%', 0.5 -> '+50%'."""
+    return ("+" if fraction > 0 else "-" if fraction < 0 else "") + percent(abs(fraction), decimals)
 
 
 def points(fraction: float, decimals: int = 1) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 
-from pipetrace.numbers import number, percent, rate
+from pipetrace.numbers import change, number, percent, rate
 
 PLATEAU = 0.02  # a relative loss drop below this, epoch to epoch, counts as no real progress
 BARELY_MOVED = 0.10  # a loss within 10% of the untrained start after training has barely moved
@@ -182,7 +182,7 @@ def _rising(now: dict, before: dict, i: int, c: dict) -> str:
     factor = now["loss"] / before["loss"] if before["loss"] else math.inf
     if factor < 10:
         text = (f"The training loss went up from {number(before['loss'])} ({what}) to {number(now['loss'])} "
-                f"(+{factor - 1:.0%}")
+                f"({change(factor - 1)}")
     else:
         text = (f"The training loss exploded from {number(before['loss'])} ({what}) to {number(now['loss'])} "
                 f"({number(factor, 0)} times as large")
@@ -207,9 +207,9 @@ def _above_start(now: dict, start_loss: float, c: dict) -> str:
 
 
 def _barely_moved(now: dict, start_loss: float, i: int, c: dict) -> str:
-    change = now["loss"] / start_loss - 1
+    relative = now["loss"] / start_loss - 1
     text = (f"The loss barely moved from the untrained start ({number(start_loss)} -> {number(now['loss'])}, "
-            f"{change:+.1%} after {i + 1} epoch{'s' if i else ''}); test accuracy {percent(now.get('test_accuracy'))} "
+            f"{change(relative, 1)} after {i + 1} epoch{'s' if i else ''}); test accuracy {percent(now.get('test_accuracy'))} "
             f"(chance: {percent(chance(c['classes']))})")
     typical = typical_rates(c["optimizer"])
     if c["learning_rate"] is not None and typical is not None and c["learning_rate"] < typical[0]:
@@ -255,8 +255,8 @@ def _progress(epochs: list[dict], i: int, c: dict) -> str:
     relative = drop / before["loss"] if before["loss"] else 0.0
     accuracy = f"test accuracy {percent(now.get('test_accuracy'))}"
     if relative < PLATEAU:
-        return f"The loss barely moved ({number(before['loss'])} -> {number(loss)}, {-relative:+.1%}): a plateau; {accuracy}"
-    text = f"The loss fell {relative:.0%} ({number(before['loss'])} -> {number(loss)}), {accuracy}"
+        return f"The loss barely moved ({number(before['loss'])} -> {number(loss)}, {change(-relative, 1)}): a plateau; {accuracy}"
+    text = f"The loss fell {percent(relative, 0)} ({number(before['loss'])} -> {number(loss)}), {accuracy}"
     earlier = c["start"] if i == 1 else epochs[i - 2]
     if earlier is not None and earlier.get("loss") is not None:
         previous_drop = earlier["loss"] - before["loss"]
