@@ -157,3 +157,12 @@ def test_changes_keep_their_sign_and_are_never_rounded_to_100_percent():
     assert change(-0.9996) == "-99.96%" and change(2.5) == "+250%" and change(-0.5) == "-50%"
     texts = adam(epochs((0.40, 0.88, 0.38, 0.89), (0.0001, 0.999, 0.01, 0.99)))
     assert "fell 99.98%" in texts[1] and "fell 100%" not in texts[1]
+
+
+def test_without_a_start_only_a_loss_far_above_ln_classes_is_overshoot():
+    """A TraceCallback has no epoch 0: 2.36 (near ln 10) is an untrained start, 40616.6 is a blow-up."""
+    (near,) = observe(epochs((2.36, 0.11, 2.35, 0.11)), 10, 1e-5, optimizer="adam")
+    assert "overshoot" not in near
+    texts = observe(epochs((40616.6, 0.16, 9.0, 0.10), (7.48, 0.11, 3.0, 0.11)), 10, 10.0, optimizer="adam")
+    assert "4.06e+04, far above ln(10) = 2.303" in texts[0] and "too high" in texts[0]
+    assert "7.480, far above ln(10)" in texts[1] and suggested_rates(texts[1]) == [0.001]

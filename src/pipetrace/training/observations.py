@@ -10,7 +10,8 @@ Checked in this order (the first that applies speaks, later ones may add):
 1. the loss is not a finite number -> training blew up: the rate is far too high for the optimizer;
    which weights were put back
 2. the loss rose (from the start in epoch 1, from the epoch before later), or is still above the
-   untrained start -> steps too large; a typical rate for the optimizer
+   untrained start (with no start measured: above 3 x ln(classes)) -> steps too large; a typical rate
+   for the optimizer
 3. the loss barely moved (within 10%) from the untrained start -> steps too small (when the rate is below the
    optimizer's typical range) or the network is not learning
 4. first epoch -> from the start to now, accuracy against chance
@@ -33,6 +34,7 @@ from pipetrace.numbers import change, number, percent, rate
 PLATEAU = 0.02  # a relative loss drop below this, epoch to epoch, counts as no real progress
 BARELY_MOVED = 0.10  # a loss within 10% of the untrained start after training has barely moved
 RISE = 0.02  # a loss more than 2% above the one before it went up (not measurement wobble)
+FAR_ABOVE_GUESS = 3  # with no start measured, a loss above 3 x ln(classes) is worse than any untrained network
 LEARNED_SHARE = 0.5  # "learned": at least half of the way from chance to 100% accuracy (55% for 10 classes)
 
 # Learning rates typical for each optimizer on networks like these: (low, high, a good first try).
@@ -144,9 +146,8 @@ def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
     start_loss = c["start"].get("loss") if c["start"] else None
     if before_loss is not None and loss > before_loss * (1 + RISE):
         return _rising(now, before, i, c)
-    if i > 0 and start_loss is None and loss > math.log(c["classes"]) * (1 + RISE) and epochs[0]["loss"] is not None \
-            and loss >= epochs[0]["loss"]:
-        return _rising(now, epochs[0], i, c)  # no start measured: compare with the first epoch
+    if start_loss is None and loss > FAR_ABOVE_GUESS * math.log(c["classes"]):
+        return _above_start(now, None, c)  # no start measured, but untrained networks start near ln(classes)
     if i > 0 and start_loss is not None and loss > start_loss * (1 + RISE):
         return _above_start(now, start_loss, c)
     if start_loss is not None and start_loss > 0.5 * math.log(c["classes"]) and abs(loss / start_loss - 1) < BARELY_MOVED:
@@ -195,9 +196,13 @@ def _rising(now: dict, before: dict, i: int, c: dict) -> str:
     return text
 
 
-def _above_start(now: dict, start_loss: float, c: dict) -> str:
-    text = (f"The training loss is {number(now['loss'])}, still above the untrained start's {number(start_loss)}, "
-            f"accuracy {percent(now.get('accuracy'))}: the steps overshoot")
+def _above_start(now: dict, start_loss: float | None, c: dict) -> str:
+    if start_loss is None:
+        guess = math.log(c["classes"])
+        where = f"far above ln({c['classes']}) = {guess:.3f}, near where an untrained network starts"
+    else:
+        where = f"still above the untrained start's {number(start_loss)}"
+    text = f"The training loss is {number(now['loss'])}, {where}, accuracy {percent(now.get('accuracy'))}: the steps overshoot"
     if c["learning_rate"] is not None:
         text += f"; learning rate {rate(c['learning_rate'])} is too high"
         advice = rate_advice(c["optimizer"], c["learning_rate"], "lower")
