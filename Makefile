@@ -21,13 +21,14 @@ install-test: $(VENV)/.installed-test
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# pipetrace depends on Keras; the [cpu] extra adds TensorFlow's small CPU build (see README: GPU, Colab)
+# pipetrace depends on Keras; the [cpu] extra adds TensorFlow's small CPU build (see README: GPU, Colab),
+# [lab] what `pipetrace lab` serves and trains with (Starlette, uvicorn, Dask distributed)
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[cpu]'
+	$(PIP) install -e '.[cpu,lab]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install -e '.[cpu,test]'
+	$(PIP) install -e '.[cpu,lab,test]'
 	@touch $@
 
 clean:

@@ -160,6 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_learn_command(commands)
 
+    lab = commands.add_parser(
+        "lab", help="a local web app: set up the network, press Train and watch it learn, live",
+        description="Start the lab: a web page on this machine where you change the settings, train on Dask workers "
+        "that stay warm, and watch the stages, the loss and the epochs arrive; every run is saved under --runs.")
+    lab.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine only)")
+    lab.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    lab.add_argument("--workers", type=int, default=1, metavar="N", help="local Dask worker processes (default %(default)s)")
+    lab.add_argument("--cluster", metavar="ADDRESS", help="train on an existing Dask scheduler (tcp://HOST:8786) instead")
+    lab.add_argument("--runs", default="runs", metavar="DIR", help="where runs are saved and listed from (default %(default)s)")
+    lab.add_argument("--data", action="append", metavar="DIR", help="also offer this folder of class folders as a dataset (repeatable)")
+    lab.add_argument("--token", help="the access token (default: $PIPETRACE_LAB_TOKEN, else a random one)")
+    lab.add_argument("--max-epochs", type=int, default=50, metavar="N", help="most epochs a run may ask for (default %(default)s)")
+    lab.add_argument("--max-units", type=int, default=4096, metavar="N", help="most units in a hidden layer (default %(default)s)")
+    lab.add_argument("--no-open", action="store_true", help="do not open a browser")
+    lab.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    lab.set_defaults(handler=_lab)
+
     schema = commands.add_parser("schema", help="print the JSON Schema that every trace.json follows",
                                  description="Print the JSON Schema (draft 2020-12) of trace.json.")
     schema.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -258,6 +275,14 @@ def interrupts_end_training(console):
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _lab(args) -> int:
+    try:
+        from pipetrace.lab.serve import serve
+    except ImportError as error:
+        raise PipetraceError(f'the lab needs {error.name}: pip install "pipetrace[lab]"') from None
+    return serve(args)
 
 
 def _completion(args) -> int:

@@ -1,0 +1,179 @@
+"""The lab's Dask client: submits runs to the workers, stops them, and keeps every run's events.
+
+By default an embedded `LocalCluster` (worker processes, one thread each: one run per worker at a
+time); with `address`, an existing scheduler (`dask scheduler` and a `dask worker` per machine).
+Workers publish events under one topic per lab (`Worker.log_event`); `Client.subscribe_topic`
+hands them here, where they are numbered and kept for replay. How a run ends comes from the worker
+(`done`, `stopped`, `failed`) or, when its worker died, from the task's `KilledWorker` error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipetrace.lab.events import RunEvents
+from pipetrace.lab.worker import KILLED, WarmWorker, train
+
+FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
+
+
+@dataclass
+class LabRun:
+    """One run the lab was asked for, and everything that happened to it."""
+
+    id: str
+    settings: dict
+    folder: Path
+    created_at: str
+    events: RunEvents = field(default_factory=RunEvents)
+    future: object = None
+
+    @property
+    def status(self) -> str:
+        """queued, running, done, stopped or failed."""
+        last = self.events.last
+        if last is None or last.kind == "queued":
+            return "queued"
+        return last.kind if self.events.finished else "running"
+
+    @property
+    def result(self) -> dict:
+        return self.events.last.data if self.events.finished else {}
+
+
+class Runner:
+    """Runs lab runs on a Dask cluster; thread-safe (the HTTP server calls it from several threads)."""
+
+    def __init__(self, runs_dir: Path, *, workers: int = 1, address: str | None = None):
+        import dask
+        from distributed import Client, LocalCluster
+
+        self.runs_dir = Path(runs_dir)
+        self.topic = f"pipetrace-lab-{secrets.token_hex(4)}"  # one lab's events, even on a shared cluster
+        self.cluster = None
+        self._runs: dict[str, LabRun] = {}
+        self._lock = threading.Lock()
+        if address is None:
+            os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the worker processes inherit these
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED)
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(address, timeout="10s")
+        self.client.register_plugin(WarmWorker(ignore_interrupts=address is None))
+        self.client.subscribe_topic(self.topic, self._on_worker_event)
+
+    # ---- asked by the HTTP API -------------------------------------------------------------
+    def submit(self, settings: dict) -> LabRun:
+        """Queue a run with these (validated) settings; its `queued` event says how many runs are ahead."""
+        now = datetime.datetime.now()
+        run_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        run = LabRun(run_id, settings, self.runs_dir / run_id, now.astimezone(datetime.timezone.utc).isoformat(timespec="seconds"))
+        with self._lock:
+            self._runs[run_id] = run
+            ahead = sum(1 for r in self._runs.values() if r is not run and not r.events.finished)
+        position = max(0, ahead - self.slots())
+        run.events.add("queued", {"position": position, "settings": settings})
+        run.future = self.client.submit(train, run_id, settings, str(run.folder.resolve()), self.topic,
+                                        self._stop_name(run_id), key=f"pipetrace-run-{run_id}", pure=False)
+        threading.Thread(target=self._await, args=(run,), name=f"pipetrace-lab-{run_id}", daemon=True).start()
+        return run
+
+    def stop(self, run_id: str) -> None:
+        """Ask a run to stop: queued, it never starts; training, it keeps the finished epochs and is saved."""
+        from distributed import Event
+
+        run = self._runs[run_id]
+        if run.events.finished:
+            return
+        Event(self._stop_name(run_id), client=self.client).set()
+
+    def get(self, run_id: str) -> LabRun | None:
+        return self._runs.get(run_id)
+
+    def runs(self) -> list[LabRun]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def position(self, run: LabRun) -> int:
+        """Runs ahead of this queued one beyond the free workers (0: it starts as soon as a worker is free)."""
+        if run.status != "queued":
+            return 0
+        with self._lock:
+            earlier = [r for r in self._runs.values() if r.created_at <= run.created_at and r is not run and not r.events.finished]
+        return max(0, len(earlier) - self.slots())
+
+    def slots(self) -> int:
+        """Runs that can train at once: one per worker thread."""
+        try:
+            workers = self.client.scheduler_info()["workers"].values()
+            return max(1, sum(w.get("nthreads", 1) for w in workers))
+        except Exception:  # the scheduler is not answering just now: say at least one
+            return 1
+
+    def close(self, timeout: float = 20.0) -> None:
+        """Stop every run (each saved as interrupted), wait for them up to `timeout` seconds, then shut the cluster."""
+        unfinished = [r for r in self.runs() if not r.events.finished]
+        for run in unfinished:
+            try:
+                self.stop(run.id)
+            except Exception:
+                pass
+        from distributed import wait
+
+        futures = [r.future for r in unfinished if r.future is not None]
+        if futures:
+            try:
+                wait(futures, timeout=timeout)
+            except Exception:
+                pass
+        for run in unfinished:
+            run.events.add("stopped", {"saved": False, "reason": "the lab was stopped"})  # only if no end came
+        try:
+            self.client.close(timeout=5)
+        finally:
+            if self.cluster is not None:
+                self.cluster.close(timeout=5)
+
+    # ---- from the workers --------------------------------------------------------------------
+    def _on_worker_event(self, event) -> None:
+        _timestamp, message = event
+        run = self._runs.get(message.get("run")) if isinstance(message, dict) else None
+        if run is None:
+            return
+        run.events.add(message["kind"], json.loads(message["data"]))
+
+    def _await(self, run: LabRun) -> None:
+        """Waits for the run's task; a task that ended without its last event (its worker died) ends `failed`."""
+        from distributed.scheduler import KilledWorker
+
+        reason = None
+        try:
+            run.future.result()
+        except KilledWorker:
+            reason = KILLED
+        except Exception as error:  # cancelled, or the cluster went away
+            reason = f"the run could not finish: {type(error).__name__}: {error}"
+        if reason is None:
+            self._wait_final(run)
+        run.events.add("failed", {"reason": reason or "the worker ended the run without saying how"})
+
+    def _wait_final(self, run: LabRun) -> None:
+        import time
+
+        deadline = time.monotonic() + FINAL_EVENT_WAIT_SECONDS
+        while not run.events.finished and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _stop_name(self, run_id: str) -> str:
+        return f"{self.topic}-stop-{run_id}"

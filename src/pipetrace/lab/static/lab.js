@@ -1,0 +1,244 @@
+// pipetrace lab: the page. Uses only the lab's HTTP API (see the README); builds every node with textContent.
+"use strict";
+
+const token = document.querySelector('meta[name="pipetrace-token"]').content;
+const FIELDS = ["dataset", "hidden", "activation", "dropout", "conv", "optimizer", "learning_rate", "schedule",
+  "batch_size", "epochs", "limit", "seed"];
+let following = null; // {id, source, losses, steps, epochs}
+
+function api(path, options = {}) {
+  const headers = Object.assign({ Authorization: "token " + token }, options.headers || {});
+  return fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
+}
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function pct(x) { return x === null || x === undefined ? "-" : (100 * x).toFixed(1) + "%"; }
+function num(x) { return x === null || x === undefined ? "-" : Number(x).toPrecision(4); }
+
+async function loadSettings() {
+  const answer = await (await api("/api/settings")).json();
+  for (const [name, values] of Object.entries(answer.choices)) {
+    const select = document.getElementById(name);
+    select.replaceChildren(...values.map((v) => { const o = el("option", v); o.value = v; return o; }));
+  }
+  const d = answer.defaults;
+  for (const name of FIELDS) {
+    const control = document.getElementById(name);
+    const value = d[name];
+    if (control.type === "checkbox") control.checked = Boolean(value);
+    else if (Array.isArray(value)) control.value = value.join(",");
+    else control.value = value === null || value === undefined ? "" : String(value);
+  }
+  document.getElementById("epochs").value = "2";
+}
+
+function readForm() {
+  const settings = {};
+  for (const name of FIELDS) {
+    const control = document.getElementById(name);
+    if (control.type === "checkbox") { settings[name] = control.checked; continue; }
+    const text = control.value.trim();
+    if (control.tagName === "SELECT") { settings[name] = text; continue; }
+    if (name === "hidden") {
+      const parts = text.split(",").map((p) => p.trim());
+      settings.hidden = parts.every((p) => /^-?\d+$/.test(p)) ? parts.map(Number) : text;
+      continue;
+    }
+    if (name === "limit" && text === "") { settings.limit = null; continue; }
+    settings[name] = text !== "" && !isNaN(Number(text)) ? Number(text) : text; // the server says what is wrong
+  }
+  return settings;
+}
+
+function showErrors(setting, message) {
+  for (const p of document.querySelectorAll("p.error")) p.textContent = "";
+  document.querySelectorAll(".invalid").forEach((n) => n.classList.remove("invalid"));
+  if (!message) return;
+  const known = FIELDS.includes(setting) ? setting : "";
+  document.querySelector(`p.error[data-for="${known}"]`).textContent = message;
+  if (known) document.getElementById(known).classList.add("invalid");
+}
+
+async function train(event) {
+  event.preventDefault();
+  showErrors(null, null);
+  const response = await api("/api/runs", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(readForm()),
+  });
+  const answer = await response.json();
+  if (response.status !== 202) { showErrors(answer.setting, answer.error); return; }
+  follow(answer.id);
+  refreshRuns();
+}
+
+function follow(id) {
+  if (following && following.source) following.source.close();
+  following = { id, losses: [], steps: 0, epochs: 1 };
+  document.getElementById("stages").replaceChildren();
+  document.querySelector("#epochs-table tbody").replaceChildren();
+  document.getElementById("probe").replaceChildren();
+  document.getElementById("report-section").hidden = true;
+  document.getElementById("report").removeAttribute("src");
+  drawLoss();
+  setStatus("queued");
+  document.getElementById("stop").disabled = false;
+  const source = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
+  following.source = source;
+  const mine = following;
+  const on = (kind, handler) => source.addEventListener(kind, (e) => { if (following === mine) handler(JSON.parse(e.data)); });
+  on("queued", (d) => setStatus(d.position ? `queued (${d.position} ahead)` : "queued"));
+  on("started", () => setStatus("training"));
+  on("stage", showStage);
+  on("batch", (d) => {
+    mine.steps = d.steps; if (d.epochs) mine.epochs = d.epochs;
+    mine.losses.push(...d.losses); drawLoss();
+  });
+  on("epoch", showEpoch);
+  for (const kind of ["done", "stopped", "failed"]) {
+    on(kind, (d) => {
+      source.close();
+      document.getElementById("stop").disabled = true;
+      setStatus(kind === "failed" ? `failed: ${d.reason}` : kind === "stopped" ? "stopped (the epochs so far are kept)" : "done");
+      if (d.stage) showStage(d.stage);
+      if (d.saved) {
+        document.getElementById("report").src = `/api/runs/${encodeURIComponent(id)}/report.html`;
+        document.getElementById("report-section").hidden = false;
+      }
+      refreshRuns();
+    });
+  }
+}
+
+function setStatus(text) { document.getElementById("run-status").textContent = `(${text})`; }
+
+function showStage(stage) {
+  const item = el("li", null, "stage");
+  item.dataset.stage = stage.number;
+  item.append(el("h4", `Stage ${stage.number}: ${stage.name}`), el("p", stage.did), el("p", stage.example, "example"));
+  const image = stage.details && stage.details.sample_image;
+  if (Array.isArray(image) && Array.isArray(image[0]) && typeof image[0][0] === "number") {
+    item.append(picture(image, stage.details.pixel_max || 255));
+  }
+  document.getElementById("stages").append(item);
+}
+
+function picture(rows, max) {
+  const canvas = el("canvas", null, "digit");
+  canvas.width = rows[0].length; canvas.height = rows.length;
+  const ctx = canvas.getContext("2d");
+  const data = ctx.createImageData(canvas.width, canvas.height);
+  rows.forEach((row, y) => row.forEach((v, x) => {
+    const ink = 255 - Math.round(255 * Math.min(1, v / max)); const i = 4 * (y * canvas.width + x);
+    data.data[i] = data.data[i + 1] = data.data[i + 2] = ink; data.data[i + 3] = 255;
+  }));
+  ctx.putImageData(data, 0, 0);
+  return canvas;
+}
+
+function drawLoss() {
+  const canvas = document.getElementById("loss");
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, pad = 36;
+  ctx.clearRect(0, 0, w, h);
+  ctx.strokeStyle = "#888"; ctx.strokeRect(pad, 8, w - pad - 8, h - pad);
+  const losses = following ? following.losses : [];
+  const finite = losses.filter((v) => v !== null);
+  ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
+  if (!finite.length) { ctx.fillText("the loss of each batch appears here as it trains", pad + 8, h / 2); return; }
+  const top = Math.max(...finite), total = Math.max(losses.length, following.steps * following.epochs);
+  ctx.fillText(top.toPrecision(3), 2, 16); ctx.fillText("0", 2, h - pad + 4);
+  ctx.fillText(`batch ${losses.length} of ${total}`, pad, h - 8);
+  ctx.strokeStyle = "#1f5fa8"; ctx.beginPath();
+  losses.forEach((v, i) => {
+    if (v === null) return;
+    const x = pad + (w - pad - 8) * (i / Math.max(1, total - 1)), y = 8 + (h - pad) * (1 - v / top);
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+  ctx.stroke();
+}
+
+function showEpoch(e) {
+  const row = el("tr");
+  row.append(el("td", e.epoch), el("td", num(e.loss)), el("td", pct(e.accuracy)), el("td", num(e.test_loss)),
+    el("td", pct(e.test_accuracy)), el("td", e.observation));
+  document.querySelector("#epochs-table tbody").append(row);
+  if (Array.isArray(e.probabilities)) {
+    const probe = document.getElementById("probe");
+    const bars = el("div", null, "bars"); bars.append(el("h4", `after epoch ${e.epoch}`));
+    const best = e.probabilities.indexOf(Math.max(...e.probabilities));
+    e.probabilities.forEach((p, k) => {
+      const line = el("div", null, k === best ? "bar best" : "bar");
+      const fill = el("span", null, "fill"); fill.style.width = `${(100 * p).toFixed(1)}%`;
+      line.append(el("span", k, "class"), fill, el("span", pct(p), "value"));
+      bars.append(line);
+    });
+    probe.replaceChildren(bars);
+  }
+}
+
+async function stopRun() {
+  if (!following) return;
+  await api(`/api/runs/${encodeURIComponent(following.id)}/stop`, { method: "POST" });
+}
+
+async function refreshRuns() {
+  const answer = await (await api("/api/runs")).json();
+  const body = document.querySelector("#runs tbody");
+  body.replaceChildren(...answer.runs.map((run) => {
+    const row = el("tr");
+    const tick = el("input"); tick.type = "checkbox"; tick.value = run.id; tick.disabled = !run.saved;
+    tick.setAttribute("aria-label", `compare ${run.id}`);
+    const cell = el("td"); cell.append(tick);
+    const s = run.settings || {};
+    const settings = s.dataset ? `${s.dataset}, hidden ${[].concat(s.hidden).join(",")}${s.conv ? ", conv" : ""}, ` +
+      `${s.activation}, ${s.optimizer} ${s.learning_rate}, ${s.epochs} epochs, batch ${s.batch_size}` +
+      (s.limit ? `, ${s.limit} images` : "") : "";
+    const files = el("td");
+    if (run.saved) {
+      for (const name of ["report.html", "trace.json", "model.keras"]) {
+        const a = el("a", name); a.href = `/api/runs/${encodeURIComponent(run.id)}/${name}`; files.append(a, " ");
+      }
+    }
+    row.append(cell, el("td", `${run.id}${run.source === "folder" ? " (command line)" : ""}`),
+      el("td", run.reason ? `${run.status}: ${run.reason}` : run.status), el("td", settings),
+      el("td", pct(run.test_accuracy)), files);
+    return row;
+  }));
+  return answer.runs;
+}
+
+async function compareRuns() {
+  const ticked = [...document.querySelectorAll("#runs input:checked")].map((i) => i.value);
+  const out = document.getElementById("comparison");
+  if (ticked.length !== 2) { out.replaceChildren(el("p", "Tick two saved runs to compare them.")); return; }
+  const response = await api(`/api/compare?a=${encodeURIComponent(ticked[0])}&b=${encodeURIComponent(ticked[1])}`);
+  const c = await response.json();
+  if (!response.ok) { out.replaceChildren(el("p", c.error)); return; }
+  const table = (head, rows) => {
+    const t = el("table"); const h = el("tr"); head.forEach((x) => h.append(el("th", x))); t.append(h);
+    rows.forEach((r) => { const tr = el("tr"); r.forEach((x) => tr.append(el("td", x))); t.append(tr); });
+    return t;
+  };
+  out.replaceChildren(el("h3", `A: ${ticked[0]}  B: ${ticked[1]}`), el("p", c.accuracy_change),
+    table(["Setting", "A", "B"], c.settings), table(["", "A", "B"], c.metrics),
+    table(["Class", "A", "B", "Change"], c.per_class), ...c.disagreements.map((line) => el("p", line)));
+}
+
+async function start() {
+  document.getElementById("settings").addEventListener("submit", train);
+  document.getElementById("stop").addEventListener("click", stopRun);
+  document.getElementById("compare").addEventListener("click", compareRuns);
+  await loadSettings();
+  drawLoss();
+  const runs = await refreshRuns();
+  const going = runs.find((r) => r.source === "lab" && (r.status === "queued" || r.status === "running"));
+  if (going) follow(going.id); // a reload mid-run: every event so far, then live
+}
+
+start();

@@ -1,0 +1,216 @@
+"""What runs on a Dask worker: one lab run, with TensorFlow and the bundled data kept warm between runs.
+
+`WarmWorker` (a Dask worker plugin) imports Keras and loads the bundled MNIST once per worker,
+in the background, when the worker starts; `train` then runs `pipeline.run` with a `LabObserver`,
+which publishes the run's events with the engine's own mechanism, `Worker.log_event(topic, ...)`
+(the lab subscribes to the topic with `Client.subscribe_topic`), and checks a `distributed.Event`
+for Stop: when it is set, the next batch raises KeyboardInterrupt, which the training loop takes as
+Ctrl-C: it keeps the finished epochs, and the run is saved with `status: interrupted`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from distributed import Event, get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from pipetrace.errors import PipetraceError
+from pipetrace.lab.events import BatchCoalescer
+from pipetrace.pipeline import Observer
+
+STOP_CHECK_SECONDS = 0.1  # how often a run asks the scheduler whether Stop was pressed
+KILLED = "the worker running it stopped (killed or out of memory)"
+
+_warm_lock = threading.Lock()
+_datasets: dict[tuple, object] = {}  # (name, seed) -> Dataset: loaded once per worker process
+
+
+def warm() -> None:
+    """Import Keras (TensorFlow) and matplotlib and load the bundled MNIST, once per process."""
+    with _warm_lock:
+        if ("mnist", None) in _datasets:
+            return
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from pipetrace.data import load_dataset
+        from pipetrace.pipeline import _import_report_libraries
+        from pipetrace.training.backend import import_keras
+
+        import_keras()
+        _import_report_libraries()
+        _datasets[("mnist", None)] = load_dataset("mnist")
+
+
+def bundled(name: str, seed: int):
+    """The bundled dataset `name` ("mnist" or "digits"), loaded once per worker (digits' split depends on the seed)."""
+    from pipetrace.data import load_dataset
+
+    warm()
+    key = ("mnist", None) if name == "mnist" else (name, seed)
+    with _warm_lock:
+        if key not in _datasets:
+            _datasets[key] = load_dataset(name, seed=seed)
+        return _datasets[key]
+
+
+class WarmWorker(WorkerPlugin):
+    """Warms every worker as it starts (in a thread: the worker answers the scheduler meanwhile).
+
+    The lab's own worker processes ignore Ctrl-C: the terminal sends it to the whole process
+    group, and the lab, not the worker, decides how its runs end (stopped and saved).
+    """
+
+    name = "pipetrace-lab-warm"
+
+    def __init__(self, ignore_interrupts: bool = False):
+        self.ignore_interrupts = ignore_interrupts
+
+    def setup(self, worker) -> None:
+        if self.ignore_interrupts and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=warm, name="pipetrace-warm", daemon=True).start()
+
+
+class Stopped(Exception):
+    """Stop was pressed before training began: nothing to keep."""
+
+
+class LabObserver(Observer):
+    """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction."""
+
+    def __init__(self, publish, stop_requested, sample: int):
+        self.publish, self.stop_requested, self.sample = publish, stop_requested, sample
+        self.coalescer = BatchCoalescer()
+        self.model = None
+        self.followed = None  # the followed test image, prepared as the network takes it
+        self.steps = 0
+        self.epoch = 1
+        self._checked = 0.0
+
+    def on_start(self, settings, dataset) -> None:
+        self.class_names = dataset["class_names"]
+
+    def on_stage(self, stage) -> None:
+        self.publish("stage", _plain(dataclasses.asdict(stage)))
+        if self.stop_requested():
+            raise Stopped
+
+    def on_model(self, model) -> None:
+        self.model = model
+
+    def on_training_start(self, epochs: int, steps_per_epoch: int) -> None:
+        self.steps = steps_per_epoch
+        self.publish("batch", {"epoch": 1, "step": 0, "steps": steps_per_epoch, "epochs": epochs, "losses": []})
+
+    def on_batch_losses(self, losses: list[float]) -> None:
+        self._pending = losses
+
+    def on_batch(self, step: int) -> None:
+        losses = self.coalescer.add(getattr(self, "_pending", []))
+        self._pending = []
+        if losses is not None:
+            self.publish("batch", {"epoch": self.epoch, "step": step, "steps": self.steps, "losses": losses})
+        now = time.monotonic()
+        if now - self._checked >= STOP_CHECK_SECONDS:
+            self._checked = now
+            if self.stop_requested():
+                raise KeyboardInterrupt  # the training loop keeps the finished epochs (as with Ctrl-C)
+
+    def on_epoch(self, epoch) -> None:
+        losses = self.coalescer.take()
+        if losses:
+            self.publish("batch", {"epoch": epoch.epoch, "step": self.steps, "steps": self.steps, "losses": losses})
+        data = {k: v for k, v in dataclasses.asdict(epoch).items() if k != "batch_losses"}
+        data["probabilities"] = self.probe()
+        self.publish("epoch", _plain(data))
+        self.epoch = epoch.epoch + 1
+
+    def probe(self) -> list[float] | None:
+        """The network's output probabilities for the followed test image, after this epoch (measured here)."""
+        if self.model is None or self.followed is None:
+            return None
+        import numpy as np
+
+        shape = tuple(self.model.inputs[0].shape[1:])
+        x = np.asarray(self.followed, dtype="float32").reshape((1, *shape))
+        return [float(f"{p:.5g}") for p in np.asarray(self.model(x, training=False))[0]]
+
+
+def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str) -> dict:
+    """One lab run on this worker: pipeline.run into `run_dir`; its events go to `topic`; returns how it ended."""
+    from pipetrace.pipeline import run
+    from pipetrace.trace import Settings
+
+    worker = get_worker()
+
+    def publish(kind: str, data: dict) -> None:
+        worker.log_event(topic, {"run": run_id, "kind": kind, "data": json.dumps(data, allow_nan=False)})
+
+    if Path(run_dir).exists():  # a first attempt began here, on a worker that died: Dask is retrying it
+        return _ended(publish, "failed", {"reason": f"{KILLED}; not retried"})
+    stop = Event(stop_name)
+    if stop.is_set():
+        return _ended(publish, "stopped", {"saved": False})
+    publish("started", {"worker": worker.address})
+    chosen = Settings(**settings)
+    observer = LabObserver(publish, stop.is_set, chosen.sample)
+    try:
+        data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
+        if data is not None:
+            observer.followed = _followed(data, chosen.sample)
+        trace = run(chosen, data=data, out=run_dir, observer=observer, verbose=0)
+    except (Stopped, KeyboardInterrupt):
+        return _ended(publish, "stopped", {"saved": False})
+    except PipetraceError as error:
+        return _ended(publish, "failed", {"reason": str(error)})
+    except Exception as error:  # a bug: said in one line, the lab goes on
+        return _ended(publish, "failed", {"reason": f"unexpected error: {type(error).__name__}: {error}"})
+    summary = summarize(trace)
+    summary["stage"] = _plain(dataclasses.asdict(trace.stages[-1]))
+    summary["saved"] = True
+    return _ended(publish, "stopped" if trace.status == "interrupted" else "done", summary)
+
+
+def summarize(trace) -> dict:
+    """What the runs list shows of a finished run."""
+    epochs = trace.training.epochs
+    return {
+        "status": trace.status,
+        "epochs": len(epochs),
+        "test_accuracy": trace.evaluation.test_accuracy if epochs else None,
+        "architecture": trace.network.architecture,
+        "seconds": trace.timings.get("total"),
+    }
+
+
+def _ended(publish, kind: str, data: dict) -> dict:
+    publish(kind, data)
+    return {"kind": kind, **data}
+
+
+def _followed(data, sample: int):
+    """The followed test image as the stages prepare it (scaled to 0..1), or None when `sample` is outside."""
+    if not 0 <= sample < len(data.x_test):
+        return None
+    return data.x_test[sample].astype("float32") / float(data.pixel_max)
+
+
+def _plain(value):
+    """JSON-safe: numbers that are not finite become None (as in trace.json)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    return value
