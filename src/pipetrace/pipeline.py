@@ -39,7 +39,9 @@ class Observer:
     def on_start(self, settings: Settings, dataset: dict) -> None: ...
     def on_stage(self, stage) -> None: ...
     def on_training_start(self, epochs: int, steps_per_epoch: int) -> None: ...
+    def on_model(self, model) -> None: ...  # the compiled network, just before it trains (a live view may probe it)
     def on_batch(self, step: int) -> None: ...
+    def on_batch_losses(self, losses: list[float]) -> None: ...  # the batches just trained, before on_batch
     def on_epoch(self, epoch) -> None: ...
     def on_training_end(self, training) -> None: ...
 
@@ -125,8 +127,11 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     network_lib.check_fits(model, x_train.shape[1:], dataset.num_classes, f"model {settings.model}" if loaded else "the network")
     network_lib.compile_network(model, settings, steps * settings.epochs)
     network = network_lib.describe_network(model, settings)
+    if hasattr(observer, "on_model"):  # observers written before it lack it
+        observer.on_model(model)
     observer.on_training_start(settings.epochs, steps)
-    trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record)
+    trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record,
+                           on_losses=getattr(observer, "on_batch_losses", None))  # observers written before it lack it
     observer.on_training_end(trained)
     if out_dir is not None:
         hold.start()  # what was trained is saved whole before an interrupt acts
