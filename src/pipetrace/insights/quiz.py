@@ -477,9 +477,9 @@ def _why_scale(trace: Trace) -> Question | None:
         text=f"Why did preprocessing divide every pixel by {scale:g} before training?",
         options=[
             "So every input lies between 0 and 1: weighted sums start small and the first training steps stay gentle",
-            "To make the images smaller, so they take less memory",
-            "Because the network only accepts whole numbers",
-            f"So the {len(trace.dataset['class_names'])} classes get brighter pixels than the background",
+            f"To save memory: float32 values from 0 to 1 take less space than whole numbers up to {scale:g}",
+            "Because a Dense layer refuses inputs above 1 and would stop with an error",
+            "To make the ink stand out: dividing raises the contrast between ink and background",
         ],
         answer=0,
         explanation=(f"Pixels up to {scale:g} times a weight would give huge weighted sums and huge first gradients; "
@@ -539,9 +539,9 @@ def _why_test_apart(trace: Trace) -> Question | None:
         text=f"Why did the {test:,} test images never take part in training?",
         options=[
             "So they measure how well the network does on images it has never seen, as it will on new ones",
-            "Because they are of lower quality than the training images",
-            "Because training on them would make each epoch too slow",
-            "Because the network can only read each image once",
+            "Because they are the hardest images, kept for a final challenge once training is done",
+            "To make each epoch faster: fewer images to train on means more updates per second",
+            "Because a network can learn from each image only once, so more epochs need a second set",
         ],
         answer=0,
         explanation=("A network can learn its training images by heart; only images it never trained on show whether it "
@@ -560,9 +560,10 @@ def _what_learning_rate_does(trace: Trace) -> Question | None:
         text=f"This run trained with {words.name} at learning rate {trace.network.learning_rate:g}. What does the learning rate set?",
         options=[
             "The size of each weight update: " + words.step,
-            f"How many images make one batch ({batch} here)" if batch else "How many images make one batch",
-            "How many passes over the training data are made",
-            "The share of neurons switched off during training",
+            (f"How many images make one batch ({batch} here), and so how many updates one epoch takes" if batch
+             else "How many images make one batch, and so how many updates one epoch takes"),
+            "How many passes over the training data are made before training stops",
+            "The share of neurons switched off at random during training, to make the network more robust",
         ],
         answer=0,
         explanation=f"{words.name}'s update: " + "; ".join(line.split("  (")[0].strip() for line in words.update)
