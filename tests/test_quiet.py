@@ -169,3 +169,20 @@ def test_a_run_that_stops_while_tensorflow_is_still_importing_raises_its_own_err
         "SettingsError: --sample 5000 is outside the test set: it holds 100 images (0 to 99)",
         "random kept: True",
     ], done.stdout + done.stderr
+
+
+def test_log_lines_written_during_the_import_reach_the_user(tmp_path):
+    """A handler set up before the import (a server's logging) keeps writing to the real stderr meanwhile."""
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""\
+        import logging, sys
+        logging.basicConfig(format="%(message)s", level=logging.INFO)  # a StreamHandler on sys.stderr
+        from pipetrace.training import backend
+        future = backend.import_keras_in_background()
+        logging.info("logged during the import")
+        future.result()
+        logging.info("logged after it")
+        """))
+    done = run_python([str(script)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["logged during the import", "logged after it"]

@@ -50,7 +50,8 @@ class QuietStderr:
 
     Python's `sys.stderr`, when it writes to fd 2, is replaced meanwhile by a line-buffered
     stream on a duplicate of the real stderr, so `print(..., file=sys.stderr)` from any thread
-    is not captured. A stream that is not fd 2 (a notebook's, pytest's) is left alone.
+    is not captured; so are the logging handlers that hold it (a server's log lines). A stream
+    that is not fd 2 (a notebook's, pytest's) is left alone.
     """
 
     def __init__(self):
@@ -62,6 +63,9 @@ class QuietStderr:
             self._stand_in = os.fdopen(os.dup(self._real), "w", buffering=1,
                                        encoding=sys.stderr.encoding, errors=sys.stderr.errors)
             sys.stderr = self._stand_in
+        self._handlers = [h for h in _stream_handlers() if h.stream is self._original_stream] if self._stand_in else []
+        for handler in self._handlers:
+            handler.setStream(self._stand_in)
         os.dup2(self._captured.fileno(), 2)
 
     def restore(self) -> bytes:
@@ -69,6 +73,9 @@ class QuietStderr:
         os.close(self._real)
         if self._stand_in is not None and sys.stderr is self._stand_in:
             sys.stderr = self._original_stream
+        for handler in self._handlers:
+            if handler.stream is self._stand_in:
+                handler.setStream(self._original_stream)
         if self._stand_in is not None:
             _flush(self._stand_in)  # left open: a thread may still hold it; closed when no one does
         self._captured.seek(0)
@@ -167,6 +174,18 @@ def fully_imported(name: str) -> bool:
     """
     module = sys.modules.get(name)
     return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
+def _stream_handlers() -> list:
+    """Every logging.StreamHandler configured in this process (none if logging was never imported)."""
+    if "logging" not in sys.modules:
+        return []
+    import logging
+
+    loggers = [logging.getLogger()] + [logger for logger in list(logging.Logger.manager.loggerDict.values())
+                                       if isinstance(logger, logging.Logger)]
+    return [handler for logger in loggers for handler in logger.handlers
+            if isinstance(handler, logging.StreamHandler)]
 
 
 def _writes_to_fd2(stream) -> bool:
