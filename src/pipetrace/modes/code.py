@@ -17,7 +17,7 @@ kinds, schedules) and enters the script only as a Python literal written by `rep
 text looked up in a fixed table. Comments and docstrings hold our own words and numbers we
 formatted, never trace text. Anything else is refused with one clear line.
 
->>> print(script(Trace.load("runs/x/trace.json"))[:60])       # doctest: +SKIP
+>>> print(fit_script(Trace.load("runs/x/trace.json")).splitlines()[0])       # doctest: +SKIP
 #!/usr/bin/env python3
 """
 
@@ -109,10 +109,10 @@ class Recipe:
     from_logits: bool
     limit: int | None
     validation: float  # the fraction held out by the run (0: none)
-    source: str  # "mnist", "idx", "digits" or "npz"
+    source: str  # "mnist", "idx", "digits", "npz" or "folder" (a folder of images: the default script only)
     dataset: str  # what load_dataset reads: "mnist", "digits" or a path (for repr only)
     data_dir: str | None  # an IDX folder for "mnist" (for repr only)
-    location: str  # what the exact script reads: an IDX folder or a .npz file (for repr only)
+    location: str  # what the exact script reads: an IDX folder, a .npz file or the digits table (for repr only)
     image_size: tuple[int, int]
     scale: float  # the raw value of full ink: 255, or 16 for the digits
     images_in: bool  # the network reads images (a Reshape stage) rather than rows (Flatten)
@@ -603,8 +603,6 @@ def exact_script(trace: Trace) -> str:
         out += [f"# ---- {title}: {block.comment}", *block.lines, ""]
     return "\n".join(out)
 
-
-script = exact_script  # the name earlier versions used
 
 
 def main(args, console) -> int:
