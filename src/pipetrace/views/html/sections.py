@@ -14,6 +14,7 @@ import base64
 import binascii
 import math
 
+from pipetrace.numbers import percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import ArrayInfo, Network, Prediction, Stage, Trace
 from pipetrace.views.html import charts
@@ -29,10 +30,11 @@ def letter(answer) -> str:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    """A fraction as a percentage, as safe HTML ('–' when not measured)."""
+    """A fraction as a percentage (never a rounded 100% or 0%, see pipetrace.numbers), as safe HTML;
+    '–' when not measured."""
     if value is None:
         return "–"
-    return f"{100 * value:.{digits}f}%" if is_number(value) else e(value)
+    return e(percent(value, digits)) if is_number(value) else e(value)
 
 
 def num(value: float | None, digits: int = 4) -> str:

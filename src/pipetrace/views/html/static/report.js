@@ -149,6 +149,15 @@
   /* ---- drawing a trace, step by step, into a .layers block ---- */
   function part(root, name) { return root.querySelector('[data-part="' + name + '"]'); }
   function pct(v, d) { return (100 * v).toFixed(d) + "%"; }
+  /* A confidence as pipetrace.numbers.percent writes it: never a rounded 100% or 0% */
+  function percent(f, d) {
+    if (f === 0 || f === 1) return (100 * f).toFixed(d) + "%";
+    for (var places = d; places <= Math.max(d, 2); places++) {
+      var text = (100 * f).toFixed(places);
+      if (Number(text) > 0 && Number(text) < 100) return text + "%";
+    }
+    return f > 0.5 ? "> 99.99%" : "< 0.01%";
+  }
   function paint(canvas, values, channels) {  /* values 0..1, row by row, `channels` per pixel */
     var ctx = canvas.getContext("2d"), img = ctx.createImageData(canvas.width, canvas.height);
     for (var i = 0; i < canvas.width * canvas.height; i++) {
@@ -199,7 +208,7 @@
       part(el, "summary").textContent = s.summary || "";
     });
     part(root, "predicted").textContent = classes[t.predicted];
-    part(root, "confidence").textContent = pct(t.confidence, 2) + " sure";
+    part(root, "confidence").textContent = percent(t.confidence, 2) + " sure";
     var box = root.querySelector('[data-role="verdict"]');
     box.classList.remove("right", "wrong");
     if (t.label === null) {
@@ -306,7 +315,7 @@
           step.summary = "Softmax probabilities sum to " + total.toFixed(6) + "; the largest, " + probs[best].toFixed(4) +
             ", is for '" + classes[best] + "'";
         } else if (role === "verdict") {
-          step.summary = "Predicted '" + classes[best] + "' with " + pct(probs[best], 2) + " confidence";
+          step.summary = "Predicted '" + classes[best] + "' with " + percent(probs[best], 2) + " confidence";
         }
         steps[Number(el.dataset.step)] = step;
       });
