@@ -166,3 +166,11 @@ def test_without_a_start_only_a_loss_far_above_ln_classes_is_overshoot():
     texts = observe(epochs((40616.6, 0.16, 9.0, 0.10), (7.48, 0.11, 3.0, 0.11)), 10, 10.0, optimizer="adam")
     assert "4.06e+04, far above ln(10) = 2.303" in texts[0] and "too high" in texts[0]
     assert "7.480, far above ln(10)" in texts[1] and suggested_rates(texts[1]) == [0.001]
+
+
+def test_a_test_loss_rise_inside_its_noise_is_not_over_fitting():
+    history = epochs((0.2, 0.95, 0.100, 0.97), (0.1, 0.98, 0.110, 0.965))
+    history[1]["test_loss_noise"] = 0.02  # 0.010 above the lowest is half a standard error
+    assert "over-fitting" not in adam(history)[1]
+    history[1]["test_loss_noise"] = 0.003  # now more than 3 standard errors
+    assert "over-fitting" in adam(history)[1]

@@ -73,13 +73,16 @@ def test_generalization_insight_follows_the_gap_against_its_noise(small_run):
     overfit.training.epochs[-1].test_accuracy = 0.90
     text = next(i.text for i in key_insights(overfit) if "gap" in i.text)
     assert "9.9 points" in text and "more than the measuring noise" in text
-    test_losses = [e.test_loss for e in trace.training.epochs]
-    if test_losses[-1] < min(test_losses[:-1]):  # the test loss still falling: a gap, not yet over-fitting
-        assert "not yet over-fitting" in text and "fewer epochs" not in text
-    stalled = copy.deepcopy(overfit)
-    stalled.training.epochs[-1].test_loss = 2 * max(test_losses)
-    text = next(i.text for i in key_insights(stalled) if "gap" in i.text)
-    assert "stopped falling: over-fitting" in text and "fewer epochs" in text
+    if not any("test loss was lowest" in i.text for i in key_insights(overfit)):  # no rise beyond noise: a gap
+        assert "not clearly over-fitting yet" in text and "stopping earlier" not in text
+    risen = copy.deepcopy(overfit)  # the test loss far above its lowest, beyond any noise, training loss falling
+    best = min(risen.training.epochs[:-1], key=lambda e: e.test_loss)
+    risen.training.epochs[-1].test_loss = 3 * best.test_loss
+    risen.training.epochs[-1].loss = min(e.loss for e in risen.training.epochs) / 2
+    text = next(i.text for i in key_insights(risen) if "gap" in i.text)
+    assert "risen beyond its noise: over-fitting" in text and "validation split" in text
+    turned = next(i.text for i in key_insights(risen) if "test loss was lowest" in i.text)
+    assert f"after epoch {best.epoch}" in turned and "never on the test set" in turned
     # a gap inside the noise of n test images (2 standard errors) is not called memorizing
     close = copy.deepcopy(trace)
     noise = 2 * gap_noise(0.9, n_train, 0.9, n_test)

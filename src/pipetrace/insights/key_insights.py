@@ -11,7 +11,7 @@ from __future__ import annotations
 from pipetrace.numbers import number, percent, points, rate
 from pipetrace.trace import Insight, Trace
 from pipetrace.training.observations import (
-    BARELY_MOVED, RISE, above_chance, chance, clearly_learned, gap_noise, rate_advice, typical_rates,
+    BARELY_MOVED, RISE, above_chance, chance, clearly_learned, gap_noise, rate_advice, test_loss_rose, typical_rates,
 )
 
 NOISE_SIGMAS = 2.0  # a train/test gap beyond this many standard errors is more than measurement noise
@@ -139,14 +139,14 @@ def _generalization(trace: Trace) -> Insight | None:
     if abs(gap) <= noise:
         verdict = (f"within the measuring noise (about {points(noise)} either way), so there is no sign of "
                    "memorizing: what it learned carries over to images it never saw")
-    elif gap > 0 and _test_loss_still_falling(t.epochs):
-        verdict = (f"more than the measuring noise (about {points(noise)}): the network knows its training images "
-                   "better than new ones (a generalization gap), but its test loss was still falling at the last "
-                   "epoch, so this is not yet over-fitting; more training data or dropout usually narrow such a gap")
+    elif gap > 0 and _test_loss_turned_up(trace) is not None:
+        verdict = (f"more than the measuring noise (about {points(noise)}), and the test loss has risen beyond its "
+                   "noise: over-fitting; more training data, dropout, or stopping earlier (chosen on a validation "
+                   "split) would help")
     elif gap > 0:
-        verdict = (f"more than the measuring noise (about {points(noise)}): the network fits its training images "
-                   "better than new ones and its test loss has stopped falling: over-fitting; more training data, "
-                   "dropout or fewer epochs would help")
+        verdict = (f"more than the measuring noise (about {points(noise)}): the network knows its training images "
+                   "better than new ones (a generalization gap); its test loss has not risen beyond its noise, so "
+                   "this is not clearly over-fitting yet; more training data or dropout usually narrow such a gap")
     else:
         verdict = (f"test accuracy is higher by more than the measuring noise (about {points(noise)}): the test "
                    "images may simply be easier than the training ones")
@@ -155,26 +155,21 @@ def _generalization(trace: Trace) -> Insight | None:
                     "noise_points": 100 * noise})
 
 
-def _test_loss_still_falling(epochs) -> bool:
-    """The last epoch's test loss is the lowest so far (with at least one epoch before it to compare)."""
-    losses = [e.test_loss for e in epochs if e.test_loss is not None]
-    return len(losses) >= 2 and losses[-1] < min(losses[:-1])
-
-
 def _test_loss_turned_up(trace: Trace) -> Insight | None:
-    """The test loss's lowest epoch, when it was followed by a real rise while the training loss kept falling."""
+    """The test loss's lowest epoch, when a rise beyond its noise followed while the training loss kept falling."""
     epochs = [e for e in trace.training.epochs if e.test_loss is not None and e.loss is not None]
     if len(epochs) < 2 or not learned(trace):
         return None
     best = min(epochs, key=lambda e: e.test_loss)
     last = epochs[-1]
-    if best is last or last.test_loss <= best.test_loss * (1 + RISE) or last.loss >= best.loss:
+    if best is last or not test_loss_rose(best.test_loss, last.test_loss, last.test_loss_noise) or last.loss >= best.loss:
         return None
     return Insight(
         f"The test loss was lowest after epoch {best.epoch} ({number(best.test_loss)}) and rose to "
         f"{number(last.test_loss)} by epoch {last.epoch} while the training loss kept falling ({number(best.loss)} -> "
-        f"{number(last.loss)}): over-fitting; training for {best.epoch} epoch{'s' if best.epoch != 1 else ''} would "
-        f"have given the better network",
+        f"{number(last.loss)}): the network grows more sure of its training images than new images justify, "
+        f"the sign of over-fitting (test accuracy {percent(best.test_accuracy)} then, {percent(last.test_accuracy)} "
+        f"now). Choose when to stop on a validation split carved from the training images, never on the test set",
         {"best_epoch": best.epoch, "best_test_loss": best.test_loss, "last_test_loss": last.test_loss},
     )
 

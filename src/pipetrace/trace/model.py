@@ -168,6 +168,7 @@ class Epoch:
     # mode, like the test numbers; the running mean is never to be compared with test accuracy.
     running_loss: float | None = None
     running_accuracy: float | None = None
+    test_loss_noise: float | None = None  # standard error of test_loss over the test images (its measuring noise)
 
     def __repr__(self) -> str:
         from pipetrace.trace.reprs import epoch_repr  # one line: never the per-batch losses

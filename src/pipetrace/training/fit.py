@@ -63,9 +63,9 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
                                 on_losses if record else None)
             if result.finite:
                 loss, accuracy = loop.evaluate(x_measured, y_measured) if record else (result.loss, result.accuracy)
-                test_loss, test_accuracy = loop.evaluate(x_test, y_test)
+                test_loss, test_accuracy, test_loss_noise = loop.measure(x_test, y_test)
             else:  # NaN weights measure nothing: every number of this epoch is unknown
-                loss = accuracy = test_loss = test_accuracy = None
+                loss = accuracy = test_loss = test_accuracy = test_loss_noise = None
             records.append({
                 "epoch": epoch,
                 "loss": _finite(loss),
@@ -76,6 +76,7 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
                 "batch_losses": [_rounded(v) for v in result.batch_losses] if record else [],
                 "running_loss": _finite(result.loss),
                 "running_accuracy": result.accuracy if result.finite else None,
+                "test_loss_noise": _finite(test_loss_noise),
             })
             unrecorded = None
             if not result.finite:
@@ -122,9 +123,10 @@ def _start(loop, x_measured, y_measured, x_test, y_test, classes: int) -> Epoch:
 
     started = time.perf_counter()
     loss, accuracy = loop.evaluate(x_measured, y_measured)
-    test_loss, test_accuracy = loop.evaluate(x_test, y_test)
+    test_loss, test_accuracy, test_loss_noise = loop.measure(x_test, y_test)
     record = {"epoch": 0, "loss": _finite(loss), "accuracy": accuracy, "test_loss": _finite(test_loss),
-              "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started}
+              "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started,
+              "test_loss_noise": _finite(test_loss_noise)}
     return Epoch(**record, observation=describe_start(record, classes))
 
 

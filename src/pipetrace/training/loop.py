@@ -74,12 +74,13 @@ class TrainingLoop:
         return losses.stack(), right.stack()
 
     def _test_batch(self, x, y):
-        """The summed loss and the count of right answers on one batch, without training."""
+        """The summed loss, summed squared loss and count of right answers on one batch, without training."""
         import tensorflow as tf
 
         outputs = self.model(x, training=False)
-        loss = self.loss_fn(y, outputs) * tf.cast(tf.shape(x)[0], tf.float32)
-        return loss, tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y, tf.float32))
+        per_example = self.loss_fn.call(y, outputs)  # the same loss, not yet averaged (Keras' clipping included)
+        right = tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y, tf.float32))
+        return tf.reduce_sum(per_example), tf.reduce_sum(tf.square(per_example)), right
 
     def epoch(self, x: np.ndarray, y: np.ndarray, on_batches=None, on_losses=None) -> EpochResult:
         """One pass over (x, y) in a new seeded order; `on_losses(losses)` (those batches' losses), then `on_batches(done)`, after every call."""
@@ -113,9 +114,18 @@ class TrainingLoop:
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> tuple[float, float]:
         """Mean loss and accuracy on (x, y), without training."""
-        total_loss = total_right = 0.0
+        loss, accuracy, _ = self.measure(x, y, batch)
+        return loss, accuracy
+
+    def measure(self, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> tuple[float, float, float]:
+        """Mean loss, accuracy, and the standard error of that mean loss (its noise over these examples)."""
+        total_loss = total_squares = total_right = 0.0
         for start in range(0, len(x), batch):
-            loss, right = self._test(x[start : start + batch], y[start : start + batch].astype(np.int64))
+            loss, squares, right = self._test(x[start : start + batch], y[start : start + batch].astype(np.int64))
             total_loss += float(loss)
+            total_squares += float(squares)
             total_right += float(right)
-        return total_loss / len(x), total_right / len(x)
+        n = len(x)
+        mean = total_loss / n
+        variance = max(total_squares / n - mean * mean, 0.0) * n / max(n - 1, 1)
+        return mean, total_right / n, math.sqrt(variance / n) if math.isfinite(variance) else math.nan

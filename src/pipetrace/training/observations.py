@@ -245,12 +245,17 @@ def _test_loss_turned_up(epochs: list[dict], i: int, c: dict) -> str:
     if now.get("test_loss") is None or not test_losses or before["loss"] is None:
         return ""
     lowest = min(test_losses)
-    if now["test_loss"] > lowest * (1 + RISE) and now["loss"] < before["loss"]:
+    if test_loss_rose(lowest, now["test_loss"], now.get("test_loss_noise")) and now["loss"] < before["loss"]:
         best = next(e.get("epoch", j + 1) for j, e in enumerate(epochs[:i]) if e.get("test_loss") == lowest)
         return (f"The test loss turned up ({number(lowest)} at epoch {best} -> {number(now['test_loss'])}) while the "
                 f"training loss fell ({number(before['loss'])} -> {number(now['loss'])}): the first sign of "
                 "over-fitting, the network fits its training images more than new ones")
     return ""
+
+
+def test_loss_rose(lowest: float, now: float, noise: float | None) -> bool:
+    """Above its lowest by more than 2% and, where its noise was measured, by more than 2 standard errors."""
+    return now > lowest * (1 + RISE) and (noise is None or now - lowest > 2 * noise)
 
 
 def _progress(epochs: list[dict], i: int, c: dict) -> str:
