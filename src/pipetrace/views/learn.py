@@ -29,7 +29,7 @@ from pipetrace.modes.answers import ENTER, Answers
 from pipetrace.modes.locate import load_trace
 from pipetrace.modes.quiz import QuizResult
 from pipetrace.trace import Question, Trace
-from pipetrace.views.safe_text import literal, safe, visible
+from pipetrace.views.safe_text import literal, visible
 
 
 class Wrapped:
@@ -157,7 +157,7 @@ def render_step(trace: Trace, step: walk.Step, number: int, total: int, question
     for key, option in zip(walk.LETTERS, question.options):
         choices.add_row(f"  {key}", literal(option))
     parts += [Wrapped([f"Check yourself: {question.text}"], style="bold"), choices]
-    return Panel(Group(*parts), title=f"[bold]Step {number} of {total}: {safe(step.title)}[/]", title_align="left")
+    return Panel(Group(*parts), title=literal(f"Step {number} of {total}: {step.title}", style="bold"), title_align="left")
 
 
 def run_walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
@@ -345,7 +345,7 @@ def print_cheatsheet(args, console) -> int:
             target.write_text(cheatsheet.markdown(trace, str(path)), encoding="utf-8")
         except OSError as error:
             raise SettingsError(f"--markdown {target}: cannot write there ({error.strerror})") from error
-        console.print(f"\nWrote {safe(target)}")
+        console.print(f"\nWrote {visible(target)}", markup=False, emoji=False)
     return 0
 
 

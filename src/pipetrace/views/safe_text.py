@@ -7,10 +7,11 @@ sequence would retitle the window, clear the screen or write the clipboard (OSC 
 - `visible(s)`: control characters (C0, DEL, C1) and the invisible ones that reorder or hide
   text (bidirectional overrides, zero-width marks) become their escapes, `\\x1b`, `\\u202e`;
   for `print` and for `rich.text.Text`, which never parses markup.
-- `literal(s, style)`: a rich `Text` of `visible(s)`: where a rich renderable is wanted
-  (a table cell, a panel title).
-- `safe(s)`: `visible(s)` with rich markup escaped, to go inside a markup string
-  (`console.print(f"[bold]{safe(name)}[/]")`).
+- `literal(s, style)`: a rich `Text` of `visible(s)`, the first choice wherever rich takes a
+  renderable (a table cell, a panel title, `console.print`): no markup, no emoji codes.
+- `safe(s)`: `visible(s)` with rich markup escaped, for the rare string that must go inside a
+  markup string (`console.print(f"[bold]{safe(name)}[/]", emoji=False)`; rich would still
+  turn `:smile:` into an emoji unless told not to).
 
 >>> visible("two\\x1b]52;c;bad\\x07 lines\\n")
 'two\\\\x1b]52;c;bad\\\\x07 lines\\\\n'

@@ -24,7 +24,7 @@ from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Epoch, LayerTrace, Prediction, Question, Settings, Stage, Trace, Training
 from pipetrace.views.chart import loss_chart
 from pipetrace.views.digit import Digit, grey
-from pipetrace.views.safe_text import literal, safe, visible
+from pipetrace.views.safe_text import literal, visible
 
 LETTERS = "ABCDEFGHIJ"
 SHADES = " ░▒▓█"
@@ -116,7 +116,7 @@ def render_stage(stage: Stage) -> RenderableType:
     facts.add_row("time", f"{stage.seconds:.2f} s")
     extra = _stage_extra(stage)
     body = Group(facts, extra) if extra is not None else facts
-    return Panel(body, title=f"[bold]{stage.number} {safe(stage.name)}[/]", title_align="left")
+    return Panel(body, title=literal(f"{stage.number} {stage.name}", style="bold"), title_align="left")
 
 
 def _array(info) -> str:
@@ -256,7 +256,7 @@ def render_prediction(prediction: Prediction, class_names: list[str], pixel_max:
         extra = _layer_extra(layer, prediction, class_names, pixel_max)
         if extra is not None:
             body.append(extra)
-        panels.append(Panel(Group(*body), title=f"[bold]Layer {number}: {safe(layer.name)}[/] {shape_text(layer.shape)}", title_align="left"))
+        panels.append(Panel(Group(*body), title=Text.assemble(literal(f"Layer {number}: {layer.name}", style="bold"), f" {shape_text(layer.shape)}"), title_align="left"))
     return Group(*panels)
 
 
