@@ -48,7 +48,8 @@ def _question(q, n: int) -> str:
 
 
 def _facts(rows: list[tuple[str, str]]) -> str:
-    return '<dl class="facts">' + "".join(f"<dt>{e(label)}</dt><dd>{e(text)}</dd>" for label, text in rows) + "</dl>"
+    return ('<table class="walk-facts">' + "".join(f'<tr><th scope="row">{e(label)}</th><td>{e(text)}</td></tr>'
+                                                  for label, text in rows) + "</table>")
 
 
 def _glossary(entries) -> str:
