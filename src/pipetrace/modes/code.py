@@ -119,7 +119,7 @@ class Recipe:
     model_file: str | None  # your own .keras model, resolved (for repr only)
     network_name: str  # first_network or small_cnn (closed set)
     layers: tuple[Layer, ...]
-    stage_shapes: tuple[tuple[int, ...], ...]  # Load, Preprocessing, Flatten/Reshape, training part, test part
+    stage_shapes: tuple[tuple[int, ...], ...]  # the outputs of Load, Preprocessing, Flatten/Reshape, Split (2)
     test_accuracy: float
     created_at: str  # an ISO date and time we formatted, or "unknown"
 
@@ -176,8 +176,8 @@ def recipe(trace: Trace) -> Recipe:
         model_file=model_file,
         network_name="small_cnn" if s.conv is True else "first_network",
         layers=() if model_file else tuple(_layer(layer, n) for n, layer in enumerate(network.layers)),
-        stage_shapes=tuple(_shape(array.shape, f"stages[{n}] shape")
-                           for n, stage in enumerate(trace.stages[:4]) for array in stage.outputs[:2]),
+        stage_shapes=tuple(_shape(array.shape, f"stages[{n}] shape") for n, stage in enumerate(trace.stages[:4])
+                           for array in stage.outputs[:2 if n == 3 else 1]),
         test_accuracy=_real(trace.evaluation.test_accuracy, "evaluation.test_accuracy", 0.0, 1.0),
         created_at=created,
     )
@@ -555,7 +555,8 @@ def exact_script(trace: Trace) -> str:
     """The exact-reproduction script as text: plain TensorFlow/Keras, pipetrace's loop, the trace's numbers."""
     r = recipe(trace)
     body = _blocks(r)
-    shapes = " / ".join(" x ".join(map(str, shape)) for shape in r.stage_shapes)
+    shapes = ", ".join(f"{name} {' x '.join(map(str, shape))}" for name, shape in
+                       zip(("Load", "Preprocessing", "Reshape" if r.images_in else "Flatten", "training", "test"), r.stage_shapes))
     validation = f", the last {percent(r.validation)} of the training images held out" if r.validation else ""
     out = [
         "#!/usr/bin/env python3",
@@ -569,10 +570,11 @@ def exact_script(trace: Trace) -> str:
         "Usage: python reproduce_exact.py [DATA]   (DATA: another folder of IDX files, .npz or digits file)",
         'Written by `pipetrace learn code --exact`."""',
         "",
-        f"# The run: {r.architecture}, {r.epochs} epoch(s), batch {r.batch_size}, {r.optimizer} at "
-        f"{rate(r.learning_rate)} ({r.schedule}), seed {r.seed}{validation}.",
-        f"# Its trace's shapes (Load, Preprocessing, Flatten or Reshape, training / test): {shapes};",
-        f"# its test accuracy: {r.test_accuracy:.4f}.",
+        f"# The run: {r.architecture},",
+        f"#   {r.epochs} epoch(s), batch {r.batch_size}, {r.optimizer} at {rate(r.learning_rate)} ({r.schedule}), "
+        f"seed {r.seed}{validation}.",
+        f"# Its trace's shapes: {shapes};",
+        f"#   its test accuracy {r.test_accuracy:.4f}.",
         "",
         "import gzip  # noqa: F401  (IDX files are gzip-compressed)",
         "import math  # noqa: F401",
