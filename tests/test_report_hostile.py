@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from pipetrace.trace import Trace
 from pipetrace.views.html import charts, render_html, write_report
 from pipetrace.views.html.payload import payload, script_json
+from test_report import cnn_run  # noqa: F401 (session fixture: a tiny CNN run)
 from test_report_browser import browser, draw_seven  # noqa: F401 (the module's Chromium)
 
 # Each would run script (and set window.__pwned) if it reached the page as markup.
@@ -105,8 +106,9 @@ TEXT_FIELDS = ["dataset.name", "dataset.source", "dataset.split", "class name", 
 
 
 def _set_detail_numbers(trace: Trace, value) -> None:
-    """`value` where stages' details hold numbers: the preprocessing examples' row, col, before and after;
-    Flatten's row, col and index; the split's counts."""
+    """`value` where stages' details hold numbers: the followed image's label; the preprocessing examples'
+    row, col, before and after; Flatten's row, col and index; the split's counts."""
+    trace.stages[0].details["sample_label"] = value
     for example in _stage(trace, "Preprocessing").details["examples"]:
         example["row"] = example["col"] = example["before"] = example["after"] = value
     flatten = _stage(trace, "Flatten").details
@@ -234,6 +236,16 @@ def test_any_text_in_any_field_and_anything_in_detail_numbers_stays_text(small_r
     with _without_charts():
         got = assert_inert(render_html(bad), plain, bad)
         assert got.elements == Structure(render_html(harmless)).elements
+
+
+def test_a_reshape_stage_shows_hostile_numbers_as_text(cnn_run):
+    bad = copy.deepcopy(cnn_run[0])
+    reshape = next(s for s in bad.stages if s.name == "Reshape")
+    reshape.details["row"] = reshape.details["col"] = ATTACKS[0]
+    page = render_html(bad)
+    got = Structure(page)
+    assert len(got.scripts) == 2 and not [a for a in got.attributes if a.startswith("on")] and "<img src=x" not in page
+    assert f"Pixel ({ATTACKS[0]}, {ATTACKS[0]}) is now at [{ATTACKS[0]}, {ATTACKS[0]}, 0]" in "".join(got.text)
 
 
 def test_detail_numbers_that_are_numbers_are_still_formatted(small_run):
