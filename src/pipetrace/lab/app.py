@@ -112,8 +112,12 @@ def _setting_named(message: str) -> str | None:
     return found.group(1).replace("-", "_") if found else None
 
 
-def create_app(config: LabConfig, runner) -> Starlette:
-    """The lab's ASGI app; `runner` is a `pipetrace.lab.runner.Runner` (or anything with its methods)."""
+def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
+    """The lab's ASGI app; `runner` is a `pipetrace.lab.runner.Runner` (or anything with its methods).
+
+    `closing()` is True once the server is shutting down: event streams then end, so the server
+    stops at once instead of cancelling them.
+    """
     listing = FolderRuns(config.runs_dir)
 
     def authorized(request: Request, changing: bool) -> bool:
@@ -218,7 +222,7 @@ def create_app(config: LabConfig, runner) -> Starlette:
                 for event in run.events.since(sent):
                     yield event.as_sse()
                     sent = event.number
-                if run.events.finished and not run.events.since(sent):
+                if closing() or run.events.finished and not run.events.since(sent):
                     return
                 await asyncio.sleep(SSE_POLL_SECONDS)
 

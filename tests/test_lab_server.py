@@ -1,0 +1,131 @@
+"""The lab for real: runs on a real Dask LocalCluster, and `pipetrace lab` as a subprocess over HTTP.
+
+Nothing here waits a fixed time: each test waits for events, with generous timeouts only as
+guards against a hang. Runs are tiny (600 images); the long ones (many epochs) are stopped or
+killed after their first events, so they never train to the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+pytest.importorskip("distributed")
+from pipetrace.lab.runner import Runner  # noqa: E402
+from pipetrace.lab.worker import KILLED  # noqa: E402
+from pipetrace.trace.reading import read_trace  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+TINY = {"limit": 600, "epochs": 1, "batch_size": 32}
+LONG = {"limit": 600, "epochs": 500, "batch_size": 16}  # never finishes: stopped or killed in the tests
+GUARD_SECONDS = 240
+
+
+def wait_for(run, predicate, what: str):
+    deadline = time.monotonic() + GUARD_SECONDS
+    while time.monotonic() < deadline:
+        if predicate([e.kind for e in run.events.events]):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {what} within {GUARD_SECONDS} s; events: {[e.kind for e in run.events.events]}")
+
+
+def ended(run):
+    wait_for(run, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "end")
+    return run.events.last
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    lab = Runner(tmp_path_factory.mktemp("lab-runs"), workers=1)
+    yield lab
+    lab.close(timeout=30)
+
+
+def test_a_run_sends_its_events_in_order_and_saves_a_valid_run_folder(runner):
+    run = runner.submit(dict(TINY))
+    last = ended(run)
+    kinds = [e.kind for e in run.events.events]
+    assert last.kind == "done", last.data
+    assert kinds[:2] == ["queued", "started"] and kinds[2:6] == ["stage"] * 4
+    assert kinds.index("epoch") > kinds.index("batch") and kinds[-2] == "epoch"
+    assert [e.number for e in run.events.events] == list(range(1, len(kinds) + 1))
+    losses = [v for e in run.events.events if e.kind == "batch" for v in e.data["losses"]]
+    assert len(losses) == -(-600 // 32)  # every batch's loss, each once
+    epoch = next(e.data for e in run.events.events if e.kind == "epoch")
+    assert len(epoch["probabilities"]) == 10 and abs(sum(epoch["probabilities"]) - 1) < 1e-3
+    trace = read_trace(run.folder / "trace.json")
+    assert trace.status == "completed" and trace.training.epochs[0].batch_losses == losses
+    assert last.data["test_accuracy"] == trace.evaluation.test_accuracy
+    assert {p.name for p in run.folder.iterdir()} == {"trace.json", "model.keras", "report.html"}
+
+
+def test_stop_mid_run_keeps_the_finished_epochs_as_an_interrupted_trace(runner):
+    run = runner.submit(dict(LONG))
+    wait_for(run, lambda kinds: "epoch" in kinds, "first epoch")
+    runner.stop(run.id)
+    last = ended(run)
+    assert last.kind == "stopped" and last.data["saved"] and last.data["status"] == "interrupted"
+    trace = read_trace(run.folder / "trace.json")
+    assert trace.status == "interrupted" and 1 <= len(trace.training.epochs) < 500
+
+
+def test_a_worker_killed_mid_run_fails_that_run_with_the_reason_and_the_next_run_works(runner):
+    run = runner.submit(dict(LONG))
+    wait_for(run, lambda kinds: "batch" in kinds[2:] and kinds.count("batch") >= 2, "batches")
+    pids = runner.client.run(os.getpid)
+    assert len(pids) == 1
+    os.kill(next(iter(pids.values())), signal.SIGKILL)
+    last = ended(run)
+    assert last.kind == "failed" and last.data["reason"] == KILLED
+    after = runner.submit(dict(TINY))
+    assert ended(after).kind == "done"
+    assert read_trace(after.folder / "trace.json").status == "completed"
+
+
+def _request(url, token, data=None):
+    request = urllib.request.Request(url, data=data, headers={"Authorization": f"token {token}",
+                                                             "Content-Type": "application/json"})
+    return urllib.request.urlopen(request, timeout=60)
+
+
+def test_pipetrace_lab_serves_over_http_trains_and_stops_cleanly_on_ctrl_c(tmp_path):
+    token = "lab-test-token"
+    env = {**os.environ, "PIPETRACE_LAB_TOKEN": token, "NO_COLOR": "1"}
+    lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--max-epochs", "1000",
+                            "--runs", str(tmp_path / "runs")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        lab.stdout.readline()  # what the lab is
+        address = lab.stdout.readline().strip()  # the address, with its token, on a line of its own
+        assert address.startswith("http://127.0.0.1:") and address.endswith(f"/?token={token}")
+        base = address.split("/?")[0]
+        answer = json.load(_request(f"{base}/api/runs", token, json.dumps(TINY).encode()))
+        assert answer["position"] == 0
+        stream = _request(f"{base}/api/runs/{answer['id']}/events", token)
+        kinds = [line.split(": ", 1)[1].strip() for line in stream if line.startswith(b"event:") for line in [line.decode()]]
+        assert kinds[0] == "queued" and kinds[-1] == "done" and "epoch" in kinds
+        runs = json.load(_request(f"{base}/api/runs", token))["runs"]
+        assert runs[0]["id"] == answer["id"] and runs[0]["status"] == "done"
+        report = _request(f"{base}/api/runs/{answer['id']}/report.html", token).read()
+        assert report.startswith(b"<!DOCTYPE html>") or report.lower().startswith(b"<!doctype html>")
+        long = json.load(_request(f"{base}/api/runs", token, json.dumps(LONG).encode()))
+        stream = _request(f"{base}/api/runs/{long['id']}/events", token)
+        for line in stream:
+            if line.startswith(b"event: epoch"):
+                break
+        lab.send_signal(signal.SIGINT)
+        _out, err = lab.communicate(timeout=120)
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+    assert "Traceback" not in err, err
+    assert read_trace(tmp_path / "runs" / long["id"] / "trace.json").status == "interrupted"
