@@ -201,7 +201,7 @@ def test_nan_and_infinity_are_refused_with_their_field(base, tmp_path):
         (lambda t: t["network"]["layers"][-1].update(units=11), "network.layers[1].units", "11 units for 10 classes"),
         (lambda t: t["prediction"].update(layers=t["prediction"]["layers"][:2]), "prediction.layers", "Input, the network's layers and Prediction"),
         (lambda t: t["stages"][0]["details"].update(sample_image=[[0] * 28] * 27), "stages[0].details.sample_image", "27 rows"),
-        (lambda t: t["samples"][1]["image"][3].__setitem__(4, 300), "samples[1].image[3][4]", "above the dataset's full-ink"),
+        (lambda t: t["samples"][1]["image"][3].__setitem__(4, 300), "samples[1].image[3]", "has a pixel of 300, above"),
         (lambda t: t["dataset"].update(secret="x"), "dataset", "must not contain {'secret'}"),
         (lambda t: t["stages"][2]["details"].pop("index"), "stages[2].details", "must contain ['index']"),
         (lambda t: t["network"]["layers"][0]["config"].update(units="128); import os"), "network.layers[0].config.units", "must be integer"),

@@ -71,17 +71,21 @@ class _ImageCheck:
 
     def __call__(self, image: list, field: str) -> None:
         _require(len(image) == self.height, field, f"has {len(image)} rows; the dataset's images have {self.height}")
-        for r, row in enumerate(image):
-            _require(len(row) == self.width, f"{field}[{r}]", f"has {len(row)} pixels; the dataset's images are {self.width} wide")
-            for c, pixel in enumerate(row):
-                values = pixel if isinstance(pixel, list) else [pixel]
+        for r, row in enumerate(image):  # row by row at C speed: max() of a row mixing numbers and lists fails
+            where = f"{field}[{r}]"
+            _require(len(row) == self.width, where, f"has {len(row)} pixels; the dataset's images are {self.width} wide")
+            try:
                 if self.channels is None:
-                    _require(not isinstance(pixel, list), f"{field}[{r}][{c}]", "a grey image's pixel is one number")
+                    top = max(row)
+                    _require(not isinstance(top, list), where, "a grey image's pixel is one number")
                 else:
-                    _require(isinstance(pixel, list) and len(pixel) == self.channels, f"{field}[{r}][{c}]",
+                    _require(all(len(pixel) == self.channels for pixel in row), where,
                              f"a colour pixel has {self.channels} channel values")
-                _require(max(values) <= self.pixel_max, f"{field}[{r}][{c}]",
-                         f"{max(values)} is above the dataset's full-ink value {self.pixel_max:g}")
+                    top = max(map(max, row))
+            except TypeError:
+                raise Inconsistent(where, "mixes grey and colour pixels" if self.channels is None else
+                                   f"a colour pixel has {self.channels} channel values") from None
+            _require(top <= self.pixel_max, where, f"has a pixel of {top}, above the dataset's full-ink value {self.pixel_max:g}")
 
 
 def _stages(trace: Trace, classes: int, images: _ImageCheck) -> None:

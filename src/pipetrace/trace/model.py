@@ -10,6 +10,7 @@ nothing here imports TensorFlow, so a saved trace re-renders anywhere.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -465,10 +466,16 @@ def _umask() -> int:
     return mask
 
 
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    """A dataclass's field types, evaluated once (a trace builds thousands of instances of a few classes)."""
+    return typing.get_type_hints(kind)
+
+
 def _build(kind: Any, value: Any) -> Any:
     """Rebuild typed dataclasses from plain JSON values, following the type hints."""
     if is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
+        hints = _hints(kind)
         return kind(**{f.name: _build(hints[f.name], value[f.name]) for f in fields(kind) if f.name in value})
     origin = typing.get_origin(kind)
     if origin is list:
