@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import datetime
 import math
-import math
 import os
 import platform
 import threading
@@ -83,8 +82,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
-    needed = ("sklearn",) if settings.dataset.strip().lower() == "digits" else ()  # digits come from scikit-learn
-    keras_import = training.import_keras_in_background(needed)  # ~3 s of imports overlap the data stages
+    keras_import = training.import_keras_in_background()  # ~3 s of imports overlap the data stages
     read_started = time.perf_counter()
     dataset = _limited(data or _load_data(settings), settings.limit)
     check_against_data(settings, len(dataset.x_train), len(dataset.x_test))
@@ -170,6 +168,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     )
     trace.quiz = build_quiz(trace, settings.questions, settings.seed)
     trace.insights = key_insights(trace)
+    trace.model = model  # the trained Keras model, as keras' History.model: not part of trace.json
     timings["total"] = time.perf_counter() - started
     if out_dir is not None:
         save_run(trace, model, out_dir)
