@@ -414,3 +414,19 @@ def test_explain_praises_nothing_the_evidence_does_not_show(matrix):
     rising = copy.deepcopy(base)
     rising.training.epochs[-1].test_loss = rising.training.epochs[0].test_loss + 0.5
     assert "over-fitting" in training(rising).mistakes and "lowest after epoch 1" in training(rising).mistakes
+
+
+def test_mode_content_is_plain_data_apart_from_its_drawing():
+    """The modes build content without rich, the views, or TensorFlow; the views import the modes, not the reverse."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys\n"
+            "import pipetrace.modes.walk, pipetrace.modes.explain, pipetrace.modes.math, pipetrace.modes.cheatsheet\n"
+            "import pipetrace.modes.quiz, pipetrace.modes.compare, pipetrace.insights.glossary, pipetrace.insights.teaching\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('rich', 'pipetrace.views', 'tensorflow', 'keras'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
