@@ -13,6 +13,7 @@ arbitrary exception.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import math
@@ -36,6 +37,19 @@ def read_idx(path: str | Path, expect_dims: int | None = None) -> np.ndarray:
     The header is read first and the size it promises checked against the data budget, so a
     small file that claims gigabytes is refused before anything else is decompressed.
     """
+    with _opened(path) as (stream, name, size):
+        return _read(stream, name, expect_dims, size)
+
+
+def idx_shape(path: str | Path, expect_dims: int | None = None) -> list[int]:
+    """The dimensions an IDX file's header promises, read without reading (or decompressing) the values."""
+    with _opened(path) as (stream, name, _):
+        return _header(stream, name, expect_dims)
+
+
+@contextlib.contextmanager
+def _opened(path: str | Path):
+    """(stream of the IDX bytes, the name for messages, their length if known): gzip undone as it is read."""
     path = Path(path)
     name = readable(path)
     if not path.is_file():
@@ -44,7 +58,8 @@ def read_idx(path: str | Path, expect_dims: int | None = None) -> np.ndarray:
     try:
         with path.open("rb") as handle:
             if not gz:
-                return _read(handle, name, expect_dims, size=path.stat().st_size)
+                yield handle, name, path.stat().st_size
+                return
             signature = handle.read(2)
             if not signature:
                 raise DataError(f"{name}: the file is empty")
@@ -52,28 +67,12 @@ def read_idx(path: str | Path, expect_dims: int | None = None) -> np.ndarray:
                 raise DataError(f"{name}: not a gzip file (it does not start with the gzip signature)")
             handle.seek(0)
             with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
-                return _read(stream, name, expect_dims)
+                yield stream, name, None
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise DataError(f"{name}: the gzip data is truncated or damaged ({error})") from error
     except OSError as error:
         what = "the gzip data is truncated or damaged" if gz else "cannot be read"
         raise DataError(f"{name}: {what} ({error.strerror or error})") from error
-
-
-def idx_shape(path: str | Path, expect_dims: int | None = None) -> list[int]:
-    """The dimensions an IDX file's header promises, read without reading (or decompressing) the values."""
-    path = Path(path)
-    name = readable(path)
-    try:
-        with path.open("rb") as handle:
-            if path.suffix == ".gz" and handle.read(2) == b"\x1f\x8b":
-                handle.seek(0)
-                with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
-                    return _header(stream, name, expect_dims)
-            handle.seek(0)
-            return _header(handle, name, expect_dims)
-    except (EOFError, zlib.error, OSError) as error:
-        raise DataError(f"{name}: the header cannot be read ({error})") from error
 
 
 def read_idx_bytes(raw: bytes, name: str, expect_dims: int | None = None) -> np.ndarray:
