@@ -52,7 +52,7 @@ def chapters(trace: Trace) -> list[Chapter]:
         "Weighted sums of numbers up to 1 stay small, so the first training steps are gentle and the optimizer's "
         "default step sizes fit.",
         "A change of units, not of content: the picture looks the same, only the scale of its numbers moved.",
-        f"Scaling training data but not new inputs (a drawn digit must be divided by {top:g} too), or scaling twice.",
+        f"Scaling training data but not new inputs (a new image must be divided by {top:g} too), or scaling twice.",
     )]
     shaping = SHAPING.get(shape.name)
     if shaping is not None:
@@ -115,14 +115,15 @@ def chapters(trace: Trace) -> list[Chapter]:
                  f": {hidden.details['fired']} of {hidden.details['units']} first-layer neurons gave {words.nice} outputs above 0")
     if logits:
         what += f"; the output scores ranged from {min(logits):.2f} to {max(logits):.2f}"
+    worst = max(ev.mistakes, key=lambda m: m.confidence) if ev.mistakes else None
     out.append(Chapter(
         "One prediction",
         what + f", and softmax gave '{names[p.predicted]}' {percent(p.confidence, 2)} ({'right' if p.correct else 'wrong'}).",
         "Softmax turns any scores into probabilities that sum to 1, so the network's answer comes with a confidence.",
         "The largest score wins, and the gaps between scores decide how sure the network is.",
-        "Taking a confident answer for a right one: the run's mistakes include confident ones"
-        + (f" (test image {ev.mistakes[0].index}: '{names[ev.mistakes[0].predicted]}' at {percent(ev.mistakes[0].confidence)}, "
-           f"really a '{names[ev.mistakes[0].label]}')." if ev.mistakes else "."),
+        "Taking a confident answer for a right one: the confidence is what the network believes, not what is true"
+        + (f" (this run's most confident mistake: test image {worst.index}, '{names[worst.predicted]}' at "
+           f"{percent(worst.confidence)}, really a '{names[worst.label]}')." if worst is not None else "."),
     ))
     per = ev.per_class_accuracy
     noise = 100 * accuracy_noise(ev.test_accuracy, max(d["test_count"], 1))
