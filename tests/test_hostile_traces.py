@@ -100,7 +100,7 @@ def mode_args(mode: str, path: Path, other: Path) -> list[str]:
     return ["learn", mode, str(path), *extra.get(mode, [])]
 
 
-@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_field_broken_any_way_ends_in_success_or_one_line(base, small_run, tmp_path_factory, data):
     paths = field_paths(base)
@@ -125,11 +125,11 @@ def test_any_field_broken_any_way_ends_in_success_or_one_line(base, small_run, t
         assert_clean(status, out, err, args)
 
 
-@pytest.mark.parametrize("field", ["name", "source", "split"])
-def test_markup_and_escapes_in_every_string_print_as_text(base, small_run, tmp_path, field):
+def test_markup_in_every_string_prints_as_text(base, small_run, tmp_path):
     """A trace whose strings are rich markup renders in every mode, the markup shown literally."""
     trace = copy.deepcopy(base)
-    trace["dataset"][field] = "[link=https://example.com]click[/link] [/]"
+    for field in ("name", "source", "split"):
+        trace["dataset"][field] = "[link=https://example.com]click[/link] [/]"
     names = trace["dataset"]["class_names"]
     names[0] = names[0] + "[/]"
     trace["stages"][3]["details"]["class_names"] = names
@@ -146,8 +146,7 @@ def test_markup_and_escapes_in_every_string_print_as_text(base, small_run, tmp_p
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
     for text in ("[bold red]loud[/] \\", "[/] closing nothing", "Hidden [/]", "[/i] option", names[0]):
         assert text in plain, text
-    if field == "name":
-        assert "[link=https://example.com]click[/link] [/]" in plain
+    assert "[link=https://example.com]click[/link] [/]" in plain
     for mode in READING_MODES:
         args = mode_args(mode, path, good / "trace.json")
         status, out, err = run_cli(args, stdin="1\n\nq\n")

@@ -405,7 +405,10 @@ class Trace:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trace:
-        return _build(cls, data)
+        """A Trace from parsed JSON, checked as a trace file is (TraceFileError names the first bad field)."""
+        from pipetrace.trace.reading import trace_from_data
+
+        return trace_from_data(data)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, allow_nan=False)
@@ -454,10 +457,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     write_safely(path, data)
 
 
-def _holds_dataclasses(kind: Any) -> bool:
-    if is_dataclass(kind):
+@functools.cache
+def _needs_building(kind: Any) -> bool:
+    """Whether values of this type need more than taking the JSON as it is: dataclasses, or whole numbers
+    (JSON may write 7 as 7.0, and a view indexing a list with 7.0 would fail)."""
+    if is_dataclass(kind) or kind is int:
         return True
-    return any(_holds_dataclasses(arg) for arg in typing.get_args(kind))
+    return any(_needs_building(arg) for arg in typing.get_args(kind))
 
 
 def _umask() -> int:
@@ -477,13 +483,18 @@ def _build(kind: Any, value: Any) -> Any:
     if is_dataclass(kind):
         hints = _hints(kind)
         return kind(**{f.name: _build(hints[f.name], value[f.name]) for f in fields(kind) if f.name in value})
+    if kind is int:
+        return int(value) if isinstance(value, float) else value
     origin = typing.get_origin(kind)
     if origin is list:
         (item,) = typing.get_args(kind)
-        if not _holds_dataclasses(item):
+        if not _needs_building(item):
             return value  # plain JSON values (numbers, strings, nested lists) are already what we want
-        return [_build(item, v) for v in value]
+        return [v if type(v) is int else _build(item, v) for v in value]
     if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
         options = [a for a in typing.get_args(kind) if a is not type(None)]
-        return None if value is None else _build(options[0], value)
+        lists = [a for a in options if typing.get_origin(a) is list]
+        return _build(lists[0] if isinstance(value, list) and lists else options[0], value)
     return value

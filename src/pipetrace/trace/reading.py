@@ -18,7 +18,7 @@ from typing import Any
 
 from pipetrace.errors import TraceFileError
 from pipetrace.trace.fields import MAX_TRACE_BYTES
-from pipetrace.trace.model import SCHEMA_VERSION, Trace
+from pipetrace.trace.model import SCHEMA_VERSION, Trace, _build
 
 # Characters no trace string may hold: C0 and C1 controls (ESC, BEL, CR, newline, ...), DEL,
 # and the invisible ones that reorder or hide text (bidirectional overrides, zero-width marks).
@@ -58,16 +58,23 @@ def trace_from_json(raw: bytes | str, name: str = "trace") -> Trace:
             f"{name}: written by a newer pipetrace (schema version {version}; this one reads up to "
             f"{SCHEMA_VERSION}); upgrade pipetrace to read it"
         )
-    return trace_from_data(data, name)
+    return trace_from_data(data, name, strings_checked=True)
 
 
-def trace_from_data(data: Any, name: str = "trace") -> Trace:
-    """A Trace from parsed JSON values (already free of NaN and control characters): schema, then consistency."""
+def trace_from_data(data: Any, name: str = "trace", strings_checked: bool = False) -> Trace:
+    """A Trace from parsed JSON values: NaN and control characters, the schema, then consistency.
+
+    `strings_checked`: `parse_json` has already looked for NaN and control characters.
+    """
     from pipetrace.trace.consistency import Inconsistent, check_consistency
 
+    if not strings_checked:
+        problem = _first_problem(data)
+        if problem is not None:
+            raise TraceFileError(f"{name}: {problem[0]}: {problem[1]}")
     validate(data, name)
     try:
-        trace = Trace.from_dict(data)
+        trace = _build(Trace, data)
         check_consistency(trace)
     except Inconsistent as error:
         raise TraceFileError(f"{name}: {error.field}: {error.message}") from error
@@ -121,6 +128,8 @@ def _first_problem(data: Any) -> tuple[str, str] | None:
         where, value = stack.pop()
         if isinstance(value, _Refused):
             return field_name(where), value.why
+        if isinstance(value, float) and value != value:
+            return field_name(where), "NaN is not allowed"
         if isinstance(value, str):
             found = FORBIDDEN_CHARACTERS.search(value)
             if found:
