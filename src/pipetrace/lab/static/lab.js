@@ -148,6 +148,7 @@ function drawLoss() {
   ctx.clearRect(0, 0, w, h);
   ctx.strokeStyle = "#888"; ctx.strokeRect(pad, 8, w - pad - 8, h - pad);
   const losses = following ? following.losses : [];
+  canvas.dataset.batches = String(losses.length);
   const finite = losses.filter((v) => v !== null);
   ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
   if (!finite.length) { ctx.fillText("the loss of each batch appears here as it trains", pad + 8, h / 2); return; }
@@ -187,8 +188,11 @@ async function stopRun() {
   await api(`/api/runs/${encodeURIComponent(following.id)}/stop`, { method: "POST" });
 }
 
+let listed = 0; // the newest list asked for: an older answer arriving later is dropped
 async function refreshRuns() {
+  const asked = ++listed;
   const answer = await (await api("/api/runs")).json();
+  if (asked !== listed) return answer.runs;
   const body = document.querySelector("#runs tbody");
   body.replaceChildren(...answer.runs.map((run) => {
     const row = el("tr");
