@@ -113,6 +113,24 @@ def test_digits_facts():
     assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
 
+def test_a_damaged_digits_copy_is_caught_by_its_checksum(tmp_path, monkeypatch):
+    import shutil
+
+    from pipetrace.data import digits
+
+    copy = tmp_path / "digits"
+    shutil.copytree(digits.BUNDLED_DIR, copy)
+    raw = bytearray((copy / "digits.csv.gz").read_bytes())
+    raw[-30] ^= 0xFF
+    (copy / "digits.csv.gz").write_bytes(bytes(raw))
+    monkeypatch.setattr(digits, "BUNDLED_DIR", copy)
+    with pytest.raises(DataError, match=r"digits.csv.gz: checksum mismatch .* the bundled data is damaged; reinstall"):
+        load_digits()
+    (copy / "SHA256SUMS").unlink()
+    with pytest.raises(DataError, match=r"SHA256SUMS: cannot be read .*reinstall pipetrace"):
+        load_digits()
+
+
 def test_digits_split_is_stratified():
     d = load_digits(seed=0, test_fraction=0.25)
     train_counts, test_counts = np.bincount(d.y_train, minlength=10), np.bincount(d.y_test, minlength=10)
