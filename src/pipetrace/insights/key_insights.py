@@ -11,7 +11,7 @@ from __future__ import annotations
 from pipetrace.numbers import number, percent, points, rate
 from pipetrace.trace import Insight, Trace
 from pipetrace.training.observations import (
-    BARELY_MOVED, RISE, above_chance, chance, clearly_learned, gap_noise, rate_advice, test_loss_rose, typical_rates,
+    BARELY_MOVED, RISE, above_chance, chance, clearly_learned, gap_noise, rate_advice, rose_beyond_noise, typical_rates,
 )
 
 NOISE_SIGMAS = 2.0  # a train/test gap beyond this many standard errors is more than measurement noise
@@ -162,7 +162,7 @@ def _test_loss_turned_up(trace: Trace) -> Insight | None:
         return None
     best = min(epochs, key=lambda e: e.test_loss)
     last = epochs[-1]
-    if best is last or not test_loss_rose(best.test_loss, last.test_loss, last.test_loss_noise) or last.loss >= best.loss:
+    if best is last or not rose_beyond_noise(best.test_loss, last.test_loss, last.test_loss_noise) or last.loss >= best.loss:
         return None
     return Insight(
         f"The test loss was lowest after epoch {best.epoch} ({number(best.test_loss)}) and rose to "

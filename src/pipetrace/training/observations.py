@@ -114,10 +114,10 @@ def describe_start(start: dict, classes: int) -> str:
         return "Before training: the untrained network's loss was not a finite number"
     closeness = abs(loss - guess) / guess
     if closeness < 0.15:
-        relation = f"close to ln({classes}) = {guess:.3f}, the loss of an even guess over {classes} classes"
+        relation = f"close to ln({classes}) = {guess:.3f}, the loss of a uniform guess over {classes} classes"
     else:
         side = "above" if loss > guess else "below"
-        relation = f"{side} ln({classes}) = {guess:.3f}, the loss of an even guess over {classes} classes"
+        relation = f"{side} ln({classes}) = {guess:.3f}, the loss of a uniform guess over {classes} classes"
     return (f"Before training (random weights): loss {number(loss)}, {relation}; accuracy "
             f"{percent(start.get('accuracy'))} on training images and {percent(start.get('test_accuracy'))} on "
             f"test images, where chance is {percent(chance(classes))}")
@@ -230,7 +230,7 @@ def _first(now: dict, c: dict) -> str:
         text = (f"From the untrained start (loss {number(start['loss'])}, accuracy {percent(start.get('accuracy'))}) "
                 f"to loss {number(now['loss'])} and accuracy {percent(now.get('accuracy'))}{where}")
     else:
-        text = (f"Loss {number(now['loss'])} after epoch 1 (ln({classes}) = {math.log(classes):.3f} is an even guess), "
+        text = (f"Loss {number(now['loss'])} after epoch 1 (ln({classes}) = {math.log(classes):.3f} is the loss of a uniform guess), "
                 f"accuracy {percent(now.get('accuracy'))}{where}")
     text += f"; test accuracy {percent(now.get('test_accuracy'))} (chance: {percent(chance(classes))})"
     if now.get("test_accuracy") is not None and c["test_count"] and not above_chance(now["test_accuracy"], classes, c["test_count"]):
@@ -245,7 +245,7 @@ def _test_loss_turned_up(epochs: list[dict], i: int, c: dict) -> str:
     if now.get("test_loss") is None or not test_losses or before["loss"] is None:
         return ""
     lowest = min(test_losses)
-    if test_loss_rose(lowest, now["test_loss"], now.get("test_loss_noise")) and now["loss"] < before["loss"]:
+    if rose_beyond_noise(lowest, now["test_loss"], now.get("test_loss_noise")) and now["loss"] < before["loss"]:
         best = next(e.get("epoch", j + 1) for j, e in enumerate(epochs[:i]) if e.get("test_loss") == lowest)
         return (f"The test loss turned up ({number(lowest)} at epoch {best} -> {number(now['test_loss'])}) while the "
                 f"training loss fell ({number(before['loss'])} -> {number(now['loss'])}): the first sign of "
@@ -253,7 +253,7 @@ def _test_loss_turned_up(epochs: list[dict], i: int, c: dict) -> str:
     return ""
 
 
-def test_loss_rose(lowest: float, now: float, noise: float | None) -> bool:
+def rose_beyond_noise(lowest: float, now: float, noise: float | None) -> bool:
     """Above its lowest by more than 2% and, where its noise was measured, by more than 2 standard errors."""
     return now > lowest * (1 + RISE) and (noise is None or now - lowest > 2 * noise)
 
