@@ -12,6 +12,7 @@ and each term of the glossary (insights.glossary) is explained where a mode firs
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -42,7 +43,8 @@ class Wrapped:
         width = max(options.max_width, 20)
         out = []
         for line in map(visible, self.lines):
-            indent = " " * (len(line) - len(line.lstrip(" ")) + self.hang)
+            marker = re.match(r" *(\d+\. |- )", line)  # a numbered or bulleted line: wrap under its text
+            indent = " " * (marker.end() if marker else len(line) - len(line.lstrip(" ")) + self.hang)
             out += textwrap.wrap(line, width, subsequent_indent=indent[: width // 2], break_on_hyphens=False,
                                  drop_whitespace=True) or [""]
         yield Text("\n".join(out), style=self.style)
@@ -102,6 +104,15 @@ def facts_grid(rows: list[tuple[str, str]]) -> Table:
     table.add_column(overflow="fold")
     for label, value in rows:
         table.add_row(literal(label), literal(value))
+    return table
+
+
+def verdict(right: bool, text: str) -> Table:
+    """'Right.' or 'Not quite.' in colour, then why, wrapped under the explanation rather than at column 0."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True, style="bold green" if right else "bold red")
+    table.add_column()
+    table.add_row("Right." if right else "Not quite.", literal(text))
     return table
 
 
@@ -194,9 +205,8 @@ def run_walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
                 break
             right = walk.LETTERS.index(key) == question.answer
             results[index] = right
-            verdict = ("Right. ", "bold green") if right else ("Not quite. ", "bold red")
             key_text = f"The answer is {walk.LETTERS[question.answer]}: {question.options[question.answer]}. "
-            console.print(Text.assemble(verdict, "" if right else key_text, question.explanation))
+            console.print(verdict(right, ("" if right else key_text) + question.explanation))
     right = sum(results.values())
     console.print(Text(f"\nWalk over: {len(seen)} of {len(all_steps)} steps seen, {right} of {len(results)} "
                        "check questions answered right.", style="bold"))
@@ -234,11 +244,8 @@ def feedback(question: Question, chosen: str, console) -> bool:
     """Say right or wrong, give the answer and why; return True when right."""
     right = QUIZ_LETTERS.index(chosen) == question.answer
     key = question.options[question.answer]
-    if right:
-        console.print(Text.assemble(("Right. ", "bold green"), question.explanation))
-    else:
-        console.print(Text.assemble(("Not quite. ", "bold red"),
-                                    f"The answer is {QUIZ_LETTERS[question.answer].upper()}: {key}. ", question.explanation))
+    key_text = "" if right else f"The answer is {QUIZ_LETTERS[question.answer].upper()}: {key}. "
+    console.print(verdict(right, key_text + question.explanation))
     return right
 
 
