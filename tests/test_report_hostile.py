@@ -337,12 +337,13 @@ def use_every_control(page) -> None:
     page.mouse.move(0, 0)
 
 
-# Every attack in every text field; two of them in the stages' detail numbers too (the learning modes that
-# compute with those numbers then say they are not available for this run, and the rest of the page works).
-CASES = [(attack, False) for attack in ATTACKS] + [(ATTACKS[0], True), (ATTACKS[2], True)]
+# All the attacks at once in every text field; then in the numbers the page writes too (the learning modes
+# that compute with those numbers then say they are not available for this run; the rest of the page works).
+# Each attack is rendered alone, without a browser, in the tests above.
+CASES = [(" ".join(ATTACKS), False), (" ".join(ATTACKS), True), (ATTACKS[0], True)]
 
 
-@pytest.mark.parametrize(("attack", "numbers"), CASES)
+@pytest.mark.parametrize(("attack", "numbers"), CASES, ids=["all-in-text", "all-in-text-and-numbers", "img-onerror"])
 def test_hostile_traces_run_nothing_in_chromium(browser, small_run, tmp_path, attack, numbers):
     bad = hostile(small_run[0], attack, numbers=numbers)
     opened = Opened(browser, write_report(bad, tmp_path / "hostile.html"))
