@@ -208,9 +208,9 @@ def _sample(trace: Trace) -> Insight:
     fired, units = hidden.details["fired"], hidden.details["units"]
     activation = _first_hidden_activation(trace)
     if activation == "relu":
-        what = f"{fired} of {units} neurons of the first hidden layer fired (ReLU output above 0)"
+        what = f"{fired} of {units} neurons of the first hidden Dense layer fired (ReLU output above 0)"
     else:
-        what = f"{fired} of {units} neurons of the first hidden layer gave an output above 0 ({activation or 'its activation'})"
+        what = f"{fired} of {units} neurons of the first hidden Dense layer gave an output above 0 ({activation or 'its activation'})"
     return Insight(
         f"For test image {p.sample}, {what} and softmax gave '{names[p.predicted]}' {percent(p.confidence)}: {outcome}",
         {"fired": fired, "units": units, "confidence": p.confidence},
@@ -219,7 +219,7 @@ def _sample(trace: Trace) -> Insight:
 
 def _first_hidden_activation(trace: Trace) -> str | None:
     for layer in trace.network.layers:
-        if layer.kind in ("Dense", "Conv2D") and layer.activation:
+        if layer.kind == "Dense" and layer.activation:  # the layer Prediction.first_hidden follows
             return layer.activation
     return None
 
