@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -464,12 +462,6 @@ def _needs_building(kind: Any) -> bool:
     if is_dataclass(kind) or kind is int:
         return True
     return any(_needs_building(arg) for arg in typing.get_args(kind))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @functools.cache
