@@ -297,8 +297,12 @@ def print_quiz(args, console) -> int:
 def math_view(trace: Trace, sample: int | None = None) -> Group:
     sections = math.content(trace, sample)
     parts: list[RenderableType] = [Wrapped([math.headline(trace, sample)], style="bold")]
+    seen: set[str] = set()
     for section in sections:
         parts += [Rule(Text(section.title, style="bold"), align="left"), Wrapped(section.lines, hang=4)]
+        note = glossary_note(glossary.first_uses([section.title, *section.lines], seen))
+        if note is not None:
+            parts.append(note)
     return Group(*parts)
 
 
