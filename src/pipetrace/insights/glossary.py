@@ -29,7 +29,7 @@ class Entry:
 
 GLOSSARY = [
     Entry("epoch", "one pass of training over every training image", r"\bepochs?\b"),
-    Entry("batch", "the few images whose average gradient makes one weight update", r"\bbatch(es)?\b"),
+    Entry("batch", "a group of images whose average gradient makes one weight update", r"\bbatch(es)?\b"),
     Entry("loss", "how wrong the network's probabilities are: the mean of -ln(probability given to the true class); "
           "training lowers it", r"\bloss(es)?\b"),
     Entry("logit", "a raw output score of the last layer, before softmax turns the scores into probabilities",
