@@ -207,6 +207,9 @@ def test_nan_and_infinity_are_refused_with_their_field(base, tmp_path):
         (lambda t: t["evaluation"].update(misclassified=[0] * 5_000_000), "evaluation.misclassified", "less than or equal to 65536 items"),
         (lambda t: t["training"]["epochs"][0].update(accuracy=1.5), "training.epochs[0].accuracy", "smaller than or equal to 1"),
         (lambda t: t["settings"].update(sample=-1), "settings.sample", "bigger than or equal to 0"),
+        (lambda t: t["training"].update(steps_per_record=0), "training.steps_per_record", "at least 1 batch"),
+        (lambda t: t["training"].update(epochs_planned=0), "training.epochs_planned", "at least one epoch"),
+        (lambda t: t["training"].update(restored_epoch=5), "training.restored_epoch", "only 2 epochs"),
     ],
 )
 def test_inconsistent_traces_name_the_field(base, tmp_path, mutate, field, says):
@@ -218,6 +221,16 @@ def test_inconsistent_traces_name_the_field(base, tmp_path, mutate, field, says)
     status, out, err = run_cli(["show", str(path)])
     assert_clean(status, out, err, ["show"])
     assert status == 2 and f"trace.json: {field}" in err and says in err, err
+
+
+def test_whole_numbers_written_as_decimals_are_whole_numbers(base):
+    trace = copy.deepcopy(base)
+    trace["prediction"]["label"] = float(trace["prediction"]["label"])
+    trace["evaluation"]["confusion"][0][0] = float(trace["evaluation"]["confusion"][0][0])
+    trace["samples"][0]["image"][5][5] = 3.0
+    read = trace_from_json(json.dumps(trace))
+    assert read.prediction.label == base["prediction"]["label"] and type(read.prediction.label) is int
+    assert type(read.evaluation.confusion[0][0]) is int and type(read.samples[0].image[5][5]) is int
 
 
 def test_a_trace_too_large_is_refused_before_it_is_read(tmp_path):

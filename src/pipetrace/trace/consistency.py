@@ -37,6 +37,7 @@ def check_consistency(trace: Trace) -> None:
     shape = list(dataset["image_shape"])
     _require(len(shape) == 2 or shape[2] in (1, 3, 4), "dataset.image_shape", f"{shape} has {shape[-1]} channels (1, 3 or 4)")
     _require(dataset["test_count"] >= 1, "dataset.test_count", "a run has at least one test image")
+    _require(dataset["train_count"] >= 1, "dataset.train_count", "a run has at least one training image")
     _require(len(set(dataset["class_names"])) == classes, "dataset.class_names", "two classes have the same name")
     images = _ImageCheck(shape, dataset["pixel_max"])
     for field, status in (("status", trace.status), ("training.status", trace.training.status)):
@@ -132,8 +133,14 @@ def _network(trace: Trace, classes: int) -> None:
 
 def _training(trace: Trace) -> None:
     training = trace.training
+    _require(training.epochs_planned >= 1, "training.epochs_planned", "a run plans at least one epoch")
     _require(len(training.epochs) <= training.epochs_planned, "training.epochs",
              f"{len(training.epochs)} epochs recorded of {training.epochs_planned} planned")
+    restored = getattr(training, "restored_epoch", None)
+    _require(restored is None or restored <= len(training.epochs), "training.restored_epoch",
+             f"{restored}: only {len(training.epochs)} epochs were recorded")
+    _require(training.steps_per_record >= 1 or not any(e.batch_losses for e in training.epochs), "training.steps_per_record",
+             "batch losses are recorded, so at least 1 batch goes into each")
     for i, epoch in enumerate(training.epochs):
         _require(epoch.epoch == i + 1, f"training.epochs[{i}].epoch", f"{epoch.epoch}: epochs are numbered 1, 2, 3, ... in order")
         most = training.steps_per_epoch if training.steps_per_record <= 1 else math.ceil(training.steps_per_epoch / training.steps_per_record)
