@@ -1,9 +1,9 @@
 """Reading a trace file back: the whole file is checked before anything uses it.
 
 A trace may come from anyone, so, in order: the file is at most `MAX_TRACE_BYTES` (checked
-before it is read); it is strict JSON (no NaN or Infinity, no number too large for a float,
-no control characters in any string); it is a pipetrace trace of a schema version this
-pipetrace reads; it validates against `trace_schema()` (every field typed and bounded); its
+before it is read); it is strict JSON (no NaN or Infinity, no control characters in any
+string); it is a pipetrace trace of a schema version this pipetrace reads; it validates
+against `trace_schema()` (every field typed and bounded, so 1e400, read as infinity, is out); its
 parts agree with each other (`pipetrace.trace.consistency`). The first thing wrong is named
 in one line, `trace.json: training.epochs[3].loss: NaN is not allowed`, as a TraceFileError.
 """
@@ -52,7 +52,7 @@ def trace_from_json(raw: bytes | str, name: str = "trace") -> Trace:
         raise TraceFileError(f"{name}: not a pipetrace trace (it has no schema_version field)")
     version = data["schema_version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise TraceFileError(f"{name}: schema_version must be a whole number of at least 1 (got {version!r})")
+        raise TraceFileError(f"{name}: schema_version must be a whole number of at least 1 (got {_short(repr(version), 40)})")
     if version > SCHEMA_VERSION:
         raise TraceFileError(
             f"{name}: written by a newer pipetrace (schema version {version}; this one reads up to "
