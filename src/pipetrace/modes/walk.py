@@ -12,7 +12,7 @@ a line) and the report's walk panel (views/html/modes.py) render the same steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pipetrace.insights.quiz import _distinct
 from pipetrace.modes.code import Block, blocks
@@ -36,7 +36,6 @@ class Step:
     code: list[str]
     question: Question
     picture: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 def steps(trace: Trace) -> list[Step]:
