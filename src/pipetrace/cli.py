@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -221,9 +222,17 @@ def _run(args) -> int:
         from pipetrace.views.live import TerminalObserver
 
         observer = TerminalObserver(console)
-    with interrupts_end_training(console):
-        trace = run(settings, out=out, observer=observer, force=args.force, record=not args.no_record,
-                    tensorboard=args.tensorboard)
+    started = time.time()
+    try:
+        with interrupts_end_training(console):
+            trace = run(settings, out=out, observer=observer, force=args.force, record=not args.no_record,
+                        tensorboard=args.tensorboard)
+    except KeyboardInterrupt:  # one that came while the run was being saved acts once it is saved
+        saved = out / "trace.json"
+        if saved.is_file() and saved.stat().st_mtime >= started:
+            print(f"pipetrace: interrupted; the run was saved whole first: {saved}", file=sys.stderr)
+            return 130
+        raise
     if not args.quiet:
         console.print(render_stage(trace.stages[-1]))
         for part in render_results(trace, answers=not args.no_answers):
