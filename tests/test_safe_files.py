@@ -195,8 +195,8 @@ def test_interrupts_while_saving_finish_the_save_and_a_kill_leaves_no_mismatched
         process = start_paused(out, point, *QUICK, "--seed", str(seed), "--force")
         for signum in signals:
             process.send_signal(signum)
-        code, _ = finish(process)
-        assert code == 130
+        code, stderr = finish(process)
+        assert code == 130 and f"interrupted; the run was saved whole first: {out / 'trace.json'}" in stderr
         trace = assert_one_run(out, seed=seed)
         assert trace.status == "completed"
         shown = pipetrace_cli("show", str(out / "trace.json"))
