@@ -228,3 +228,19 @@ def test_folder_names_that_are_not_utf8_or_read_as_math_make_a_whole_run(tmp_pat
 def test_a_dataset_by_name_still_loads_within_the_budget():
     mnist = load_dataset("mnist")
     assert mnist.x_train.shape == (60000, 28, 28) and mnist.num_classes == 10
+
+
+def test_members_named_without_npy_are_checked_too(tmp_path):
+    """NumPy also reads a member named plain `x_train`: its header is checked the same way, its bytes too."""
+    for name, content, message in (
+        ("huge.npz", npy_header((3, 20000, 20000)) + bytes(100), "x_train: images of 20000 x 20000 pixels"),
+        ("junk.npz", b"hello", "x_train cannot be read, the file is damaged"),
+    ):
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("x_train", content)
+            archive.writestr("y_train.npy", npy_bytes(np.arange(3) % 2))
+            archive.writestr("x_test.npy", npy_bytes(np.zeros((2, 8, 8), np.uint8)))
+            archive.writestr("y_test.npy", npy_bytes(np.array([0, 1])))
+        with pytest.raises(DataError, match=message):
+            load_npz(path)

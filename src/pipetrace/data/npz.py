@@ -88,10 +88,10 @@ def _check_headers(path: Path) -> None:
     total = 0
     with archive:
         for key in (*KEYS, "class_names"):
-            try:
-                info = archive.getinfo(f"{key}.npy")
-            except KeyError:
+            names = [name for name in (key, f"{key}.npy") if name in archive.NameToInfo]  # NumPy's order
+            if not names:
                 continue
+            info = archive.getinfo(names[0])
             try:
                 with archive.open(info) as member:
                     shape, dtype = _npy_header(member)
