@@ -274,12 +274,15 @@ def test_concept_keys_follow_rules_on_the_runs_evidence(run):
     assert f"{trace.stages[1].details['scale']:g}" in scale.text and "0 and 1" in scale.options[scale.answer]
     curve = next((x for x in pool if x.text.startswith("Test loss per epoch")), None)
     losses = [e.test_loss for e in ([trace.training.start] if trace.training.start else []) + trace.training.epochs]
-    if len(trace.training.epochs) < 2:
-        assert curve is None
+    falls = [b < a for a, b in zip(losses, losses[1:])]
+    one_turn = any(all(falls[:k]) and not any(falls[k:]) for k in range(1, len(falls)))
+    if len(trace.training.epochs) < 2 or not (all(falls) or not any(falls) or one_turn):
+        assert curve is None  # no curve, or no single true reading of it
     else:
         key = curve.options[curve.answer]
-        assert key.startswith("It fell after every epoch") == all(b < a for a, b in zip(losses, losses[1:]))
-        assert key.startswith("It rose after every epoch") == all(b > a for a, b in zip(losses, losses[1:]))
+        assert key.startswith("It fell after every epoch") == all(falls)
+        assert key.startswith("It rose after every epoch") == (not any(falls))
+        assert ("then rose" in key) == (one_turn and not all(falls) and any(falls))
     for question in pool:
         assert len(set(question.options)) == len(question.options) >= 2
 
