@@ -56,8 +56,19 @@ def write_atomic(path: str | Path, data: bytes, mode: int | None = None) -> None
 
 
 def default_mode() -> int:
-    """The permissions a new file gets: 0666 less the umask."""
-    mask = os.umask(0)
+    """The permissions a new file gets: 0666 less the umask.
+
+    The umask is read from /proc where there is one: setting it to read it (the only portable
+    way) would, for a moment, give files other threads create meanwhile no mask at all.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # the strictest mask for the moment it is set
     os.umask(mask)
     return 0o666 & ~mask
 
