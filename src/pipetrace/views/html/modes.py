@@ -105,9 +105,12 @@ def walk_panel(trace: Trace) -> str:
 
 def math_panel(trace: Trace) -> str:
     """The same sections `pipetrace learn math` prints (modes.math.content)."""
+    from pipetrace.insights.glossary import first_uses
     from pipetrace.modes.math import content
 
-    parts = [f"<h3>{e(part.title)}</h3>{_lines(part.lines)}" for part in content(trace)]
+    seen: set[str] = set()
+    parts = [f"<h3>{e(part.title)}</h3>{_lines(part.lines)}" + _glossary(first_uses([part.title, *part.lines], seen))
+             for part in content(trace)]
     intro = (f"The arithmetic of test image {fmt(trace.prediction.sample)} with this run's trained weights, "
              "as `pipetrace learn math` prints it; every number agrees with the saved model.")
     return section("math", "The math of one prediction", "", "".join(parts), intro)
