@@ -99,3 +99,14 @@ def test_answers_read_lines_when_piped():
     assert keys.ask("? ", "abq") == "b"
     assert keys.ask("? ", "abq") == "q"
     assert keys.ask("? ", "abq") is None
+
+
+def test_piped_walk_at_80_columns_cuts_no_column(small_run):
+    """At 80 columns nothing is cut to '…' (the split counts once showed as 'lab… tra…')."""
+    trace, folder = small_run
+    result = piped("learn", "walk", str(folder), input="\n" * 8, env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    counts = trace.stages[3].details["train_counts"]
+    assert f"'{trace.dataset['class_names'][0]}' {counts[0]:,}" in result.stdout

@@ -52,7 +52,8 @@ def chapters(trace: Trace) -> list[Chapter]:
         "Weighted sums of numbers up to 1 stay small, so the first training steps are gentle and the optimizer's "
         "default step sizes fit.",
         "A change of units, not of content: the picture looks the same, only the scale of its numbers moved.",
-        f"Scaling training data but not new inputs (a new image must be divided by {top:g} too), or scaling twice.",
+        (f"Scaling training data but not new inputs (a new image must be divided by {top:g} too), or scaling twice."
+         if top > 1 else "Scaling twice: these values already lay in 0..1, and dividing them again would only shrink them."),
     )]
     shaping = SHAPING.get(shape.name)
     if shaping is not None:
