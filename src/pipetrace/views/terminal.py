@@ -288,7 +288,7 @@ def _activation_grid(values: list[float], per_row: int = 32) -> RenderableType:
         lines.append(f"{start:>4} |{shades}|")
     negative = [v for v in values if v < 0]
     low = (f"' ' = 0 or below ({len(negative)} outputs, down to {min(negative):.2f})" if negative
-           else "' ' = 0 (not fired)" if any(v == 0 for v in values) else f"' ' = none at 0 or below")
+           else "' ' = 0 (not fired)" if any(v == 0 for v in values) else "' ' = 0 or below (none here)")
     legend = f"     {low} ... '█' = {top:.2f} (strongest)"
     return Text("\n".join(lines + [legend]))
 
