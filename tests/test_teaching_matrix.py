@@ -106,8 +106,11 @@ def _rendered(renderable, width: int = 100) -> str:
 
 
 def all_texts(trace) -> str:
+    from pipetrace.views.terminal import render_prediction
+
     return "\n".join(_quiz_texts(trace) + _walk_texts(trace) + _explain_texts(trace) + _math_texts(trace)
-                     + _sheet_texts(trace) + [_rendered(learn.explain_view(trace))])
+                     + _sheet_texts(trace) + [_rendered(learn.explain_view(trace)),
+                                              _rendered(render_prediction(trace.prediction, trace.dataset["class_names"]))])
 
 
 # ---- every text follows the network it describes ---------------------------------------
