@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape
 from rich.text import Text
 
 # The same characters a trace may not hold (pipetrace.trace.reading.FORBIDDEN_CHARACTERS).
@@ -37,8 +36,25 @@ def visible(text: object) -> str:
 
 
 def safe(text: object) -> str:
-    """`visible(text)` with rich markup escaped: literal inside a markup string."""
-    return escape(visible(text))  # a trailing backslash is doubled too, so it cannot eat a closing tag
+    """`visible(text)` with rich markup escaped: literal inside a markup string.
+
+    rich's own `escape` leaves a `[` that starts no tag alone, but its renderer still eats one
+    backslash before any `[` (`\\[` prints `[`), and three trailing backslashes escape the
+    closing tag that follows; so every `[` and every trailing backslash is escaped here.
+    """
+    escaped = _BRACKET.sub(_escape_bracket, visible(text))
+    trailing = len(escaped) - len(escaped.rstrip("\\"))
+    return escaped + "\\" * trailing  # 2k backslashes before a tag print as k
+
+
+_BRACKET = re.compile(r"(\\*)(\[(?:[a-z#/@][^\[]*?\])?)")  # backslashes, then a lone [ or a whole tag, as rich finds them
+
+
+def _escape_bracket(match: re.Match) -> str:
+    backslashes, bracket = match.groups()
+    if len(bracket) > 1:  # a tag: rich reads 2k+1 backslashes before it as k and a literal tag
+        return backslashes * 2 + "\\" + bracket
+    return backslashes + "\\" + bracket  # a lone [: rich drops the one backslash just before it
 
 
 def literal(text: object, style: str = "") -> Text:
