@@ -14,6 +14,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/lab.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

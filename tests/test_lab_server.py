@@ -68,9 +68,14 @@ def test_a_run_sends_its_events_in_order_and_saves_a_valid_run_folder(runner):
     assert {p.name for p in run.folder.iterdir()} == {"trace.json", "model.keras", "report.html"}
 
 
-def test_stop_mid_run_keeps_the_finished_epochs_as_an_interrupted_trace(runner):
+def test_stop_mid_run_keeps_the_finished_epochs_as_an_interrupted_trace_and_a_queued_run_never_starts(runner):
     run = runner.submit(dict(LONG))
+    queued = runner.submit(dict(TINY))  # one worker: it waits behind the long run
+    assert queued.events.events[0].data["position"] == 1 and runner.position(queued) == 1
     wait_for(run, lambda kinds: "epoch" in kinds, "first epoch")
+    runner.stop(queued.id)
+    assert ended(queued).kind == "stopped" and not queued.events.last.data["saved"]
+    assert "started" not in [e.kind for e in queued.events.events] and not queued.folder.exists()
     runner.stop(run.id)
     last = ended(run)
     assert last.kind == "stopped" and last.data["saved"] and last.data["status"] == "interrupted"

@@ -32,6 +32,7 @@ class LabRun:
     settings: dict
     folder: Path
     created_at: str
+    order: int = 0  # 1, 2, ...: the order runs were asked for
     events: RunEvents = field(default_factory=RunEvents)
     future: object = None
 
@@ -75,14 +76,15 @@ class Runner:
 
     # ---- asked by the HTTP API -------------------------------------------------------------
     def submit(self, settings: dict) -> LabRun:
-        """Queue a run with these (validated) settings; its `queued` event says how many runs are ahead."""
+        """Queue a run with these (validated) settings; its `queued` event says how many runs must end before it starts."""
         now = datetime.datetime.now()
         run_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         run = LabRun(run_id, settings, self.runs_dir / run_id, now.astimezone(datetime.timezone.utc).isoformat(timespec="seconds"))
         with self._lock:
+            run.order = len(self._runs) + 1
             self._runs[run_id] = run
             ahead = sum(1 for r in self._runs.values() if r is not run and not r.events.finished)
-        position = max(0, ahead - self.slots())
+        position = max(0, ahead - self.slots() + 1)
         run.events.add("queued", {"position": position, "settings": settings})
         run.future = self.client.submit(train, run_id, settings, str(run.folder.resolve()), self.topic,
                                         self._stop_name(run_id), key=f"pipetrace-run-{run_id}", pure=False)
@@ -97,6 +99,8 @@ class Runner:
         if run.events.finished:
             return
         Event(self._stop_name(run_id), client=self.client).set()
+        if run.status == "queued" and run.future is not None:
+            run.future.cancel()  # not on a worker yet: it never starts (one that just started sees the Event)
 
     def get(self, run_id: str) -> LabRun | None:
         return self._runs.get(run_id)
@@ -106,12 +110,12 @@ class Runner:
             return list(self._runs.values())
 
     def position(self, run: LabRun) -> int:
-        """Runs ahead of this queued one beyond the free workers (0: it starts as soon as a worker is free)."""
+        """How many runs must end before this queued one starts (0: it starts at once, on a free worker)."""
         if run.status != "queued":
             return 0
         with self._lock:
-            earlier = [r for r in self._runs.values() if r.created_at <= run.created_at and r is not run and not r.events.finished]
-        return max(0, len(earlier) - self.slots())
+            earlier = [r for r in self._runs.values() if r.order < run.order and not r.events.finished]
+        return max(0, len(earlier) - self.slots() + 1)
 
     def slots(self) -> int:
         """Runs that can train at once: one per worker thread."""
@@ -155,11 +159,17 @@ class Runner:
 
     def _await(self, run: LabRun) -> None:
         """Waits for the run's task; a task that ended without its last event (its worker died) ends `failed`."""
+        from concurrent.futures import CancelledError
+
         from distributed.scheduler import KilledWorker
 
         reason = None
         try:
             run.future.result()
+        except CancelledError:
+            self._wait_final(run, FINAL_EVENT_WAIT_SECONDS / 10)  # it may have started after all
+            run.events.add("stopped", {"saved": False})
+            return
         except KilledWorker:
             reason = KILLED
         except Exception as error:  # cancelled, or the cluster went away
@@ -168,10 +178,10 @@ class Runner:
             self._wait_final(run)
         run.events.add("failed", {"reason": reason or "the worker ended the run without saying how"})
 
-    def _wait_final(self, run: LabRun) -> None:
+    def _wait_final(self, run: LabRun, seconds: float = FINAL_EVENT_WAIT_SECONDS) -> None:
         import time
 
-        deadline = time.monotonic() + FINAL_EVENT_WAIT_SECONDS
+        deadline = time.monotonic() + seconds
         while not run.events.finished and time.monotonic() < deadline:
             time.sleep(0.02)
 

@@ -86,9 +86,10 @@ class Stopped(Exception):
 class LabObserver(Observer):
     """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction."""
 
-    def __init__(self, publish, stop_requested, sample: int):
-        self.publish, self.stop_requested, self.sample = publish, stop_requested, sample
+    def __init__(self, publish, stop_requested):
+        self.publish, self.stop_requested = publish, stop_requested
         self.coalescer = BatchCoalescer()
+        self._pending: list[float] = []
         self.model = None
         self.followed = None  # the followed test image, prepared as the network takes it
         self.steps = 0
@@ -114,7 +115,7 @@ class LabObserver(Observer):
         self._pending = losses
 
     def on_batch(self, step: int) -> None:
-        losses = self.coalescer.add(getattr(self, "_pending", []))
+        losses = self.coalescer.add(self._pending)
         self._pending = []
         if losses is not None:
             self.publish("batch", {"epoch": self.epoch, "step": step, "steps": self.steps, "losses": losses})
@@ -161,7 +162,7 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str)
         return _ended(publish, "stopped", {"saved": False})
     publish("started", {"worker": worker.address})
     chosen = Settings(**settings)
-    observer = LabObserver(publish, stop.is_set, chosen.sample)
+    observer = LabObserver(publish, stop.is_set)
     try:
         data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
         if data is not None:

@@ -1,0 +1,90 @@
+"""The lab's speed targets (issue 13), measured side by side with TensorFlow's beginner quickstart.
+
+Starts the real `pipetrace lab` (embedded cluster, one worker), warms it with one tiny run, then,
+alternating with the quickstart as a separate process, times from `POST /api/runs` with the
+default settings (full MNIST) to its `done` event, and the first `stage` event after the POST.
+(Not measured here: the cost of live events on training, and N runs on W workers.)
+
+    .venv/bin/python benchmarks/lab.py --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import run_quickstart  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token"
+
+
+def request(url: str, data: dict | None = None):
+    body = json.dumps(data).encode() if data is not None else None
+    return urllib.request.urlopen(urllib.request.Request(url, data=body, headers={"Authorization": f"token {TOKEN}"}),
+                                  timeout=600)
+
+
+def timed_run(base: str, settings: dict) -> dict:
+    """Seconds from the POST to the first stage event and to the done event (read as server-sent events)."""
+    started = time.perf_counter()
+    run_id = json.load(request(f"{base}/api/runs", settings))["id"]
+    first_stage = done = None
+    for line in request(f"{base}/api/runs/{run_id}/events"):
+        if line.startswith(b"event: stage") and first_stage is None:
+            first_stage = time.perf_counter() - started
+        if line.startswith(b"event: done"):
+            done = time.perf_counter() - started
+        if line.startswith((b"event: failed", b"event: stopped")):
+            sys.exit(f"the lab run did not finish: {line!r}")
+    return {"first_stage": first_stage, "done": done}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    with TemporaryDirectory() as runs:
+        lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--runs", runs],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+                               env={**os.environ, "PIPETRACE_LAB_TOKEN": TOKEN})
+        try:
+            lab.stdout.readline()
+            base = lab.stdout.readline().strip().split("/?")[0]
+            timed_run(base, {"limit": 600, "epochs": 1})  # warms the worker: TensorFlow and MNIST, once
+            quick, warm = [], []
+            for round_ in range(1, args.rounds + 1):
+                print(f"round {round_}/{args.rounds}: quickstart, lab run (defaults, full MNIST)", file=sys.stderr, flush=True)
+                quick.append(run_quickstart()["wall"])
+                warm.append(timed_run(base, {}))
+        finally:
+            lab.send_signal(signal.SIGINT)
+            lab.wait(timeout=60)
+    quickstart = statistics.median(quick)
+    done = statistics.median(r["done"] for r in warm)
+    stage = statistics.median(r["first_stage"] for r in warm)
+    print(f"\n{os.cpu_count()} cores; {args.rounds} alternating rounds, medians\n")
+    print(f"| {'measure':<40} | {'measured':<18} | {'goal':<12} | result |")
+    print(f"|{'-' * 42}|{'-' * 20}|{'-' * 14}|--------|")
+    rows = [
+        ("quickstart wall time", f"{quickstart:.2f} s", "", None),
+        ("lab warm path: POST -> done (defaults)", f"{done:.2f} s = {done / quickstart:.3f}x", "<= 0.15x", done / quickstart <= 0.15),
+        ("lab: POST -> first stage event", f"{stage:.3f} s", "<= 0.5 s", stage <= 0.5),
+    ]
+    for name, measured, goal, ok in rows:
+        print(f"| {name:<40} | {measured:<18} | {goal:<12} | {'' if ok is None else 'PASS' if ok else 'FAIL':<6} |")
+    return 0 if all(ok is not False for *_, ok in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
