@@ -149,7 +149,8 @@ def step_lines(m: Arithmetic, trace: Trace) -> list[str]:
     """A plain gradient-descent step on the followed weight, then what the run's own optimizer does instead."""
     words = run_optimizer(trace)
     lines = [
-        f"Plain gradient descent with the starting learning rate {m.learning_rate:g}: w <- w - rate * g",
+        f"Plain gradient descent with the {'starting ' if trace.network.schedule == 'cosine' else ''}learning rate "
+        f"{m.learning_rate:g}: w <- w - rate * g",
         f"   {m.weight_value:+.6f} - {m.learning_rate:g} * {m.gradient:+.8f} = {m.new_weight:+.8f}",
         f"   the loss for this image goes from {number(m.loss, 8)} to {number(m.loss_after, 8)} "
         f"({m.loss_after - m.loss:+.3g}; the slope predicts {-m.learning_rate * m.gradient ** 2:+.3g})",
