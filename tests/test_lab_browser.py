@@ -114,3 +114,27 @@ def test_a_reload_mid_run_replays_everything_then_stop_keeps_the_epochs(page):
     expect(p.locator("#run-status")).to_contain_text("stopped", timeout=GUARD_MS)
     p.wait_for_selector("#report-section:not([hidden])")
     assert page.errors() == [] and page.outside_requests() == []
+
+
+def test_two_pages_train_at_once_then_the_two_runs_compare_side_by_side(browser, lab):  # noqa: F811
+    first, second = LabPage(browser, lab), LabPage(browser, lab)
+    try:
+        for page, seed in ((first, 1), (second, 2)):
+            page.fill(epochs=1, limit=600, seed=seed)
+        first.page.click("#train")
+        second.page.click("#train")
+        for page in (first, second):
+            expect(page.page.locator("#run-status")).to_contain_text("done", timeout=GUARD_MS)
+            assert page.page.locator("#epochs-table tbody tr").count() == 1
+        p = first.page
+        expect(p.locator("#runs tbody tr").nth(1)).to_contain_text("done", timeout=GUARD_MS)  # the list follows others' runs
+        p.locator("#runs tbody tr").nth(0).locator("input").check()
+        p.locator("#runs tbody tr").nth(1).locator("input").check()
+        p.click("#compare")
+        expect(p.locator("#comparison")).to_contain_text("seed")  # the setting that differs
+        expect(p.locator("#comparison")).to_contain_text("test accuracy")
+        assert first.errors() == [] and second.errors() == []
+        assert first.outside_requests() == [] and second.outside_requests() == []
+    finally:
+        first.page.close()
+        second.page.close()

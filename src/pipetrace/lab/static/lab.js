@@ -18,7 +18,17 @@ function el(tag, text, className) {
   return node;
 }
 
-function pct(x) { return x === null || x === undefined ? "-" : (100 * x).toFixed(1) + "%"; }
+// as pipetrace.numbers.percent: never rounded to 100% or 0% unless it is exactly that
+function pct(x) {
+  if (x === null || x === undefined) return "-";
+  const value = 100 * x;
+  if (!(x > 0 && x < 1)) return value.toFixed(1) + "%";
+  for (const places of [1, 2]) {
+    const text = value.toFixed(places);
+    if (Number(text) > 0 && Number(text) < 100) return text + "%";
+  }
+  return value > 50 ? "> 99.99%" : "< 0.01%";
+}
 function num(x) { return x === null || x === undefined ? "-" : Number(x).toPrecision(4); }
 
 async function loadSettings() {
@@ -189,10 +199,13 @@ async function stopRun() {
 }
 
 let listed = 0; // the newest list asked for: an older answer arriving later is dropped
+let relist = null; // while runs (this page's or another's) are queued or training, the list is asked for again
 async function refreshRuns() {
   const asked = ++listed;
   const answer = await (await api("/api/runs")).json();
   if (asked !== listed) return answer.runs;
+  clearTimeout(relist);
+  if (answer.runs.some((r) => r.status === "queued" || r.status === "running")) relist = setTimeout(refreshRuns, 2000);
   const body = document.querySelector("#runs tbody");
   body.replaceChildren(...answer.runs.map((run) => {
     const row = el("tr");
@@ -201,7 +214,7 @@ async function refreshRuns() {
     const cell = el("td"); cell.append(tick);
     const s = run.settings || {};
     const settings = s.dataset ? `${s.dataset}, hidden ${[].concat(s.hidden).join(",")}${s.conv ? ", conv" : ""}, ` +
-      `${s.activation}, ${s.optimizer} ${s.learning_rate}, ${s.epochs} epochs, batch ${s.batch_size}` +
+      `${s.activation}, ${s.optimizer} ${s.learning_rate}, ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}, batch ${s.batch_size}` +
       (s.limit ? `, ${s.limit} images` : "") : "";
     const files = el("td");
     if (run.saved) {
@@ -209,7 +222,7 @@ async function refreshRuns() {
         const a = el("a", name); a.href = `/api/runs/${encodeURIComponent(run.id)}/${name}`; files.append(a, " ");
       }
     }
-    row.append(cell, el("td", `${run.id}${run.source === "folder" ? " (command line)" : ""}`),
+    row.append(cell, el("td", `${run.id}${run.source === "folder" ? " (saved earlier)" : ""}`),
       el("td", run.reason ? `${run.status}: ${run.reason}` : run.status), el("td", settings),
       el("td", pct(run.test_accuracy)), files);
     return row;
