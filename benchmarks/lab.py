@@ -3,7 +3,8 @@
 Starts the real `pipetrace lab` (embedded cluster, one worker), warms it with one tiny run, then,
 alternating with the quickstart as a separate process, times from `POST /api/runs` with the
 default settings (full MNIST) to its `done` event, and the first `stage` event after the POST.
-(Not measured here: the cost of live events on training, and N runs on W workers.)
+With --scaling: N queued runs on W = 1 and W = 2 workers, against N/W times one run.
+(Not measured here: the cost of live events on training.)
 
     .venv/bin/python benchmarks/lab.py --rounds 2
 """
@@ -50,10 +51,48 @@ def timed_run(base: str, settings: dict) -> dict:
     return {"first_stage": first_stage, "done": done}
 
 
+def started_lab(runs: str, workers: int = 1):
+    """A `pipetrace lab` process and its base address."""
+    lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--runs", runs, "--workers", str(workers)],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+                           env={**os.environ, "PIPETRACE_LAB_TOKEN": TOKEN})
+    lab.stdout.readline()
+    return lab, lab.stdout.readline().strip().split("/?")[0]
+
+
+def scaling(runs: str, count: int = 4) -> None:
+    """Seconds for `count` runs queued at once on 1 and on 2 workers (each worker warmed first)."""
+    settings = {"limit": 12000, "epochs": 1}
+    rows = []
+    for workers in (1, 2):
+        lab, base = started_lab(runs, workers)
+        try:
+            import concurrent.futures
+
+            with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # warm every worker
+                list(pool.map(lambda _: timed_run(base, {"limit": 600, "epochs": 1}), range(workers)))
+            one = timed_run(base, settings)["done"]
+            started = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(count) as pool:
+                list(pool.map(lambda _: timed_run(base, settings), range(count)))
+            rows.append((workers, one, time.perf_counter() - started))
+        finally:
+            lab.send_signal(signal.SIGINT)
+            lab.wait(timeout=60)
+    print(f"\n| workers | one run s | {count} runs s | {count} runs / one run | ideal |")
+    print("|---------|-----------|-----------|------------------|-------|")
+    for workers, one, many in rows:
+        print(f"| {workers:>7} | {one:9.2f} | {many:9.2f} | {many / one:16.2f} | {count / workers:5.1f} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--scaling", action="store_true", help="also time 4 queued runs on 1 and 2 workers")
     args = parser.parse_args()
+    if args.scaling:
+        with TemporaryDirectory() as runs:
+            scaling(runs)
     with TemporaryDirectory() as runs:
         lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--runs", runs],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+with warnings.catch_warnings():  # Starlette 1.x suggests httpx2, not on the package index this project uses
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from pipetrace.lab.app import COOKIE, LabConfig, create_app  # noqa: E402
 from pipetrace.lab.runner import LabRun  # noqa: E402
@@ -145,6 +148,8 @@ def test_a_valid_post_queues_a_run_with_the_settings_named_as_run_keywords(lab):
     ({"hidden": "abc"}, "hidden", "--hidden must list at least one layer"),
     ({"dropout": 1.5}, "dropout", "--dropout must be a fraction"),
     ({"limit": 3}, "limit", "--limit must be at least 6"),
+    ({"limit": 70_000}, "limit", "--limit 70000 is larger than the 60000 training images"),
+    ({"limit": 600, "sample": 100}, "sample", "--sample 100 is outside the test set: it holds 100 images"),
     ({"dataset": "../../etc"}, "dataset", "dataset must be one of mnist, digits"),
     ({"conv": "yes"}, "conv", "conv must be true or false"),
     ({"model": "/tmp/x.keras"}, "model", "unknown setting 'model'"),
@@ -243,3 +248,13 @@ def test_compare_gives_the_compare_modes_content_for_two_saved_runs(lab):
     metrics = dict((row[0], row[1]) for row in answer.json()["metrics"])
     assert metrics["epochs"] == "2 of 2" and answer.json()["settings"] == []
     assert client.get(f"/api/compare?a={FOLDER_RUN}&b=..%2Fx", headers=AUTH).status_code == 404
+
+
+def test_a_folder_allowed_with_data_is_offered_by_its_name_and_sent_as_its_path(runs_dir, tmp_path):
+    runner = FakeRunner(runs_dir)
+    config = LabConfig(token=TOKEN, runs_dir=runs_dir, data={"shapes": tmp_path})
+    client = TestClient(create_app(config, runner), base_url="http://127.0.0.1:8000")
+    assert client.get("/api/settings", headers=AUTH).json()["choices"]["dataset"] == ["mnist", "digits", "shapes"]
+    run_id = client.post("/api/runs", json={"dataset": "shapes", "epochs": 1}, headers=AUTH).json()["id"]
+    assert runner.get(run_id).settings["dataset"] == str(tmp_path)
+    assert client.post("/api/runs", json={"dataset": str(tmp_path)}, headers=AUTH).status_code == 400

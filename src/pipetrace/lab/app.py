@@ -44,6 +44,7 @@ SETTINGS = ("dataset", "hidden", "activation", "dropout", "conv", "optimizer", "
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
                "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 SSE_POLL_SECONDS = 0.05
+MNIST_TRAIN, MNIST_TEST = 60_000, 10_000  # the bundled MNIST
 
 
 @dataclass
@@ -100,6 +101,14 @@ def checked_settings(body, config: LabConfig) -> dict:
                          "(whoever starts the lab can change that with --max-units)", "hidden")
     if settings.batch_size > config.max_batch_size:
         raise BadRequest(f"--batch-size {settings.batch_size} is more than this lab allows (at most {config.max_batch_size})", "batch_size")
+    if settings.dataset == "mnist" and settings.data_dir is None:  # its size is known: refused now, not after queueing
+        from pipetrace.options import check_against_data
+
+        train = min(settings.limit or MNIST_TRAIN, MNIST_TRAIN)
+        try:
+            check_against_data(settings, MNIST_TRAIN, train // 6 if train < MNIST_TRAIN else MNIST_TEST)
+        except PipetraceError as error:
+            raise BadRequest(str(error), _setting_named(str(error))) from None
     chosen = dataclasses.asdict(settings)
     if dataset in config.data:
         chosen["dataset"] = str(config.data[dataset])

@@ -32,8 +32,10 @@ def serve(args) -> int:
     if args.workers < 1:
         raise PipetraceError(f"--workers must be at least 1 (got {args.workers})")
     token = args.token or os.environ.get(TOKEN_ENV) or None
-    hosts = ("127.0.0.1", "localhost") if args.host in ("127.0.0.1", "localhost") else (args.host, "127.0.0.1", "localhost")
-    config = LabConfig(hosts=hosts, runs_dir=Path(args.runs), data=data, max_epochs=args.max_epochs,
+    hosts = {"127.0.0.1", "localhost", args.host}  # the Host names requests may carry (DNS rebinding: no other)
+    if args.host in ("0.0.0.0", "::"):  # every interface: this machine's own names too
+        hosts |= {socket.gethostname(), socket.getfqdn()}
+    config = LabConfig(hosts=tuple(sorted(hosts)), runs_dir=Path(args.runs), data=data, max_epochs=args.max_epochs,
                        max_units=args.max_units, **({"token": token} if token else {}))
     sock = _listening(args.host, args.port)
     port = sock.getsockname()[1]
