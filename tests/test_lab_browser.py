@@ -82,6 +82,7 @@ def test_train_shows_the_stages_the_live_loss_the_epochs_the_probe_and_the_repor
     rows = p.locator("#epochs-table tbody tr")
     assert rows.count() == 2 and "%" in rows.nth(1).locator("td").nth(4).inner_text()
     assert p.locator("#probe .bar").count() == 10
+    assert "the first hidden layer: 64 outputs" in p.locator("#probe figcaption").inner_text()
     p.wait_for_selector("#report-section:not([hidden])")
     frame = p.frame_locator("#report")
     frame.locator("section").first.wait_for(timeout=GUARD_MS)

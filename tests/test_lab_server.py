@@ -62,6 +62,7 @@ def test_a_run_sends_its_events_in_order_and_saves_a_valid_run_folder(runner):
     assert len(losses) == -(-600 // 32)  # every batch's loss, each once
     epoch = next(e.data for e in run.events.events if e.kind == "epoch")
     assert len(epoch["probabilities"]) == 10 and abs(sum(epoch["probabilities"]) - 1) < 1e-3
+    assert len(epoch["hidden"]) == 128 and min(epoch["hidden"]) >= 0  # the ReLU layer's outputs
     trace = read_trace(run.folder / "trace.json")
     assert trace.status == "completed" and trace.training.epochs[0].batch_losses == losses
     assert last.data["test_accuracy"] == trace.evaluation.test_accuracy

@@ -90,7 +90,7 @@ class LabObserver(Observer):
         self.publish, self.stop_requested = publish, stop_requested
         self.coalescer = BatchCoalescer()
         self._pending: list[float] = []
-        self.model = None
+        self.model = self.hidden_model = None
         self.followed = None  # the followed test image, prepared as the network takes it
         self.steps = 0
         self.epoch = 1
@@ -106,6 +106,21 @@ class LabObserver(Observer):
 
     def on_model(self, model) -> None:
         self.model = model
+        self.hidden_model = self.first_hidden_layer(model)
+
+    @staticmethod
+    def first_hidden_layer(model):
+        """A model giving the first hidden Dense layer's outputs (None for other networks: nothing to say)."""
+        first = model.layers[0] if model.layers else None
+        if type(first).__name__ != "Dense" or len(model.layers) < 2:
+            return None
+        from pipetrace.training.backend import import_keras
+
+        keras = import_keras()
+        try:
+            return keras.Model(inputs=model.inputs, outputs=first.output)
+        except (ValueError, AttributeError):  # a network Keras cannot cut there
+            return None
 
     def on_training_start(self, epochs: int, steps_per_epoch: int) -> None:
         self.steps = steps_per_epoch
@@ -130,19 +145,21 @@ class LabObserver(Observer):
         if losses:
             self.publish("batch", {"epoch": epoch.epoch, "step": self.steps, "steps": self.steps, "losses": losses})
         data = {k: v for k, v in dataclasses.asdict(epoch).items() if k != "batch_losses"}
-        data["probabilities"] = self.probe()
+        data["probabilities"], data["hidden"] = self.probe()
         self.publish("epoch", _plain(data))
         self.epoch = epoch.epoch + 1
 
-    def probe(self) -> list[float] | None:
-        """The network's output probabilities for the followed test image, after this epoch (measured here)."""
+    def probe(self) -> tuple[list[float] | None, list[float] | None]:
+        """The followed test image after this epoch, measured here: the output probabilities, the first hidden layer's outputs."""
         if self.model is None or self.followed is None:
-            return None
+            return None, None
         import numpy as np
 
         shape = tuple(self.model.inputs[0].shape[1:])
         x = np.asarray(self.followed, dtype="float32").reshape((1, *shape))
-        return [float(f"{p:.5g}") for p in np.asarray(self.model(x, training=False))[0]]
+        rounded = lambda values: [float(f"{v:.5g}") for v in np.asarray(values)[0]]  # noqa: E731
+        hidden = rounded(self.hidden_model(x, training=False)) if self.hidden_model is not None else None
+        return rounded(self.model(x, training=False)), hidden
 
 
 def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str) -> dict:
