@@ -211,3 +211,15 @@ def test_interrupts_while_saving_finish_the_save_and_a_kill_leaves_no_mismatched
     done = pipetrace_cli("run", *QUICK, "--seed", "8", "--out", str(out))  # no trace.json: the folder is free
     assert done.returncode == 0, done.stderr
     assert_one_run(out, seed=8)  # and the killed run's temporary folder is gone
+
+
+def test_show_html_replaces_a_planted_link_instead_of_writing_through_it(small_run, tmp_path):
+    _, folder = small_run
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    page = tmp_path / "report.html"
+    page.symlink_to(victim)
+    done = pipetrace_cli("show", str(folder / "trace.json"), "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    assert victim.read_text() == "keep me"
+    assert not page.is_symlink() and "</html>" in page.read_text()
