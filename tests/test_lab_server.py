@@ -172,3 +172,14 @@ def test_runs_go_to_an_existing_scheduler_and_worker_with_cluster(tmp_path):
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--workers", "0"], "--workers must be at least 1 (got 0)"),
+    (["--data", "/no/such/folder"], "--data /no/such/folder: not a folder"),
+])
+def test_bad_lab_options_get_one_clear_line_and_status_2(args, words):
+    from conftest import pipetrace_cli
+
+    done = pipetrace_cli("lab", "--no-open", *args, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip() == f"pipetrace lab: error: {words}"

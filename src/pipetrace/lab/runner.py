@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import RunEvents
 from pipetrace.lab.worker import KILLED, WarmWorker, train
 
@@ -70,7 +71,10 @@ class Runner:
                                             dashboard_address=None, silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
-            self.client = Client(address, timeout="10s")
+            try:
+                self.client = Client(address, timeout="10s")
+            except (OSError, ValueError) as error:  # nothing listening there, or not an address
+                raise PipetraceError(f"--cluster {address}: cannot reach a Dask scheduler there ({error})") from None
         self.client.register_plugin(WarmWorker(ignore_interrupts=address is None))
         self.client.subscribe_topic(self.topic, self._on_worker_event)
 
