@@ -214,7 +214,7 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else _new_run_folder()
     console = _console()
     from pipetrace.pipeline import Observer, run
-    from pipetrace.views.terminal import render_results, render_stage
+    from pipetrace.views.terminal import render_results, render_stage_explained
 
     if args.quiet:
         observer = Observer()
@@ -234,8 +234,10 @@ def _run(args) -> int:
             return 130
         raise
     if not args.quiet:
-        console.print(render_stage(trace.stages[-1]))
-        for part in render_results(trace, answers=not args.no_answers):
+        explained = observer.explained  # the glossary's terms already explained under the stages above
+        for part in render_stage_explained(trace.stages[-1], explained):
+            console.print(part)
+        for part in render_results(trace, answers=not args.no_answers, seen=explained):
             console.print(part)
     from pipetrace.numbers import percent
 

@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipetrace.pipeline import Observer
-from pipetrace.views.terminal import render_header, render_stage, section
+from pipetrace.numbers import number, percent
+from pipetrace.views.terminal import render_header, render_stage_explained, section
 
 
 class TerminalObserver(Observer):
@@ -17,13 +18,15 @@ class TerminalObserver(Observer):
         self._progress: Progress | None = None
         self._task = None
         self._steps = 0
+        self.explained: set[str] = set()  # glossary terms already explained, so the results that follow skip them
 
     def on_start(self, settings, dataset: dict) -> None:
         self.console.print(render_header(settings, dataset["name"]))
         self.console.print(section("Data Flow", "5 Stages"))
 
     def on_stage(self, stage) -> None:
-        self.console.print(render_stage(stage))
+        for part in render_stage_explained(stage, self.explained):
+            self.console.print(part)
 
     def on_training_start(self, epochs: int, steps_per_epoch: int) -> None:
         self._steps = steps_per_epoch
@@ -49,12 +52,12 @@ class TerminalObserver(Observer):
     def on_epoch(self, epoch) -> None:
         if self._progress is not None:
             self._epochs_done = epoch.epoch
-            loss = "NaN" if epoch.loss is None else f"{epoch.loss:.4f}"
+            loss = "NaN" if epoch.loss is None else number(epoch.loss, 4)
             self._progress.update(
                 self._task,
                 completed=epoch.epoch * self._steps,
                 epoch=min(epoch.epoch + 1, self._progress.tasks[0].fields["epochs"]),
-                last=f"epoch {epoch.epoch}: loss {loss}, test accuracy {epoch.test_accuracy:.2%}",
+                last=f"epoch {epoch.epoch}: loss {loss}, test accuracy {percent(epoch.test_accuracy)}",
             )
 
     def on_training_end(self, training) -> None:

@@ -36,9 +36,14 @@ def render_trace(trace: Trace, answers: bool = True) -> Iterator[RenderableType]
     yield section("Data Flow", f"{len(trace.stages)} Stages")
     seen: set[str] = set()
     for stage in trace.stages:
-        yield render_stage(stage)
-        yield from _glossary([stage.did, stage.example], seen)
+        yield from render_stage_explained(stage, seen)
     yield from render_results(trace, answers, seen)
+
+
+def render_stage_explained(stage: Stage, seen: set[str]) -> Iterator[RenderableType]:
+    """One stage, then the glossary's terms it uses first (a live run prints stages one by one, the same way)."""
+    yield render_stage(stage)
+    yield from _glossary([stage.did, stage.example], seen)
 
 
 def render_results(trace: Trace, answers: bool = True, seen: set[str] | None = None) -> Iterator[RenderableType]:
