@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -83,10 +82,7 @@ def _sha256(text: str) -> str:
 def write_report(trace: Trace, path: str | Path) -> Path:
     """Write the report to `path` atomically and return the path."""
     path = Path(path)
-    write_atomic(path, render_html(trace).encode("utf-8"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)  # a page to share: readable like any new file, not private like a temp file
+    write_atomic(path, render_html(trace).encode("utf-8"))  # readable like any new file (files.write_atomic)
     return path
 
 
