@@ -171,8 +171,8 @@ class LayerConfig(TypedDict, total=False):
     pool_size: Sizes
     rate: Annotated[float, Bounds(minimum=0, exclusiveMaximum=1)]
     target_shape: Annotated[list[Annotated[int, Bounds(minimum=-1, maximum=MAX_WHOLE)]], Bounds(maxItems=8)]
-    scale: Number | Annotated[list[Number], Bounds(maxItems=4096)]
-    offset: Number | Annotated[list[Number], Bounds(maxItems=4096)]
+    scale: bool | Number | Annotated[list[Number], Bounds(maxItems=4096)]  # Rescaling's factor; BatchNormalization's on/off
+    offset: bool | Number | Annotated[list[Number], Bounds(maxItems=4096)]
     epsilon: Annotated[float, Bounds(minimum=0, maximum=1e6)]
     momentum: Annotated[float, Bounds(minimum=0, maximum=1)]
 
