@@ -278,7 +278,7 @@ def _layer_extra(layer: LayerTrace, prediction: Prediction, class_names: list[st
         best = max(range(len(layer.values)), key=lambda i: layer.values[i])
         for i, p in enumerate(layer.values):
             style = "bold green" if i == best else ""
-            table.add_row(literal(class_names[i], style=style), Bar(1.0, 0, p, width=40), Text(f"{p:.4f}", style=style))
+            table.add_row(literal(class_names[i], style=style), Bar(1.0, 0, p, width=40), Text(number(p, 4), style=style))
         return table
     return None
 

@@ -391,20 +391,34 @@ def _chain_item(kind: str, title: str, shape, name: str, layer) -> str:
 # ---- 3. training ------------------------------------------------------------------------------
 def training(trace: Trace) -> str:
     t = trace.training
+    shown = ([t.start] if t.start is not None else []) + list(t.epochs)  # epoch 0: the untrained network
     rows = "".join(
         f"<tr><td>{fmt(ep.epoch)}</td><td>{num(ep.loss)}</td><td>{pct(ep.accuracy, 2)}</td><td>{num(ep.test_loss)}</td>"
         f"<td>{pct(ep.test_accuracy, 2)}</td><td>{seconds(ep.seconds)}</td><td class='obs'>{e(ep.observation)}</td></tr>"
-        for ep in t.epochs
+        for ep in shown
     )
     status = "" if t.status == "completed" else f'<p class="warning">Training {e(t.status)}.</p>'
+    if t.restored_epoch == 0:
+        status += ('<p class="warning">The loss became NaN, so the untrained starting weights were put back: the prediction '
+                   "trace and the saved model show an untrained network.</p>")
+    elif t.restored_epoch is not None:
+        status += (f'<p class="warning">The loss became NaN, so the weights from the end of epoch {fmt(t.restored_epoch)} '
+                   "were put back: the prediction trace and the saved model use those.</p>")
     charts_html = ""
     if t.epochs:
         charts_html = f'<div class="chart-box">{charts.epoch_chart(t)}</div><div class="chart-box">{charts.batch_chart(t)}</div>'
+    train = ("train loss", "train accuracy") if t.train_measured_on else ("loss (running mean)", "accuracy (running mean)")
     body = f"""{status}{charts_html}
-<div class="table-wrap"><table class="epochs"><thead><tr><th>epoch</th><th>loss</th><th>accuracy</th><th>test loss</th>
+<div class="table-wrap"><table class="epochs"><thead><tr><th>epoch</th><th>{train[0]}</th><th>{train[1]}</th><th>test loss</th>
 <th>test accuracy</th><th>time</th><th>what happened</th></tr></thead><tbody>{rows}</tbody></table></div>"""
-    intro = ("The network saw the training images in batches; after each epoch it was measured on both sets. "
-             "Training and test lines close together mean it learned digits, not the particular images.")
+    if t.train_measured_on:
+        intro = (f"The network saw the training images in batches; after each epoch it was measured on both sets the same way "
+                 f"(weights fixed, dropout off): {fmt(t.train_measured_on, ',')} training images and the test set."
+                 + (" Epoch 0 is the untrained network, measured before training." if t.start is not None else "")
+                 + " Training and test lines close together mean it learned the classes, not the particular images.")
+    else:
+        intro = ("The network saw the training images in batches. Loss and accuracy are the running means during each epoch "
+                 "(weights changing, dropout on if any), so they are not measured like the test set's and are not compared with it.")
     return section("training", "Training Trace", f"{len(t.epochs)} epochs", body, intro)
 
 
