@@ -216,7 +216,7 @@ def _fired_neurons(trace: Trace) -> Question | None:
     above, units = layer.details["fired"], layer.details["units"]
     if words.zero_below:
         text = f"For test image {trace.prediction.sample}, how many of the {units} hidden neurons fired (output > 0)?"
-        why = f"{words.nice} passed {above} positive weighted sums and set the other {units - above} to 0"
+        why = f"{words.nice} passed {above} positive weighted {'sum' if above == 1 else 'sums'} and set the other {units - above} to 0"
     else:
         text = f"For test image {trace.prediction.sample}, how many of the {units} neurons of the first hidden layer gave an output above 0?"
         why = (f"{words.nice}(z) is above 0 exactly when the weighted sum z is: {above} sums were positive; "

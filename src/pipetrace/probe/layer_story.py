@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipetrace.numbers import number, percent
 from pipetrace.trace import LayerTrace
 
 TOP_UNITS = 5
@@ -26,7 +27,7 @@ def describe_input(x: np.ndarray) -> LayerTrace:
         name="Input",
         shape=[int(n) for n in x.shape],
         summary=(
-            f"{flat.size} values{shape} from {flat.min():.3f} to {flat.max():.3f}, mean {flat.mean():.3f}; "
+            f"{flat.size} values{shape} from {number(flat.min(), 3)} to {number(flat.max(), 3)}, mean {number(flat.mean(), 3)}; "
             f"{ink} are ink (> 0), {flat.size - ink} are blank (0)"
         ),
         values=_values(flat),
@@ -56,12 +57,12 @@ def describe_layer(layer, inputs: np.ndarray, out: np.ndarray, before: np.ndarra
 
 def describe_prediction(predicted: int, confidence: float, label: int | None, class_names: list[str]) -> LayerTrace:
     if label is None:
-        summary = f"Predicted '{class_names[predicted]}' with {confidence:.2%} confidence (no true label given)"
+        summary = f"Predicted '{class_names[predicted]}' with {percent(confidence, 2)} confidence (no true label given)"
         correct = None
     else:
         correct = predicted == label
         summary = (
-            f"Predicted '{class_names[predicted]}' with {confidence:.2%} confidence; "
+            f"Predicted '{class_names[predicted]}' with {percent(confidence, 2)} confidence; "
             f"the true label is '{class_names[label]}': {'right' if correct else 'wrong'}"
         )
     return LayerTrace(
@@ -83,17 +84,17 @@ def _dense(layer, inputs, out, before, activation) -> LayerTrace:
     details = {"units": units}
     parts = []
     if before is not None:
-        parts.append(f"Weighted sums ranged from {before.min():.2f} to {before.max():.2f}")
+        parts.append(f"Weighted sums ranged from {number(before.min(), 2)} to {number(before.max(), 2)}")
         details.update(pre_activation_min=float(before.min()), pre_activation_max=float(before.max()))
     fired = int(np.count_nonzero(out > 0))
     details["fired"] = fired
     order = np.argsort(-out, kind="stable")[:TOP_UNITS]
     details["top"] = [[int(i), float(out[i])] for i in order]
-    strongest = ", ".join(f"#{i} ({out[i]:.2f})" for i in order)
+    strongest = ", ".join(f"#{i} ({number(out[i], 2)})" for i in order if activation != "relu" or out[i] > 0) or "none"
     if activation == "relu":
-        parts.append(f"ReLU kept the {fired} positive ones ({fired / units:.0%}) and set {units - fired} to 0. Strongest: {strongest}")
+        parts.append(f"ReLU kept the {fired} positive {'one' if fired == 1 else 'ones'} ({percent(fired / units, 0)}) and set {units - fired} to 0. Strongest: {strongest}")
     else:
-        parts.append(f"{NICE.get(activation, activation or 'no activation')} gave values from {out.min():.2f} to {out.max():.2f}; "
+        parts.append(f"{NICE.get(activation, activation or 'no activation')} gave values from {number(out.min(), 2)} to {number(out.max(), 2)}; "
                      f"{fired} of {units} are above 0. Strongest: {strongest}")
     return LayerTrace(title, [units], "; ".join(parts), _values(out), details)
 
@@ -107,9 +108,9 @@ def _conv(layer, inputs, out, before, activation) -> LayerTrace:
     maps = [np.round(out[:, :, f], 4).tolist() for f in range(min(filters, MAX_MAPS))]
     summary = (
         f"{filters} filters of {kernel} slid over the {inputs.shape[0]} x {inputs.shape[1]} input: "
-        f"{height} x {width} x {filters} values, {positive:.0%} of them above 0"
+        f"{height} x {width} x {filters} values, {percent(positive, 0)} of them above 0"
         + (f" after {NICE.get(activation, activation)}" if activation not in ("", "linear") else "")
-        + f"; filter #{strongest} responded most (mean {strength[strongest]:.2f})"
+        + f"; filter #{strongest} responded most (mean {number(strength[strongest], 2)})"
     )
     details = {"filters": filters, "kernel": kernel, "positive_share": positive, "strongest_filter": strongest,
                "feature_maps": maps, "map_min": float(out.min()), "map_max": float(out.max())}
@@ -125,7 +126,7 @@ def _pool(layer, inputs, out, before, activation) -> LayerTrace:
     window = "x".join(map(str, getattr(layer, "pool_size", ()))) or "whole-map"
     summary = (
         f"Kept the {how} value of each {window} window: {_shape(inputs.shape)} -> {_shape(out.shape)} "
-        f"({inputs.size} -> {out.size} values, from {out.min():.2f} to {out.max():.2f})"
+        f"({inputs.size} -> {out.size} values, from {number(out.min(), 2)} to {number(out.max(), 2)})"
     )
     return LayerTrace(kind, list(out.shape), summary, _values(out), {"window": window})
 
@@ -139,7 +140,7 @@ def _dropout(layer, inputs, out, before, activation) -> LayerTrace:
     same = bool(np.array_equal(inputs.reshape(-1), out.reshape(-1)))
     summary = (
         f"Inactive at prediction time: passed all {out.size} values through unchanged; while training it set a "
-        f"random {layer.rate:.0%} of them to 0 at each step (and scaled the rest up by {1 / (1 - layer.rate):.2f})"
+        f"random {layer.rate:.0%} of them to 0 at each step (and scaled the rest up by {number(1 / (1 - layer.rate), 2)})"
     )
     return LayerTrace(f"Dropout({layer.rate:g})", list(out.shape), summary, _values(out), {"rate": float(layer.rate), "inactive": same})
 
@@ -147,7 +148,7 @@ def _dropout(layer, inputs, out, before, activation) -> LayerTrace:
 def _batchnorm(layer, inputs, out, before, activation) -> LayerTrace:
     summary = (
         f"Normalized each channel with the mean and variance learned during training: values from "
-        f"{inputs.min():.2f}..{inputs.max():.2f} became {out.min():.2f}..{out.max():.2f}"
+        f"{number(inputs.min(), 2)}..{number(inputs.max(), 2)} became {number(out.min(), 2)}..{number(out.max(), 2)}"
     )
     return LayerTrace("BatchNormalization", list(out.shape), summary, _values(out), {"in_min": float(inputs.min()), "in_max": float(inputs.max())})
 
@@ -178,11 +179,11 @@ def _output(layer, kind, out, before, activation, class_names) -> LayerTrace:
         probabilities = shifted / shifted.sum()
         how = f"The model outputs {out.size} scores (logits); softmax, applied here, turned them"
     best = int(np.argmax(probabilities))
-    scores = "" if logits is None else f" (from {logits.min():.2f} to {logits.max():.2f})"
+    scores = "" if logits is None else f" (from {number(logits.min(), 2)} to {number(logits.max(), 2)})"
     title = f"Output: {kind} + Softmax" if activation in ("softmax", "", "linear") else f"Output: {kind}"
     summary = (
-        f"{how}{scores} into probabilities that sum to {probabilities.sum():.6f}; the largest, "
-        f"{probabilities[best]:.4f}, is for '{class_names[best]}'"
+        f"{how}{scores} into probabilities that sum to {number(probabilities.sum(), 6)}; the largest, "
+        f"{number(probabilities[best], 4)}, is for '{class_names[best]}'"
     )
     details = {"sum": float(probabilities.sum())}
     if logits is not None:
