@@ -4,7 +4,8 @@ Starts the real `pipetrace lab` (embedded cluster, one worker), warms it with on
 alternating with the quickstart as a separate process, times from `POST /api/runs` with the
 default settings (full MNIST) to its `done` event, and the first `stage` event after the POST.
 With --scaling: N queued runs on W = 1 and W = 2 workers, against N/W times one run.
-(Not measured here: the cost of live events on training.)
+Live events' cost: the training seconds of the lab's run (every batch published) against the same
+run by `pipetrace run --quiet` (no live view), alternating.
 
     .venv/bin/python benchmarks/lab.py --rounds 2
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import run_quickstart  # noqa: E402
+from bench import BIN, measure, run_quickstart  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -48,7 +49,16 @@ def timed_run(base: str, settings: dict) -> dict:
             done = time.perf_counter() - started
         if line.startswith((b"event: failed", b"event: stopped")):
             sys.exit(f"the lab run did not finish: {line!r}")
-    return {"first_stage": first_stage, "done": done}
+    trace = json.load(request(f"{base}/api/runs/{run_id}/trace.json"))
+    return {"first_stage": first_stage, "done": done, "train": trace["training"]["seconds"]}
+
+
+def quiet_training_seconds(out: Path) -> float:
+    """Training seconds of `pipetrace run --quiet` with the defaults: the same run, no live view."""
+    result = measure([str(BIN / "pipetrace"), "run", "--quiet", "--force", "--out", str(out)])
+    if result["returncode"] != 0:
+        sys.exit(f"pipetrace run failed: {result['stderr'][-2000:]}")
+    return json.loads((out / "trace.json").read_text())["training"]["seconds"]
 
 
 def started_lab(runs: str, workers: int = 1):
@@ -101,17 +111,19 @@ def main() -> int:
             lab.stdout.readline()
             base = lab.stdout.readline().strip().split("/?")[0]
             timed_run(base, {"limit": 600, "epochs": 1})  # warms the worker: TensorFlow and MNIST, once
-            quick, warm = [], []
+            quick, warm, quiet = [], [], []
             for round_ in range(1, args.rounds + 1):
                 print(f"round {round_}/{args.rounds}: quickstart, lab run (defaults, full MNIST)", file=sys.stderr, flush=True)
                 quick.append(run_quickstart()["wall"])
                 warm.append(timed_run(base, {}))
+                quiet.append(quiet_training_seconds(Path(runs) / "cli"))
         finally:
             lab.send_signal(signal.SIGINT)
             lab.wait(timeout=60)
     quickstart = statistics.median(quick)
     done = statistics.median(r["done"] for r in warm)
     stage = statistics.median(r["first_stage"] for r in warm)
+    overhead = statistics.median(r["train"] for r in warm) / statistics.median(quiet) - 1
     print(f"\n{os.cpu_count()} cores; {args.rounds} alternating rounds, medians\n")
     print(f"| {'measure':<40} | {'measured':<18} | {'goal':<12} | result |")
     print(f"|{'-' * 42}|{'-' * 20}|{'-' * 14}|--------|")
@@ -119,6 +131,7 @@ def main() -> int:
         ("quickstart wall time", f"{quickstart:.2f} s", "", None),
         ("lab warm path: POST -> done (defaults)", f"{done:.2f} s = {done / quickstart:.3f}x", "<= 0.15x", done / quickstart <= 0.15),
         ("lab: POST -> first stage event", f"{stage:.3f} s", "<= 0.5 s", stage <= 0.5),
+        ("live events' cost on training", f"{overhead:+.1%}", "<= 5%", overhead <= 0.05),
     ]
     for name, measured, goal, ok in rows:
         print(f"| {name:<40} | {measured:<18} | {goal:<12} | {'' if ok is None else 'PASS' if ok else 'FAIL':<6} |")

@@ -16,7 +16,6 @@ import math
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 from distributed import Event, get_worker
@@ -26,7 +25,7 @@ from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import BatchCoalescer
 from pipetrace.pipeline import Observer
 
-STOP_CHECK_SECONDS = 0.1  # how often a run asks the scheduler whether Stop was pressed
+STOP_WAIT_SECONDS = 0.5  # each wait on the Stop event (a long poll to the scheduler), before the next
 KILLED = "the worker running it stopped (killed or out of memory)"
 
 _warm_lock = threading.Lock()
@@ -79,6 +78,33 @@ class WarmWorker(WorkerPlugin):
         threading.Thread(target=warm, name="pipetrace-warm", daemon=True).start()
 
 
+class StopWatch:
+    """Whether Stop was pressed, learned by a thread that waits on the run's `distributed.Event`.
+
+    Training reads a local flag, so no batch waits for a round trip to the scheduler.
+    """
+
+    def __init__(self, event):
+        self.event, self.requested, self._done = event, False, False
+        self._thread = threading.Thread(target=self._watch, name="pipetrace-stop-watch", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done:
+            try:
+                if self.event.wait(timeout=STOP_WAIT_SECONDS):
+                    self.requested = True
+                    return
+            except Exception:  # the scheduler went away: the run goes on, its worker decides
+                return
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def close(self) -> None:
+        self._done = True
+
+
 class Stopped(Exception):
     """Stop was pressed before training began: nothing to keep."""
 
@@ -94,7 +120,6 @@ class LabObserver(Observer):
         self.followed = None  # the followed test image, prepared as the network takes it
         self.steps = 0
         self.epoch = 1
-        self._checked = 0.0
 
     def on_start(self, settings, dataset) -> None:
         self.class_names = dataset["class_names"]
@@ -134,11 +159,8 @@ class LabObserver(Observer):
         self._pending = []
         if losses is not None:
             self.publish("batch", {"epoch": self.epoch, "step": step, "steps": self.steps, "losses": losses})
-        now = time.monotonic()
-        if now - self._checked >= STOP_CHECK_SECONDS:
-            self._checked = now
-            if self.stop_requested():
-                raise KeyboardInterrupt  # the training loop keeps the finished epochs (as with Ctrl-C)
+        if self.stop_requested():
+            raise KeyboardInterrupt  # the training loop keeps the finished epochs (as with Ctrl-C)
 
     def on_epoch(self, epoch) -> None:
         losses = self.coalescer.take()
@@ -179,7 +201,8 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str)
         return _ended(publish, "stopped", {"saved": False})
     publish("started", {"worker": worker.address})
     chosen = Settings(**settings)
-    observer = LabObserver(publish, stop.is_set)
+    watch = StopWatch(stop)
+    observer = LabObserver(publish, watch)
     try:
         data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
         if data is not None:
@@ -191,6 +214,8 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str)
         return _ended(publish, "failed", {"reason": str(error)})
     except Exception as error:  # a bug: said in one line, the lab goes on
         return _ended(publish, "failed", {"reason": f"unexpected error: {type(error).__name__}: {error}"})
+    finally:
+        watch.close()
     summary = summarize(trace)
     summary["stage"] = _plain(dataclasses.asdict(trace.stages[-1]))
     summary["saved"] = True
