@@ -100,7 +100,7 @@ def mode_args(mode: str, path: Path, other: Path) -> list[str]:
     return ["learn", mode, str(path), *extra.get(mode, [])]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_field_broken_any_way_ends_in_success_or_one_line(base, small_run, tmp_path_factory, data):
     paths = field_paths(base)
