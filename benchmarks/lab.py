@@ -4,8 +4,8 @@ Starts the real `pipetrace lab` (embedded cluster, one worker), warms it with on
 alternating with the quickstart as a separate process, times from `POST /api/runs` with the
 default settings (full MNIST) to its `done` event, and the first `stage` event after the POST.
 With --scaling: N queued runs on W = 1 and W = 2 workers, against N/W times one run.
-Live events' cost: the training seconds of the lab's run (every batch published) against the same
-run by `pipetrace run --quiet` (no live view), alternating.
+Live events' cost: the training seconds of the same run in a second lab started with
+`--no-live-events` (only how runs end is published), alternating.
 
     .venv/bin/python benchmarks/lab.py --rounds 2
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import BIN, measure, run_quickstart  # noqa: E402
+from bench import run_quickstart  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -53,17 +53,10 @@ def timed_run(base: str, settings: dict) -> dict:
     return {"first_stage": first_stage, "done": done, "train": trace["training"]["seconds"]}
 
 
-def quiet_training_seconds(out: Path) -> float:
-    """Training seconds of `pipetrace run --quiet` with the defaults: the same run, no live view."""
-    result = measure([str(BIN / "pipetrace"), "run", "--quiet", "--force", "--out", str(out)])
-    if result["returncode"] != 0:
-        sys.exit(f"pipetrace run failed: {result['stderr'][-2000:]}")
-    return json.loads((out / "trace.json").read_text())["training"]["seconds"]
-
-
-def started_lab(runs: str, workers: int = 1):
+def started_lab(runs: str, workers: int = 1, *options: str):
     """A `pipetrace lab` process and its base address."""
-    lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--runs", runs, "--workers", str(workers)],
+    lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--runs", runs, "--workers", str(workers),
+                            *options],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
                            env={**os.environ, "PIPETRACE_LAB_TOKEN": TOKEN})
     lab.stdout.readline()
@@ -104,22 +97,24 @@ def main() -> int:
         with TemporaryDirectory() as runs:
             scaling(runs)
     with TemporaryDirectory() as runs:
-        lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--runs", runs],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-                               env={**os.environ, "PIPETRACE_LAB_TOKEN": TOKEN})
+        lab, base = started_lab(runs)
+        quiet_lab, quiet_base = started_lab(runs, 1, "--no-live-events")
         try:
-            lab.stdout.readline()
-            base = lab.stdout.readline().strip().split("/?")[0]
-            timed_run(base, {"limit": 600, "epochs": 1})  # warms the worker: TensorFlow and MNIST, once
+            for address in (base, quiet_base):  # warms each worker: TensorFlow and MNIST, once
+                timed_run(address, {"limit": 600, "epochs": 1})
             quick, warm, quiet = [], [], []
             for round_ in range(1, args.rounds + 1):
-                print(f"round {round_}/{args.rounds}: quickstart, lab run (defaults, full MNIST)", file=sys.stderr, flush=True)
+                print(f"round {round_}/{args.rounds}: quickstart, lab run, lab run without live events (defaults, full MNIST)",
+                      file=sys.stderr, flush=True)
                 quick.append(run_quickstart()["wall"])
                 warm.append(timed_run(base, {}))
-                quiet.append(quiet_training_seconds(Path(runs) / "cli"))
+                quiet.append(timed_run(quiet_base, {})["train"])
         finally:
-            lab.send_signal(signal.SIGINT)
-            lab.wait(timeout=60)
+            for process in (lab, quiet_lab):
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=60)
+    print("training seconds, live events on:", [round(r["train"], 2) for r in warm], "off:", [round(t, 2) for t in quiet],
+          file=sys.stderr)
     quickstart = statistics.median(quick)
     done = statistics.median(r["done"] for r in warm)
     stage = statistics.median(r["first_stage"] for r in warm)

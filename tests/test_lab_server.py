@@ -69,6 +69,17 @@ def test_a_run_sends_its_events_in_order_and_saves_a_valid_run_folder(runner):
     assert {p.name for p in run.folder.iterdir()} == {"trace.json", "model.keras", "report.html"}
 
 
+def test_without_live_events_only_the_start_and_end_are_published(runner):
+    runner.live = False  # what `pipetrace lab --no-live-events` does (to measure what live events cost)
+    try:
+        run = runner.submit(dict(TINY))
+        assert ended(run).kind == "done"
+    finally:
+        runner.live = True
+    assert [e.kind for e in run.events.events] == ["queued", "started", "done"]
+    assert read_trace(run.folder / "trace.json").training.epochs[0].batch_losses  # recorded all the same
+
+
 def test_stop_mid_run_keeps_the_finished_epochs_as_an_interrupted_trace_and_a_queued_run_never_starts(runner):
     run = runner.submit(dict(LONG))
     queued = runner.submit(dict(TINY))  # one worker: it waits behind the long run

@@ -53,11 +53,12 @@ class LabRun:
 class Runner:
     """Runs lab runs on a Dask cluster; thread-safe (the HTTP server calls it from several threads)."""
 
-    def __init__(self, runs_dir: Path, *, workers: int = 1, address: str | None = None):
+    def __init__(self, runs_dir: Path, *, workers: int = 1, address: str | None = None, live: bool = True):
         import dask
         from distributed import Client, LocalCluster
 
         self.runs_dir = Path(runs_dir)
+        self.live = live  # False: workers publish only how runs end (to measure what live events cost)
         self.topic = f"pipetrace-lab-{secrets.token_hex(4)}"  # one lab's events, even on a shared cluster
         self.cluster = None
         self._runs: dict[str, LabRun] = {}
@@ -91,7 +92,7 @@ class Runner:
         position = max(0, ahead - self.slots() + 1)
         run.events.add("queued", {"position": position, "settings": settings})
         run.future = self.client.submit(train, run_id, settings, str(run.folder.resolve()), self.topic,
-                                        self._stop_name(run_id), key=f"pipetrace-run-{run_id}", pure=False)
+                                        self._stop_name(run_id), self.live, key=f"pipetrace-run-{run_id}", pure=False)
         threading.Thread(target=self._await, args=(run,), name=f"pipetrace-lab-{run_id}", daemon=True).start()
         return run
 

@@ -39,7 +39,7 @@ def serve(args) -> int:
                        max_units=args.max_units, **({"token": token} if token else {}))
     sock = _listening(args.host, args.port)
     port = sock.getsockname()[1]
-    runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster)
+    runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, live=not args.no_live_events)
     try:
         servers: list = []
         app = create_app(config, runner, closing=lambda: servers[0].should_exit)

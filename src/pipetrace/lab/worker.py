@@ -184,8 +184,22 @@ class LabObserver(Observer):
         return rounded(self.model(x, training=False)), hidden
 
 
-def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str) -> dict:
-    """One lab run on this worker: pipeline.run into `run_dir`; its events go to `topic`; returns how it ended."""
+class QuietObserver(Observer):
+    """Follows nothing live, only Stop (`pipetrace lab --no-live-events`: to measure what live events cost)."""
+
+    def __init__(self, stop_requested):
+        self.stop_requested = stop_requested
+
+    def on_batch(self, step: int) -> None:
+        if self.stop_requested():
+            raise KeyboardInterrupt
+
+
+def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str, live: bool = True) -> dict:
+    """One lab run on this worker: pipeline.run into `run_dir`; its events go to `topic`; returns how it ended.
+
+    With `live` False only `started` and how the run ended are published (no stages, batches, epochs).
+    """
     from pipetrace.pipeline import run
     from pipetrace.trace import Settings
 
@@ -202,10 +216,10 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str)
     publish("started", {"worker": worker.address})
     chosen = Settings(**settings)
     watch = StopWatch(stop)
-    observer = LabObserver(publish, watch)
+    observer = LabObserver(publish, watch) if live else QuietObserver(watch)
     try:
         data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
-        if data is not None:
+        if data is not None and live:
             observer.followed = _followed(data, chosen.sample)
         trace = run(chosen, data=data, out=run_dir, observer=observer, verbose=0)
     except (Stopped, KeyboardInterrupt):
