@@ -145,6 +145,7 @@ def test_pipetrace_lab_serves_over_http_trains_and_stops_cleanly_on_ctrl_c(tmp_p
         if lab.poll() is None:
             lab.kill()
     assert "Traceback" not in err, err
+    assert all(line.startswith("pipetrace") for line in err.splitlines() if line.strip()), err  # no library noise
     assert read_trace(tmp_path / "runs" / long["id"] / "trace.json").status == "interrupted"
 
 

@@ -143,7 +143,7 @@ class LabObserver(Observer):
 
         keras = import_keras()
         try:
-            return keras.Model(inputs=model.inputs, outputs=first.output)
+            return keras.Model(inputs=model.inputs[0], outputs=first.output)
         except (ValueError, AttributeError):  # a network Keras cannot cut there
             return None
 
