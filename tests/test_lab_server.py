@@ -119,7 +119,8 @@ def test_pipetrace_lab_serves_over_http_trains_and_stops_cleanly_on_ctrl_c(tmp_p
     env = {**os.environ, "PIPETRACE_LAB_TOKEN": token, "NO_COLOR": "1"}
     lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--max-epochs", "1000",
                             "--runs", str(tmp_path / "runs")],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                           start_new_session=True)  # its own process group, as in a terminal
     try:
         lab.stdout.readline()  # what the lab is
         address = lab.stdout.readline().strip()  # the address, with its token, on a line of its own
@@ -139,7 +140,7 @@ def test_pipetrace_lab_serves_over_http_trains_and_stops_cleanly_on_ctrl_c(tmp_p
         for line in stream:
             if line.startswith(b"event: epoch"):
                 break
-        lab.send_signal(signal.SIGINT)
+        os.killpg(lab.pid, signal.SIGINT)  # Ctrl-C in a terminal: the lab and its worker processes all get it
         _out, err = lab.communicate(timeout=120)
     finally:
         if lab.poll() is None:
