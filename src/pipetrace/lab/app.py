@@ -187,7 +187,8 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
 
     @guarded()
     async def all_runs(request: Request):
-        lab = {run.id: _lab_summary(run, runner) for run in runner.runs()}
+        summaries = await asyncio.to_thread(lambda: [_lab_summary(run, runner) for run in runner.runs()])  # asks the scheduler
+        lab = {summary["id"]: summary for summary in summaries}
         folder = await asyncio.to_thread(listing.summaries)
         merged = [*lab.values(), *(s for s in folder if s["id"] not in lab)]
         merged.sort(key=lambda s: s.get("created_at") or "", reverse=True)
@@ -211,7 +212,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         run_id = _run_id(request)
         run = runner.get(run_id)
         if run is not None:
-            return JSONResponse(_lab_summary(run, runner))
+            return JSONResponse(await asyncio.to_thread(_lab_summary, run, runner))
         summary = await asyncio.to_thread(listing.summary, run_id)
         if summary is None:
             return _error(f"no run {run_id}", 404)
