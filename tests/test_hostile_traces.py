@@ -209,6 +209,7 @@ def test_nan_and_infinity_are_refused_with_their_field(base, tmp_path):
         (lambda t: t["settings"].update(sample=-1), "settings.sample", "bigger than or equal to 0"),
         (lambda t: t["training"].update(steps_per_record=0), "training.steps_per_record", "at least 1 batch"),
         (lambda t: t["training"].update(epochs_planned=0), "training.epochs_planned", "at least one epoch"),
+        (lambda t: t["training"].update(batch_size=0), "training.batch_size", "at least 1"),
         (lambda t: t["training"].update(restored_epoch=5), "training.restored_epoch", "only 2 epochs"),
     ],
 )

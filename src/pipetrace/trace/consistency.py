@@ -134,6 +134,8 @@ def _network(trace: Trace, classes: int) -> None:
 def _training(trace: Trace) -> None:
     training = trace.training
     _require(training.epochs_planned >= 1, "training.epochs_planned", "a run plans at least one epoch")
+    for key in ("batch_size", "steps_per_epoch"):  # 0 only in a TraceCallback's record, never in a whole run's trace
+        _require(getattr(training, key) >= 1, f"training.{key}", "a run's trace has at least 1")
     _require(len(training.epochs) <= training.epochs_planned, "training.epochs",
              f"{len(training.epochs)} epochs recorded of {training.epochs_planned} planned")
     restored = getattr(training, "restored_epoch", None)
