@@ -195,6 +195,16 @@ class Observers(Observer):
         for observer in self.observers:
             observer.on_training_start(epochs, steps_per_epoch)
 
+    def on_model(self, model) -> None:
+        for observer in self.observers:
+            if hasattr(observer, "on_model"):  # observers written before the hook lack it
+                observer.on_model(model)
+
+    def on_batch_losses(self, losses: list[float]) -> None:
+        for observer in self.observers:
+            if hasattr(observer, "on_batch_losses"):  # observers written before the hook lack it
+                observer.on_batch_losses(losses)
+
     def on_batch(self, step: int) -> None:
         for observer in self.observers:
             observer.on_batch(step)
