@@ -88,3 +88,44 @@ def test_vary_is_checked():
     for bad in ("hidden", "colour=1,2", "epochs=1", "learning-rate=fast,slow"):
         with pytest.raises(SettingsError):
             parse_vary(bad)
+
+
+def test_variants_on_two_workers_match_the_in_process_run(tmp_path):
+    """`--workers 2` trains on the lab's warm Dask workers: same seeds, same numbers, same choice, quiet terminal.
+
+    Same machine, same seed, same TensorFlow: the numbers agree exactly (the worker runs the same
+    `pipetrace.run`, seeded the same way), so exact equality is asserted.
+    """
+    import pipetrace
+
+    pipetrace.run(limit=600, epochs=1, out=tmp_path / "base", verbose=0)
+    results = {}
+    for how, extra in (("here", ()), ("workers", ("--workers", "2"))):
+        result = pipetrace_cli("learn", "experiment", str(tmp_path / "base"), "--vary", "hidden=8,16", "--limit", "600",
+                               "--out", str(tmp_path / how), *extra)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""  # no TensorFlow start-up lines, no Dask logs
+        for noise in ("distributed", "oneDNN", "absl", "INFO"):
+            assert noise not in result.stdout
+        results[how] = result.stdout
+    assert "in parallel on 2 local worker processes" in results["workers"]
+    for name in ("hidden=8", "hidden=16"):
+        here, there = (Trace.load(tmp_path / how / name / "trace.json") for how in ("here", "workers"))
+        assert there.settings == here.settings and there.settings.epochs == 1
+        assert there.evaluation.validation_accuracy == here.evaluation.validation_accuracy
+        assert there.evaluation.validation_loss == here.evaluation.validation_loss
+        assert there.evaluation.test_accuracy == here.evaluation.test_accuracy
+        assert [(e.loss, e.test_loss) for e in there.training.epochs] == [(e.loss, e.test_loss) for e in here.training.epochs]
+        assert (tmp_path / "workers" / name / "model.keras").is_file()
+    chosen_line = [line for line in results["here"].splitlines() if line.startswith("Chosen on validation accuracy")]
+    assert chosen_line and chosen_line[0] in results["workers"]  # the same choice, in the same words
+
+
+def test_a_bad_cluster_address_is_one_line(tmp_path, small_run):
+    _, folder = small_run
+    for address in ("not-an-address", "tcp://127.0.0.1:9"):  # no port; nothing listening there
+        result = pipetrace_cli("learn", "experiment", str(folder), "--vary", "hidden=8,16", "--limit", "600",
+                               "--out", str(tmp_path / "exp"), "--cluster", address)
+        assert result.returncode == 2
+        assert result.stderr.strip().count("\n") == 0 and f"--cluster {address}: cannot reach a Dask scheduler" in result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "exp").exists()

@@ -25,6 +25,37 @@ from pipetrace.lab.worker import KILLED, WarmWorker, train
 FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
 
 
+def start_cluster(workers: int = 1, address: str | None = None):
+    """A Dask client whose workers are warm (`WarmWorker`), and the embedded cluster it started (None with `address`).
+
+    Without `address`, a `LocalCluster` of `workers` processes, one thread each (one run per worker
+    at a time), its logs silenced below ERROR; with it, the scheduler there (`dask scheduler`).
+    Distributed's own loggers in this process are kept at WARNING: its INFO lines are not the user's.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    for name in ("distributed", "distributed.client", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.level, logging.WARNING))
+    cluster = None
+    if address is None:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the worker processes inherit these
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(address, timeout="10s")
+        except (OSError, ValueError, TypeError) as error:  # nothing listening there, or not an address
+            raise PipetraceError(f"--cluster {address}: cannot reach a Dask scheduler there ({error})") from None
+    client.register_plugin(WarmWorker(ignore_interrupts=address is None))
+    return client, cluster
+
+
 @dataclass
 class LabRun:
     """One run the lab was asked for, and everything that happened to it."""
@@ -54,29 +85,12 @@ class Runner:
     """Runs lab runs on a Dask cluster; thread-safe (the HTTP server calls it from several threads)."""
 
     def __init__(self, runs_dir: Path, *, workers: int = 1, address: str | None = None, live: bool = True):
-        import dask
-        from distributed import Client, LocalCluster
-
         self.runs_dir = Path(runs_dir)
         self.live = live  # False: workers publish only how runs end (to measure what live events cost)
         self.topic = f"pipetrace-lab-{secrets.token_hex(4)}"  # one lab's events, even on a shared cluster
-        self.cluster = None
         self._runs: dict[str, LabRun] = {}
         self._lock = threading.Lock()
-        if address is None:
-            os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the worker processes inherit these
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED)
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
-        else:
-            try:
-                self.client = Client(address, timeout="10s")
-            except (OSError, ValueError) as error:  # nothing listening there, or not an address
-                raise PipetraceError(f"--cluster {address}: cannot reach a Dask scheduler there ({error})") from None
-        self.client.register_plugin(WarmWorker(ignore_interrupts=address is None))
+        self.client, self.cluster = start_cluster(workers, address)
         self.client.subscribe_topic(self.topic, self._on_worker_event)
 
     # ---- asked by the HTTP API -------------------------------------------------------------

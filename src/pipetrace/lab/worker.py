@@ -271,3 +271,17 @@ def _plain(value):
     if hasattr(value, "tolist"):
         return _plain(value.tolist())
     return value
+
+
+def train_variant(settings: dict, run_dir: str):
+    """One variant of `learn experiment` on this worker: `pipetrace.run` into `run_dir`, silently; returns its Trace.
+
+    The same call as the in-process experiment makes (seeded the same way, the data loaded by name so
+    the saved settings say `mnist` as they do here), on a worker whose Keras is already imported.
+    The Trace travels back pickled, without its Keras model (a ClassVar).
+    """
+    import pipetrace
+    from pipetrace.trace import Settings
+
+    warm()
+    return pipetrace.run(Settings(**settings), out=run_dir, force=True, verbose=0)

@@ -71,6 +71,9 @@ def _experiment_options(parser) -> None:
                         help="hidden=32,128,512 (or 256-128 for two layers), learning-rate=0.001,0.01, epochs=1,3, batch-size=32,256")
     parser.add_argument("--limit", type=int, metavar="N", help="train on the first N images only (quick experiments)")
     parser.add_argument("--out", metavar="DIR", help="where to save the variants' runs (default: runs/experiment-<time>/)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="train the variants in parallel on N local Dask worker processes (default: one after another, here)")
+    parser.add_argument("--cluster", metavar="ADDRESS", help="train the variants on the Dask scheduler at ADDRESS (tcp://host:8786)")
 
 
 def _cheatsheet_options(parser) -> None:

@@ -11,6 +11,12 @@ would no longer say how the chosen one does on new images. So every variant hold
 10% of its training images (where Keras' `validation_split` cuts; never trained on), the best is
 chosen by its accuracy on those, and the test accuracy is reported afterwards, not used to choose.
 
+By default the variants train here, one after another (for small experiments that is as quick as a
+one-worker cluster: the cluster's start-up costs what the saved imports gain). `--workers N` trains
+them in parallel on N local Dask worker processes, `--cluster ADDRESS` on an existing scheduler: the
+lab's cluster (`lab.runner.start_cluster`) and warm workers (`lab.worker.train_variant`). The same
+seed gives the same numbers either way.
+
 >>> parse_vary("hidden=32,256-128")
 ('hidden', [[32], [256, 128]])
 >>> parse_vary("learning-rate=0.001,0.01")
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import secrets
 from pathlib import Path
 
 from rich.table import Table
@@ -153,22 +160,61 @@ def observation(setting: str, runs: list[tuple[str, object, Trace]]) -> list[str
     return lines
 
 
+def variant_settings(base: Settings, setting: str, value) -> Settings:
+    return dataclasses.replace(base, **{setting: value}, validation=VALIDATION, questions=min(base.questions, 3))
+
+
+def result_line(trace: Trace) -> str:
+    return (f"validation accuracy {percent(validation_accuracy(trace))}, test accuracy "
+            f"{percent(trace.evaluation.test_accuracy)} (reported only), in {trace.training.seconds:.1f} s")
+
+
 def run_experiment(base: Settings, setting: str, values: list, out: Path, console) -> list[tuple[str, object, Trace]]:
-    """Train one variant per value, each saved under out/<setting>=<value>/; return (name, value, trace)."""
+    """Train one variant per value in this process, one after another, each saved under out/<setting>=<value>/."""
     import pipetrace
 
     runs = []
     for n, value in enumerate(values, start=1):
         name = label(setting, value)
-        settings = dataclasses.replace(base, **{setting: value}, validation=VALIDATION, questions=min(base.questions, 3))
         console.print(f"Variant {n} of {len(values)}: {name} ...", end="", markup=False)
         console.file.flush()
-        trace = pipetrace.run(settings, out=out / name, force=True, verbose=0)  # its own line per variant
-        console.print(f" validation accuracy {percent(validation_accuracy(trace))}, test accuracy "
-                      f"{percent(trace.evaluation.test_accuracy)} (reported only), in {trace.training.seconds:.1f} s",
-                      markup=False)
+        trace = pipetrace.run(variant_settings(base, setting, value), out=out / name, force=True, verbose=0)
+        console.print(f" {result_line(trace)}", markup=False, soft_wrap=True)
         runs.append((name, value, trace))
     return runs
+
+
+def run_on_cluster(base: Settings, setting: str, values: list, out: Path, console, *, workers: int | None = None,
+                   address: str | None = None) -> list[tuple[str, object, Trace]]:
+    """Train the variants in parallel on the lab's kind of Dask cluster: `workers` local warm worker processes
+    (`lab.runner.start_cluster`), or the scheduler at `address`; each saved under out/<setting>=<value>/.
+
+    A line per variant as it finishes; the results come back in the order of `values`.
+    """
+    from distributed import as_completed
+
+    from pipetrace.lab.runner import start_cluster
+    from pipetrace.lab.worker import train_variant
+
+    where = f"the Dask cluster at {address}" if address else f"{workers} local worker process{'es' if workers != 1 else ''}"
+    console.print(f"Training the {len(values)} variants in parallel on {where} ...", markup=False)
+    client, cluster = start_cluster(workers or 1, address)
+    try:
+        names = [label(setting, value) for value in values]
+        futures = {client.submit(train_variant, dataclasses.asdict(variant_settings(base, setting, value)),
+                                 str((out / name).resolve()), key=f"pipetrace-variant-{secrets.token_hex(4)}-{name}",
+                                 pure=False): name for name, value in zip(names, values)}
+        traces: dict[str, Trace] = {}
+        for future in as_completed(futures):
+            name = futures[future]
+            traces[name] = future.result()
+            console.print(f"Variant {names.index(name) + 1} of {len(values)}: {name}: {result_line(traces[name])}",
+                          markup=False, soft_wrap=True)
+        return [(name, value, traces[name]) for name, value in zip(names, values)]
+    finally:
+        client.close(timeout=5)
+        if cluster is not None:
+            cluster.close(timeout=5)
 
 
 def render(setting: str, runs, out: Path):
@@ -190,6 +236,11 @@ def render(setting: str, runs, out: Path):
 
 def main(args, console) -> int:
     setting, values = parse_vary(args.vary)
+    workers, address = getattr(args, "workers", None), getattr(args, "cluster", None)
+    if workers is not None and workers < 1:
+        raise SettingsError(f"--workers must be at least 1 (got {workers})")
+    if workers is not None and address is not None:
+        raise SettingsError("give --workers (local worker processes) or --cluster (an existing scheduler), not both")
     base, where = base_settings(args.trace)
     if args.limit is not None:
         base = dataclasses.replace(base, limit=args.limit)
@@ -199,7 +250,10 @@ def main(args, console) -> int:
     console.print(Text(f"Each variant trains on the first {percent(1 - VALIDATION, 0)} of the training images and is judged on "
                        f"the last {percent(VALIDATION, 0)} (validation, never trained on); the best is chosen on those. "
                        "Test accuracy is reported, not used to choose."))
-    runs = run_experiment(base, setting, values, out, console)
+    if workers is None and address is None:
+        runs = run_experiment(base, setting, values, out, console)  # in this process: quickest for one at a time
+    else:
+        runs = run_on_cluster(base, setting, values, out, console, workers=workers, address=address)
     console.print(render(setting, runs, out))
     console.print(f"\nEach variant's run is saved under {out}/ (compare two with: pipetrace learn compare "
                   f"{out / runs[0][0]} {out / runs[-1][0]})", markup=False)
