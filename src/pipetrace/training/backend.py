@@ -170,10 +170,20 @@ def fully_imported(name: str) -> bool:
     """`name` is imported and done: not absent, and not half-way through an import in another thread.
 
     Touching a module another thread is still importing (TensorFlow takes seconds) fails with
-    "partially initialized module"; this says when it is safe.
+    "partially initialized module"; this says when it is safe. While pipetrace's own background
+    import is under way nothing of TensorFlow or Keras counts as done: `tensorflow` itself may be
+    initialised while Keras, in that thread, still holds the locks of TensorFlow's submodules.
     """
+    if name.split(".")[0] in ("tensorflow", "keras") and import_under_way():
+        return False
     module = sys.modules.get(name)
     return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
+def import_under_way() -> bool:
+    """pipetrace's background import of Keras and TensorFlow has started and not finished."""
+    pending = _pending
+    return pending is not None and not pending.done()
 
 
 def _stream_handlers() -> list:
