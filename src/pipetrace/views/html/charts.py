@@ -21,6 +21,11 @@ TEST = "#f59e0b"  # amber: test set
 INK = "#1f2937"
 GRID = "#e5e7eb"
 MUTED = "#6b7280"
+# Where constrained layout puts the axes of these two charts when every class name is one character
+# (digits): fixed, they skip the layout pass (about 0.05 s a chart). Longer names, from a folder
+# dataset, are measured by constrained layout as before.
+CONFUSION_MARGINS = dict(left=0.026, right=0.991, bottom=0.092, top=0.99)
+PER_CLASS_MARGINS = dict(left=0.036, right=0.956, bottom=0.047, top=0.948)
 
 
 def epoch_chart(training: Training) -> str:
@@ -68,7 +73,7 @@ def confusion_chart(evaluation: Evaluation, class_names: list[str]) -> str:
     import numpy as np
 
     counts = np.array(evaluation.confusion)
-    fig, (ax,) = _figure(4.6, 4.3)
+    fig, (ax,) = _figure(4.6, 4.3, margins=CONFUSION_MARGINS if _one_character(class_names) else None)
     shade = np.log1p(counts)
     ax.imshow(shade, cmap="Blues", vmin=0, vmax=max(shade.max(), 1))
     top = counts.max() if counts.size else 0
@@ -90,7 +95,7 @@ def confusion_chart(evaluation: Evaluation, class_names: list[str]) -> str:
 
 def per_class_chart(evaluation: Evaluation, class_names: list[str]) -> str:
     """Accuracy on each digit's test images, with the overall accuracy as a line."""
-    fig, (ax,) = _figure(4.6, 4.3)
+    fig, (ax,) = _figure(4.6, 4.3, margins=PER_CLASS_MARGINS if _one_character(class_names) else None)
     values = [100 * a for a in evaluation.per_class_accuracy]
     worst = values.index(min(values)) if values else -1
     colors = [TEST if i == worst else TRAIN for i in range(len(values))]
@@ -119,6 +124,10 @@ def _figure(width: float, height: float, ncols: int = 1, margins: dict | None = 
         fig.subplots_adjust(**margins)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, list(axes)
+
+
+def _one_character(class_names: list[str]) -> bool:
+    return all(len(name) == 1 for name in class_names)
 
 
 def _line(ax, xs, ys, color, label):
