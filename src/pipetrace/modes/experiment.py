@@ -39,6 +39,7 @@ from pipetrace.numbers import number, percent, points
 from pipetrace.trace import Settings, Trace
 
 VALIDATION = 0.1  # the last 10% of each variant's training images: what the choice is made on
+WORKER_WAIT_SECONDS = 60  # how long a scheduler may have no worker before the experiment gives up
 SETTINGS = {"hidden": "hidden", "learning-rate": "learning_rate", "epochs": "epochs", "batch-size": "batch_size"}
 
 
@@ -200,6 +201,11 @@ def run_on_cluster(base: Settings, setting: str, values: list, out: Path, consol
     console.print(f"Training the {len(values)} variants in parallel on {where} ...", markup=False)
     client, cluster = start_cluster(workers or 1, address)
     try:
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        except TimeoutError:
+            raise SettingsError(f"--cluster {address}: no Dask worker joined that scheduler within "
+                                f"{WORKER_WAIT_SECONDS} s (start one with: dask worker {address})") from None
         names = [label(setting, value) for value in values]
         futures = {client.submit(train_variant, dataclasses.asdict(variant_settings(base, setting, value)),
                                  str((out / name).resolve()), key=f"pipetrace-variant-{secrets.token_hex(4)}-{name}",
