@@ -417,6 +417,12 @@ def test_explain_praises_nothing_the_evidence_does_not_show(matrix):
     guessing.evaluation.test_accuracy = guessing.training.epochs[-1].test_accuracy = 0.1
     said = " ".join(c.what + c.mistakes for c in explain.chapters(guessing))
     assert "not clearly above guessing" in said and "hardest" not in said and "generaliz" not in said
+    weak = copy.deepcopy(base)  # above chance beyond noise, yet far from learned (the 1e6 learning-rate run: 14.4%)
+    classes, count = len(weak.dataset["class_names"]), weak.dataset["test_count"]
+    weak.evaluation.test_accuracy = weak.training.epochs[-1].test_accuracy = 1 / classes + 4 * (0.3 / count ** 0.5)
+    weak.evaluation.per_class_accuracy = [1.0] + [0.0] * (classes - 1)  # one class for everything: '0' is 'easiest'
+    said = next(c for c in explain.chapters(weak) if c.title == "Evaluation").what
+    assert "easiest" not in said and "not clearly learned" in said
     rising = copy.deepcopy(base)
     rising.training.epochs[-1].test_loss = rising.training.epochs[0].test_loss + 0.5
     assert "over-fitting" in training(rising).mistakes and "lowest after epoch 1" in training(rising).mistakes

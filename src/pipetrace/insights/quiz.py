@@ -289,10 +289,10 @@ def _loss_drop(trace: Trace) -> Question | None:
     drop = (first - last) / first
     correct = f"{drop:.0%}"
     return Question(
-        text=f"By how much did the training loss fall from epoch 1 ({first:.3f}) to epoch {len(epochs)}?",
+        text=f"By how much did the training loss fall from epoch 1 ({number(first)}) to epoch {len(epochs)}?",
         options=_distinct(correct, [f"{drop / 2:.0%}", f"{min(drop * 1.5, 0.99):.0%}", f"{1 - drop:.0%}", f"{drop / 3:.0%}"]),
         answer=0,
-        explanation=f"{first:.3f} -> {last:.3f} is a fall of {correct}",
+        explanation=f"{number(first)} -> {number(last)} is a fall of {correct}",
         kind="measured",
         level="hard",
     )
@@ -400,7 +400,7 @@ def _softmax_pick(trace: Trace) -> Question | None:
     low = min(range(len(logits)), key=logits.__getitem__)
     return Question(
         text=(f"The output layer's scores (logits) for test image {trace.prediction.sample} ranged from "
-              f"{logits[low]:.2f} for '{names[low]}' to {logits[best]:.2f} for '{names[best]}'. "
+              f"{number(logits[low], 2)} for '{names[low]}' to {number(logits[best], 2)} for '{names[best]}'. "
               f"What probability did softmax give '{names[best]}'?"),
         options=_distinct(_pct(output.values[best]), [_pct(output.values[low]), _pct(1 / len(logits)), _pct(1 - output.values[best]), _pct(min(0.999, logits[best] / 10))]),
         answer=0,

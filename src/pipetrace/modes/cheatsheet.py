@@ -67,14 +67,14 @@ def sheet(trace: Trace, trace_file: str = "TRACE") -> dict[str, list[str]]:
     if hidden is not None and words is not None:
         above = (f"{hidden.details['fired']} of {hidden.details['units']} neurons fired" if words.zero_below else
                  f"{hidden.details['fired']} of {hidden.details['units']} outputs above 0")
-        z_range = (f", z from {hidden.details['pre_activation_min']:.2f} to {hidden.details['pre_activation_max']:.2f}"
+        z_range = (f", z from {number(hidden.details['pre_activation_min'], 2)} to {number(hidden.details['pre_activation_max'], 2)}"
                    if "pre_activation_min" in hidden.details else "")
         formulas.append(f"dense: z = x . W + b, then h = {words.formula} ({words.nice})   "
                         f"e.g. test image {p.sample}: {above}{z_range}")
     logits = p.output_layer.details.get("logits")
     if logits:
-        formulas.append(f"softmax: p_c = exp(z_c) / sum_k exp(z_k)   e.g. logits {min(logits):.2f}..{max(logits):.2f} -> "
-                        f"p('{names[p.predicted]}') = {p.confidence:.4f}")
+        formulas.append(f"softmax: p_c = exp(z_c) / sum_k exp(z_k)   e.g. logits {number(min(logits), 2)}..{number(max(logits), 2)} -> "
+                        f"p('{names[p.predicted]}') = {number(p.confidence, 4)}")
     true_p = p.output_layer.values[p.label] if p.output_layer.values else None
     if true_p is not None:
         clipped = min(max(true_p, EPSILON), 1 - EPSILON)

@@ -115,7 +115,7 @@ def chapters(trace: Trace) -> list[Chapter]:
                  if words.zero_below else
                  f": {hidden.details['fired']} of {hidden.details['units']} first-layer neurons gave {words.nice} outputs above 0")
     if logits:
-        what += f"; the output scores ranged from {min(logits):.2f} to {max(logits):.2f}"
+        what += f"; the output scores ranged from {number(min(logits), 2)} to {number(max(logits), 2)}"
     worst = max(ev.mistakes, key=lambda m: m.confidence) if ev.mistakes else None
     out.append(Chapter(
         "One prediction",
@@ -129,12 +129,15 @@ def chapters(trace: Trace) -> list[Chapter]:
     per = ev.per_class_accuracy
     noise = 100 * accuracy_noise(ev.test_accuracy, max(d["test_count"], 1))
     hard, easy = min(range(len(per)), key=per.__getitem__), max(range(len(per)), key=per.__getitem__)
+    learned = clearly_learned(ev.test_accuracy, len(per), d["test_count"])  # the bar key_insights sets for praise
     out.append(Chapter(
         "Evaluation",
         f"{percent(ev.test_accuracy)} of {d['test_count']:,} test images right (chance: {percent(chance(trace))})"
         + (f"; '{names[hard]}' was hardest ({percent(per[hard])}), '{names[easy]}' easiest ({percent(per[easy])})."
-           if _clearly_above_chance(trace) and per[hard] != per[easy] else
+           if learned and per[hard] != per[easy] else
            "; no class stands out: the network is not clearly better than guessing." if not _clearly_above_chance(trace)
+           else "; the network has not clearly learned yet (less than half-way from chance to 100%), so which classes "
+                "it gets right says more about its bias than about the classes." if not learned
            else "."),
         "One accuracy hides which classes fail; the confusion matrix shows what is mistaken for what.",
         "A table of true class against predicted class: the diagonal is right, everything else a kind of mistake.",

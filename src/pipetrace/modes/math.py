@@ -96,8 +96,8 @@ def math_lines(m: Arithmetic, trace: Trace) -> dict[str, list[str]]:
         f"1. subtract the largest logit ({m.shift:.4f}) so exp never overflows (the result is the same)",
         "2. exp of each:  " + ", ".join(f"{names[c]}: {v:.4g}" for c, v in enumerate(m.exps)),
         f"3. add them up: {m.total:.6g}",
-        "4. divide each by the sum: " + ", ".join(f"{names[c]}: {p:.4f}" for c, p in enumerate(m.probabilities)),
-        f"   they sum to {sum(m.probabilities):.6f}; the largest is '{names[m.predicted]}' ({m.probabilities[m.predicted]:.4f}): "
+        "4. divide each by the sum: " + ", ".join(f"{names[c]}: {number(p, 4)}" for c, p in enumerate(m.probabilities)),
+        f"   they sum to {sum(m.probabilities):.6f}; the largest is '{names[m.predicted]}' ({number(m.probabilities[m.predicted], 4)}): "
         + ("right" if m.predicted == m.label else f"wrong, the image is a '{names[m.label]}'"),
     ]
     loss = loss_lines(m.probabilities[m.label], names[m.label], m.loss)
