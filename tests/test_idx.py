@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import zlib
 
 import numpy as np
 import pytest
@@ -95,3 +96,21 @@ def test_mutated_valid_files_give_an_array_or_a_data_error(data):
     except DataError:
         return
     assert array.ndim == 3
+
+
+def test_gzip_is_undone_in_bounded_reads_across_members_with_its_checksum_checked():
+    import gzip as _gzip
+
+    from pipetrace.data.idx import Gunzipped
+
+    first, second = bytes(range(256)) * 40, b"the second member"
+    stream = Gunzipped(_gzip.compress(first) + _gzip.compress(second))
+    assert stream.read(10) == first[:10]
+    assert stream.read(len(first) - 10 + len(second)) == first[10:] + second
+    assert stream.read(1) == b""
+    damaged = bytearray(_gzip.compress(first))
+    damaged[-6] ^= 0xFF  # the CRC of the member
+    with pytest.raises(zlib.error):
+        Gunzipped(bytes(damaged)).read(len(first) + 1)
+    with pytest.raises(EOFError):
+        Gunzipped(_gzip.compress(first)[:-12]).read(len(first) + 1)
