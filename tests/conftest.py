@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,3 +35,36 @@ def pipetrace_cli(*args: str, env: dict | None = None, timeout: float = 600) -> 
         [sys.executable, "-m", "pipetrace", *args],
         capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
     )
+
+
+@contextlib.contextmanager
+def dask_scheduler_and_worker(folder: Path, guard_seconds: float = 120):
+    """A real `dask scheduler` and one `dask worker`, as processes on loopback; yields the scheduler's address.
+
+    The scheduler writes its address to a file once it listens (waited for, with a guard, not a sleep);
+    both are ended afterwards. Each test checks for itself that a cluster it did not start is left running.
+    """
+    scheduler_file = folder / "scheduler.json"
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=folder)
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)
+    worker = None
+    try:
+        deadline = time.monotonic() + guard_seconds
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            assert time.monotonic() < deadline and scheduler.poll() is None, "the scheduler did not start"
+            time.sleep(0.05)
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                   "--no-dashboard", "--host", "127.0.0.1"], **quiet)
+        yield address
+        assert scheduler.poll() is None, "the scheduler ended while in use"
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()

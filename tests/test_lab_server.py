@@ -22,7 +22,7 @@ from pipetrace.lab.runner import Runner  # noqa: E402
 from pipetrace.lab.worker import KILLED  # noqa: E402
 from pipetrace.trace.reading import read_trace  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, dask_scheduler_and_worker  # noqa: E402
 
 TINY = {"limit": 600, "epochs": 1, "batch_size": 32}
 LONG = {"limit": 600, "epochs": 500, "batch_size": 16}  # never finishes: stopped or killed in the tests
@@ -152,21 +152,7 @@ def test_pipetrace_lab_serves_over_http_trains_and_stops_cleanly_on_ctrl_c(tmp_p
 
 def test_runs_go_to_an_existing_scheduler_and_worker_with_cluster(tmp_path):
     """`--cluster ADDRESS`: a real `dask scheduler` and `dask worker`, started as processes on loopback."""
-    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-    scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
-    scheduler = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                  "--scheduler-file", str(scheduler_file)], **quiet)
-    worker = None
-    try:
-        deadline = time.monotonic() + GUARD_SECONDS
-        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
-            assert time.monotonic() < deadline and scheduler.poll() is None, "the scheduler did not start"
-            time.sleep(0.05)
-        address = json.loads(scheduler_file.read_text())["address"]
-        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-                                   "--no-dashboard", "--host", "127.0.0.1"], **quiet)
+    with dask_scheduler_and_worker(tmp_path, GUARD_SECONDS) as address:  # it also checks the scheduler still runs
         lab = Runner(tmp_path / "runs", address=address)
         try:
             lab.client.wait_for_workers(1, timeout=GUARD_SECONDS)
@@ -175,16 +161,7 @@ def test_runs_go_to_an_existing_scheduler_and_worker_with_cluster(tmp_path):
             assert read_trace(run.folder / "trace.json").status == "completed"
             assert run.events.events[1].data["worker"] in lab.client.scheduler_info()["workers"]
         finally:
-            lab.close(timeout=30)
-        assert scheduler.poll() is None  # the lab leaves a cluster it did not start running
-    finally:
-        for process in (worker, scheduler):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            lab.close(timeout=30)  # the lab leaves a cluster it did not start running
 
 
 @pytest.mark.parametrize("args, words", [

@@ -134,27 +134,10 @@ def test_a_bad_cluster_address_is_one_line(tmp_path, small_run):
 def test_variants_go_to_an_existing_scheduler_with_cluster(tmp_path, small_run):
     """`--cluster ADDRESS`: a real `dask scheduler` and one `dask worker`, processes on loopback; both variants
     train there and are saved where the command asked, and the scheduler is left running."""
-    import json
-    import os
-    import subprocess
-    import sys
-    import time
+    from conftest import dask_scheduler_and_worker
 
     _, folder = small_run
-    scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)
-    worker = None
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
-            assert time.monotonic() < deadline and scheduler.poll() is None, "the scheduler did not start"
-            time.sleep(0.05)
-        address = json.loads(scheduler_file.read_text())["address"]
-        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-                                   "--no-dashboard", "--host", "127.0.0.1"], **quiet)
+    with dask_scheduler_and_worker(tmp_path) as address:  # it also checks the scheduler still runs at the end
         result = pipetrace_cli("learn", "experiment", str(folder), "--vary", "hidden=8,16", "--limit", "600",
                                "--out", str(tmp_path / "exp"), "--cluster", address)
         assert result.returncode == 0, result.stderr
@@ -162,12 +145,3 @@ def test_variants_go_to_an_existing_scheduler_with_cluster(tmp_path, small_run):
         for name, units in (("hidden=8", [8]), ("hidden=16", [16])):
             trace = Trace.load(tmp_path / "exp" / name / "trace.json")
             assert trace.settings.hidden == units and trace.evaluation.validation_count == 60
-        assert scheduler.poll() is None  # a cluster the command did not start is left running
-    finally:
-        for process in (worker, scheduler):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
