@@ -99,3 +99,16 @@ def test_trace_callback_records_the_batch_size_fit_used(digits_model):
     told = pipetrace.TraceCallback(batch_size=8)
     model.fit(unknown, epochs=1, callbacks=[told], verbose=0)
     assert told.training.batch_size == 8 and told.training.steps_per_epoch == 45
+
+
+def test_data_given_for_a_dataset_named_in_the_settings_keeps_the_settings_name():
+    """The lab passes its warm copy of MNIST with settings that say "mnist": the trace says "mnist", as the CLI's."""
+    import pipetrace
+    from pipetrace.data import load_dataset
+
+    data = load_dataset("mnist")
+    assert data.name != "mnist"  # the display name ("MNIST"): the case this is about
+    trace = pipetrace.run(pipetrace.Settings(dataset="mnist", limit=600, epochs=1), data=data, verbose=0)
+    assert trace.settings.dataset == "mnist"
+    other = pipetrace.run(limit=600, epochs=1, data=data, verbose=0, dataset="digits")
+    assert other.settings.dataset == data.name  # data that is not the dataset named: its own name is recorded

@@ -62,7 +62,8 @@ def run(settings: Settings | None = None, *, model=None, data: Dataset | None = 
         given_model, overrides["model"] = model, f"{model.name} (a Keras model given in Python)"
     elif model is not None:
         overrides["model"] = str(model)
-    if data is not None:
+    asked = str(overrides.get("dataset", settings.dataset if settings is not None else "")).strip().lower()
+    if data is not None and asked != data.name.strip().lower():  # a dataset asked for by name keeps that name
         overrides["dataset"] = data.name
     settings = check_settings(dataclasses.replace(settings or Settings(), **overrides))
     from pipetrace.views.progress import run_observer
