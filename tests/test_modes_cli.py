@@ -82,6 +82,17 @@ def test_cheatsheet_markdown_holds_this_runs_numbers(small_run, tmp_path):
     assert f"{percent(trace.evaluation.test_accuracy)} of {trace.dataset['test_count']:,} right" in text
 
 
+
+def test_cheatsheet_markdown_replaces_a_planted_link_instead_of_writing_through_it(small_run, tmp_path):
+    _, folder = small_run
+    victim = tmp_path / "bashrc"
+    victim.write_text("untouched\n")
+    (tmp_path / "sheet.md").symlink_to(victim)
+    result = pipetrace_cli("learn", "cheatsheet", str(folder), "--markdown", str(tmp_path / "sheet.md"))
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "untouched\n"
+    assert not (tmp_path / "sheet.md").is_symlink() and (tmp_path / "sheet.md").read_text().startswith("# pipetrace cheatsheet")
+
 def test_explain_illustrates_claims_with_the_run(small_run):
     trace, folder = small_run
     result = pipetrace_cli("learn", "explain", str(folder))

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipetrace.errors import SettingsError
+from pipetrace.files import write_atomic
 from pipetrace.insights import glossary
 from pipetrace.modes import cheatsheet, compare, explain, math, walk
 from pipetrace.modes.answers import ENTER, Answers
@@ -353,7 +354,7 @@ def print_cheatsheet(args, console) -> int:
     if args.markdown:
         target = Path(args.markdown)
         try:
-            target.write_text(cheatsheet.markdown(trace, str(path)), encoding="utf-8")
+            write_atomic(target, cheatsheet.markdown(trace, str(path)).encode("utf-8"))  # never through a planted link
         except OSError as error:
             raise SettingsError(f"--markdown {target}: cannot write there ({error.strerror})") from error
         console.print(f"\nWrote {visible(target)}", markup=False, emoji=False)
