@@ -14,6 +14,7 @@ Keras backends can run it.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from pipetrace.errors import SettingsError
@@ -31,25 +32,38 @@ def wants_images(settings: Settings) -> bool:
 
 
 def build_network(settings: Settings, input_shape: tuple[int, ...], classes: int):
-    """An uncompiled Keras model for these settings and this data."""
+    """An uncompiled Keras model for these settings and this data.
+
+    Every random part (each kernel's initializer, each Dropout) is given its seed, drawn from a
+    generator of the network's own seeded with `settings.seed`: the same seeds, in the same order,
+    that Keras draws from Python's shared `random` right after `keras.utils.set_random_seed(seed)`
+    (so a script doing just that builds the same network), but out of reach of any other thread
+    drawing from the shared one meanwhile (a Dask worker's comm does, while a run starts).
+    """
     import keras
     from keras import layers
 
+    draws = random.Random(settings.seed)
+
+    def seed() -> int:
+        return draws.randint(1, int(1e9))  # as keras.random.make_default_seed() draws it
+
+    def kernel():
+        return keras.initializers.GlorotUniform(seed=seed())
+
     stack: list = [keras.Input(shape=input_shape, name="pixels" if len(input_shape) == 1 else "image")]
     if settings.conv:
-        stack += [
-            layers.Conv2D(16, 3, padding="same", activation=settings.activation, name="conv_1"),
-            layers.MaxPooling2D(2, name="pool_1"),
-            layers.Conv2D(32, 3, padding="same", activation=settings.activation, name="conv_2"),
-            layers.MaxPooling2D(2, name="pool_2"),
-            layers.Flatten(name="flatten"),
-        ]
+        stack += [layers.Conv2D(16, 3, padding="same", activation=settings.activation, kernel_initializer=kernel(), name="conv_1")]
+        stack += [layers.MaxPooling2D(2, name="pool_1")]
+        stack += [layers.Conv2D(32, 3, padding="same", activation=settings.activation, kernel_initializer=kernel(), name="conv_2")]
+        stack += [layers.MaxPooling2D(2, name="pool_2"), layers.Flatten(name="flatten")]
     many = len(settings.hidden) > 1
     for i, units in enumerate(settings.hidden, start=1):
-        stack.append(layers.Dense(units, activation=settings.activation, name=f"hidden_{i}" if many else "hidden"))
+        stack.append(layers.Dense(units, activation=settings.activation, kernel_initializer=kernel(),
+                                  name=f"hidden_{i}" if many else "hidden"))
         if settings.dropout:
-            stack.append(layers.Dropout(settings.dropout, name=f"dropout_{i}" if many else "dropout"))
-    stack.append(layers.Dense(classes, activation="softmax", name="output"))
+            stack.append(layers.Dropout(settings.dropout, seed=seed(), name=f"dropout_{i}" if many else "dropout"))
+    stack.append(layers.Dense(classes, activation="softmax", kernel_initializer=kernel(), name="output"))
     name = "small_cnn" if settings.conv else "first_network"
     return keras.Sequential(stack, name=name)
 
