@@ -33,52 +33,62 @@ def test_a_learning_rate_that_blows_up_stops_training_with_a_plain_explanation(t
     assert "NaN or infinite in epoch 1" in report and "</html>" in report
 
 
-def start_run(out, epochs="400"):
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+def start_run(out, point="epoch 3 batch 12"):
+    """A long `pipetrace run` (400 epochs) that pauses at `point` (PIPETRACE_TEST_PAUSE_AT): returned once it says so.
+
+    With --limit 3000 an epoch is 12 batches, so "epoch 3 batch 12" is the last batch of epoch 3,
+    before that epoch is recorded: two epochs are finished, whatever the machine's speed.
+    Its stdout goes to a file beside `out` (a pipe nobody reads meanwhile could fill and stall it).
+    """
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "PIPETRACE_TEST_PAUSE_AT": point}
+    stdout = open(out.parent / f"{out.name}.stdout", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipetrace", "run", "--limit", "3000", "--epochs", epochs, "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        [sys.executable, "-m", "pipetrace", "run", "--limit", "3000", "--epochs", "400", "--out", str(out)],
+        stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
-    for line in process.stdout:  # the stages print before training starts
-        if "4 Train/Test split" in line:
-            break
-    return process
+    process.printed = stdout
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if line.strip() == f"pipetrace-test: paused at {point}":
+            return process
+    process.wait(timeout=60)
+    raise AssertionError(f"the run ended (status {process.returncode}) without pausing at {point!r}: {''.join(seen)}")
 
 
-def wait_for_training(process):
-    """Training starts once Keras is imported (a few seconds); then give it a few epochs."""
-    time.sleep(8)
-    assert process.poll() is None, "the run ended before it could be interrupted"
+def finish(process) -> tuple[str, str]:
+    """The run's stdout and stderr once it has ended."""
+    _, stderr = process.communicate(timeout=120)
+    process.printed.seek(0)
+    return process.printed.read(), stderr
 
 
 def test_ctrl_c_keeps_the_finished_epochs(tmp_path):
     out = tmp_path / "interrupted"
     process = start_run(out)
-    wait_for_training(process)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = finish(process)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     trace = Trace.load(out / "trace.json")
     assert trace.status == "interrupted"
-    assert 1 <= len(trace.training.epochs) < 400
-    assert trace.insights[0].text.startswith(f"Training was interrupted after {len(trace.training.epochs)} of 400 epochs")
+    assert [e.epoch for e in trace.training.epochs] == [1, 2]
+    assert trace.insights[0].text.startswith("Training was interrupted after 2 of 400 epochs")
     assert (out / "model.keras").is_file()
     assert "interrupted" in (out / "report.html").read_text()
     assert "Interrupted" in stdout and "Run interrupted" in stdout
 
 
 def test_a_second_ctrl_c_exits_at_once_without_half_written_files(tmp_path):
+    """The second Ctrl-C, right after the first, ends the process with 130 (saved whole, or nothing saved)."""
     out = tmp_path / "twice"
     process = start_run(out)
-    wait_for_training(process)
     process.send_signal(signal.SIGINT)
     time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    started = time.monotonic()
-    process.communicate(timeout=60)
-    assert time.monotonic() - started < 10
+    _, stderr = finish(process)
     assert process.returncode == 130
+    assert "Traceback" not in stderr
     for name in ("trace.json",):
         if (out / name).exists():  # written whole or not at all
             json.loads((out / name).read_text())
