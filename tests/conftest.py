@@ -37,6 +37,24 @@ def pipetrace_cli(*args: str, env: dict | None = None, timeout: float = 600) -> 
     )
 
 
+def start_paused(point: str, *args: str, stdout=subprocess.DEVNULL) -> subprocess.Popen:
+    """A `pipetrace run ARGS` that stops at the pause point `point` (PIPETRACE_TEST_PAUSE_AT), returned once it says so.
+
+    Tests interrupt it there: an exact moment, whatever the machine's speed. Its stderr is read up
+    to the pause marker; its stdout goes to `stdout` (a pipe nobody reads meanwhile could fill and stall it).
+    """
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "PIPETRACE_TEST_PAUSE_AT": point}
+    process = subprocess.Popen([sys.executable, "-m", "pipetrace", "run", *args],
+                               stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if line.strip() == f"pipetrace-test: paused at {point}":
+            return process
+    process.wait(timeout=60)
+    raise AssertionError(f"the run ended (status {process.returncode}) without pausing at {point!r}: {''.join(seen)}")
+
+
 @contextlib.contextmanager
 def dask_scheduler_and_worker(folder: Path, guard_seconds: float = 120):
     """A real `dask scheduler` and one `dask worker`, as processes on loopback; yields the scheduler's address.

@@ -1,13 +1,10 @@
 """Training that diverges or is interrupted: a clear record, a rendered trace, nothing lost."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
-from conftest import ROOT, pipetrace_cli
+from conftest import pipetrace_cli, start_paused
 
 from pipetrace import Trace
 
@@ -34,26 +31,15 @@ def test_a_learning_rate_that_blows_up_stops_training_with_a_plain_explanation(t
 
 
 def start_run(out, point="epoch 3 batch 12"):
-    """A long `pipetrace run` (400 epochs) that pauses at `point` (PIPETRACE_TEST_PAUSE_AT): returned once it says so.
+    """A long `pipetrace run` (400 epochs) paused at `point`; its stdout kept in a file beside `out`.
 
     With --limit 3000 an epoch is 12 batches, so "epoch 3 batch 12" is the last batch of epoch 3,
     before that epoch is recorded: two epochs are finished, whatever the machine's speed.
-    Its stdout goes to a file beside `out` (a pipe nobody reads meanwhile could fill and stall it).
     """
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "PIPETRACE_TEST_PAUSE_AT": point}
-    stdout = open(out.parent / f"{out.name}.stdout", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipetrace", "run", "--limit", "3000", "--epochs", "400", "--out", str(out)],
-        stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-    )
-    process.printed = stdout
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if line.strip() == f"pipetrace-test: paused at {point}":
-            return process
-    process.wait(timeout=60)
-    raise AssertionError(f"the run ended (status {process.returncode}) without pausing at {point!r}: {''.join(seen)}")
+    printed = open(out.parent / f"{out.name}.stdout", "w+")
+    process = start_paused(point, "--limit", "3000", "--epochs", "400", "--out", str(out), stdout=printed)
+    process.printed = printed
+    return process
 
 
 def finish(process) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, pipetrace_cli
+from conftest import start_paused as start_paused_run
 
 from pipetrace import Trace
 from pipetrace.files import LOCK_NAME, TEMP_PREFIX, claimed_folder, write_atomic
@@ -143,17 +144,8 @@ def saved_weights(path: Path) -> list[np.ndarray]:
 # ---- interrupts at exact moments ------------------------------------------------------------
 
 def start_paused(out: Path, point: str, *args: str) -> subprocess.Popen:
-    """A `pipetrace run` that stops at `point` (returned once it says it has)."""
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "PIPETRACE_TEST_PAUSE_AT": point}
-    process = subprocess.Popen([sys.executable, "-m", "pipetrace", "run", *args, "--out", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if line.strip() == f"pipetrace-test: paused at {point}":
-            return process
-    process.wait(timeout=60)
-    raise AssertionError(f"the run ended (status {process.returncode}) without pausing at {point!r}: {''.join(seen)}")
+    """A `pipetrace run ARGS --out OUT` that stops at `point` (returned once it says it has)."""
+    return start_paused_run(point, *args, "--out", str(out))
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str]:
