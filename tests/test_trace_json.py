@@ -17,6 +17,21 @@ def test_json_round_trip_is_exact(small_run, tmp_path):
     assert json.loads(path.read_text())["schema_version"] == 1
 
 
+def test_a_trace_saved_before_momentum_existed_loads_with_momentum_0(small_run, tmp_path):
+    """Traces written before Settings.momentum and Network.momentum lack both keys: they read as 0.0."""
+    trace, _ = small_run
+    data = json.loads(trace.to_json())
+    del data["settings"]["momentum"], data["network"]["momentum"]
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(data))
+    older = Trace.load(path)
+    assert older.settings.momentum == 0.0 and older.network.momentum == 0.0
+    assert older == trace  # nothing else changed
+    for mode in ("math", "cheatsheet", "explain", "code"):
+        done = pipetrace_cli("learn", mode, str(path), *(["-o", "-"] if mode == "code" else []))
+        assert done.returncode == 0 and "momentum" not in done.stdout, (mode, done.stderr)
+
+
 def test_saved_run_has_trace_and_model(small_run):
     _, folder = small_run
     assert (folder / "trace.json").is_file() and (folder / "model.keras").is_file()

@@ -36,6 +36,11 @@ def check_settings(settings: Settings) -> Settings:
         raise SettingsError(f"--activation must be one of {', '.join(ACTIVATIONS)} (got {settings.activation!r})")
     if settings.optimizer not in OPTIMIZERS:
         raise SettingsError(f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {settings.optimizer!r})")
+    momentum = settings.momentum
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+        raise SettingsError(f"--momentum must be a fraction from 0 up to (not including) 1, such as 0.9 (got {momentum!r})")
+    if momentum and settings.optimizer != "sgd":  # SGD's momentum only (Keras' RMSprop has one too, in another update)
+        raise SettingsError(f"--momentum {momentum:g} applies to --optimizer sgd only (this run uses {settings.optimizer})")
     dropout = settings.dropout
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise SettingsError(f"--dropout must be a fraction from 0 up to (not including) 1, such as 0.2 (got {dropout!r})")

@@ -5,7 +5,7 @@ so a view may index one by another: class names count the network's outputs, the
 matrix is square of that count, probabilities number the classes, images have the dataset's
 shape and pixels in its range, indices fall inside the test set, epochs are numbered in
 order, packed weights hold exactly the bytes their shape needs and chain layer to layer,
-the stages come in the order the views read them.
+the stages come in the order the views read them, momentum belongs to SGD.
 
 >>> check_consistency(Trace.load("runs/example/trace.json"))   # doctest: +SKIP
 """
@@ -44,6 +44,8 @@ def check_consistency(trace: Trace) -> None:
         _require(status in STATUSES, field, f"{status!r} is not one of {', '.join(STATUSES)}")
     _require(trace.settings.sample < dataset["test_count"], "settings.sample",
              f"{trace.settings.sample} is outside the {dataset['test_count']} test images")
+    _require(not trace.settings.momentum or trace.settings.optimizer == "sgd", "settings.momentum",
+             f"{trace.settings.momentum:g} is for optimizer sgd, not {trace.settings.optimizer!r}")
     _stages(trace, classes, images)
     _network(trace, classes)
     _training(trace)
@@ -129,6 +131,8 @@ def _network(trace: Trace, classes: int) -> None:
     _require(len(layers) >= 1, "network.layers", "a network has at least one layer")
     _require(layers[-1].units == classes, f"network.layers[{len(layers) - 1}].units",
              f"the output layer has {layers[-1].units} units for {classes} classes")
+    _require(not trace.network.momentum or trace.network.optimizer == "SGD", "network.momentum",
+             f"{trace.network.momentum:g} is SGD's momentum; this network trained with {trace.network.optimizer!r}")
 
 
 def _training(trace: Trace) -> None:

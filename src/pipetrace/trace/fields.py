@@ -39,6 +39,7 @@ Seconds = Annotated[float, Bounds(minimum=0, maximum=1e9)]
 Pixel = Annotated[int, Bounds(minimum=0, maximum=65_535)]
 Side = Annotated[int, Bounds(minimum=1, maximum=MAX_SIDE)]
 Number = float  # any finite number (the reader refuses NaN and infinities)
+Momentum = Annotated[float, Bounds(minimum=0, exclusiveMaximum=1)]  # SGD's share of the previous step kept (0: plain SGD)
 
 # ---- lists ---------------------------------------------------------------------------------
 Shape = Annotated[list[Annotated[int, Bounds(minimum=-1, maximum=MAX_WHOLE)]], Bounds(maxItems=8)]  # -1: unknown

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pipetrace.trace.fields import (
-    Base64, Count, DatasetInfo, Fraction, Image, LayerConfig, LayerDetails, Loss, Number, Options, Seconds, Shape,
-    StageDetails, Values,
+    Base64, Count, DatasetInfo, Fraction, Image, LayerConfig, LayerDetails, Loss, Momentum, Number, Options, Seconds,
+    Shape, StageDetails, Values,
 )
 
 SCHEMA_VERSION = 1
@@ -38,6 +38,7 @@ class Settings:
     activation: str = "relu"
     dropout: float = 0.0  # a Dropout layer after each hidden layer when above 0
     optimizer: str = "adam"
+    momentum: Momentum = 0.0  # SGD only: the share of the previous step kept in each step (older traces: 0.0)
     conv: bool = False  # a small convolutional network instead of the dense one
     model: str | None = None  # a .keras file to trace instead of the built-in network
     dataset: str = "mnist"  # mnist, digits, a .npz file or a folder of class folders
@@ -124,6 +125,12 @@ class Network:
     learning_rate: float
     schedule: str
     loss: str
+    momentum: Momentum = 0.0  # read off the optimizer that trained (SGD's; 0.0 for the others and in older traces)
+
+    @property
+    def optimizer_label(self) -> str:
+        """The optimizer as the texts name it: 'Adam', 'SGD', 'SGD with momentum 0.9'."""
+        return f"{self.optimizer} with momentum {self.momentum:g}" if self.momentum else self.optimizer
 
     @property
     def total_params(self) -> int:
