@@ -6,7 +6,7 @@ import pytest
 
 from pipetrace.numbers import axis_label, number, percent, probability
 from pipetrace.training.observations import (
-    TYPICAL_RATES, above_chance, clearly_learned, describe_start, gap_noise, observe, rate_advice,
+    TYPICAL_RATES, above_chance, clearly_learned, describe_start, gap_noise, observe, rate_advice, typical_rates,
 )
 
 START = dict(loss=2.36, accuracy=0.09, test_loss=2.35, test_accuracy=0.10)  # an untrained 10-class network
@@ -126,6 +126,27 @@ def test_rate_advice_moves_only_the_right_way_and_stays_typical():
                     assert rate < current if direction == "lower" else rate > current
     assert rate_advice("adam", 1e-4, "lower") == ""  # already at the bottom of Adam's range: no number to give
     assert rate_advice("someoptimizer", 1.0, "lower") == ""
+
+
+def test_sgd_with_momentum_gets_plain_sgds_rates_scaled_by_1_minus_momentum_and_its_own_name():
+    """Momentum m makes steps up to 1 / (1 - m) times larger, so its typical rates are (1 - m) times plain SGD's."""
+    plain_low, plain_high, _ = TYPICAL_RATES["sgd"]
+    for momentum in (0.5, 0.9, 0.99):
+        low, high, first = typical_rates("sgd", momentum)
+        assert low == pytest.approx(plain_low * (1 - momentum)) and high == pytest.approx(plain_high * (1 - momentum))
+        assert low <= first <= high
+    assert typical_rates("sgd", 0.0) == TYPICAL_RATES["sgd"] and typical_rates("adam", 0.9) == TYPICAL_RATES["adam"]
+    rising = epochs((0.4, 0.88, 0.4, 0.88), (0.9, 0.7, 0.95, 0.69))
+    texts = observe(rising, 10, 2.0, optimizer="sgd", start=START, momentum=0.9)
+    assert "typical for SGD with momentum 0.9 (0.001 to 0.01)" in texts[1] and suggested_rates(texts[1]) == [0.01]
+    plain = observe(rising, 10, 2.0, optimizer="sgd", start=START)
+    assert "typical for SGD (0.01 to 0.1)" in plain[1] and "momentum" not in plain[1]
+    (slow,) = observe(epochs((2.35, 0.11, 2.34, 0.11)), 10, 1e-4, optimizer="sgd", start=START, momentum=0.9)
+    assert "too low" in slow and suggested_rates(slow) == [0.01]  # 1e-4 is below momentum's 0.001
+    for current in (1e-7, 1e-4, 0.005, 0.05, 1.0):
+        for direction in ("lower", "higher"):
+            for rate in suggested_rates(rate_advice("sgd", current, direction, 0.9)):
+                assert 0.001 <= rate <= 0.01 and (rate < current if direction == "lower" else rate > current)
 
 
 def test_chance_noise_and_the_bar_for_praise():

@@ -41,7 +41,8 @@ def _stopped(trace: Trace) -> Insight | None:
     t = trace.training
     if t.status == "diverged":
         lr = trace.settings.learning_rate
-        advice = rate_advice(_optimizer(trace), lr, "lower") or "a smaller learning rate keeps the steps stable"
+        advice = (rate_advice(_optimizer(trace), lr, "lower", trace.network.momentum)
+                  or "a smaller learning rate keeps the steps stable")
         if t.restored_epoch == 0:
             kept = ("the untrained starting weights were put back, so the prediction trace, the test results and "
                     "model.keras show an untrained network whose answers are guesses")
@@ -76,12 +77,12 @@ def _learning(trace: Trace) -> Insight | None:
     if last is first:
         return None
     test_accuracy = trace.evaluation.test_accuracy
-    lr, optimizer = trace.settings.learning_rate, _optimizer(trace)
+    lr, optimizer, momentum = trace.settings.learning_rate, _optimizer(trace), trace.network.momentum
     where = "the untrained start" if first.epoch == 0 else f"epoch {first.epoch}"
     figures = {"first_loss": first.loss, "last_loss": last.loss, "test_accuracy": test_accuracy,
                "chance": chance(classes), "learning_rate": lr}
     if last.loss > first.loss * (1 + RISE):
-        advice = rate_advice(optimizer, lr, "lower")
+        advice = rate_advice(optimizer, lr, "lower", momentum)
         return Insight(
             f"The training loss rose from {number(first.loss)} at {where} to {number(last.loss)} after epoch "
             f"{last.epoch}: learning rate {rate(lr)} is too high, the steps overshoot" + (f"; {advice}" if advice else ""),
@@ -91,9 +92,9 @@ def _learning(trace: Trace) -> Insight | None:
         text = (f"The loss barely moved from the untrained start ({number(first.loss)} -> {number(last.loss)} after "
                 f"epoch {last.epoch}) and test accuracy is {percent(test_accuracy)} against {percent(chance(classes))} "
                 f"for guessing")
-        typical = typical_rates(optimizer)
+        typical = typical_rates(optimizer, momentum)
         if typical is not None and lr < typical[0]:
-            text += f": learning rate {rate(lr)} is too low, each step is tiny; " + rate_advice(optimizer, lr, "higher")
+            text += f": learning rate {rate(lr)} is too low, each step is tiny; " + rate_advice(optimizer, lr, "higher", momentum)
         return Insight(text, figures)
     if not above_chance(test_accuracy, classes, _test_count(trace)):
         return Insight(

@@ -181,7 +181,8 @@ def _training_chapter(trace: Trace) -> Chapter:
     tests = [e.test_loss for e in t.epochs]
     classes = len(trace.dataset["class_names"])
     start = t.start.loss if getattr(t, "start", None) is not None and t.start.loss is not None else untrained_loss(classes)
-    lower = rate_advice(trace.settings.optimizer if not trace.settings.model else None, net.learning_rate, "lower")
+    lower = rate_advice(trace.settings.optimizer if not trace.settings.model else None, net.learning_rate, "lower",
+                        net.momentum)
     if last.loss is None or t.status == "diverged":
         mistake = ("Trusting numbers after the loss stopped being a number: training diverged, the sign of steps far "
                    f"too large for learning rate {net.learning_rate:g}" + (f"; {lower}." if lower else "."))

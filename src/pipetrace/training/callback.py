@@ -27,6 +27,7 @@ import time
 import keras
 
 from pipetrace.trace import Epoch, Training
+from pipetrace.training.network import optimizer_momentum
 from pipetrace.training.observations import observe
 
 ACCURACY_NAMES = ("accuracy", "sparse_categorical_accuracy", "acc", "categorical_accuracy")
@@ -90,7 +91,8 @@ class TraceCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         classes = int(self.model.outputs[0].shape[-1]) if getattr(self.model, "outputs", None) else 2
         optimizer = type(getattr(self.model, "optimizer", None)).__name__.lower()  # for a typical rate in advice
-        observations = observe(self.epochs, classes, _learning_rate(self.model), optimizer=optimizer)
+        observations = observe(self.epochs, classes, _learning_rate(self.model), optimizer=optimizer,
+                               momentum=optimizer_momentum(self.model))
         status = "diverged" if self.diverged_at is not None else "completed"
         if self.params.get("epochs") and len(self.epochs) < self.params["epochs"] and status == "completed":
             status = "stopped early"

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from pipetrace.trace import Epoch, Settings, Training
+from pipetrace.training.network import optimizer_momentum
 from pipetrace.training.observations import observe
 from pipetrace.training.backend import (  # noqa: F401  (import_keras_in_background: the pipeline's)
     KERAS_EXTRAS_NOT_USED, import_keras, import_keras_in_background,
@@ -48,6 +49,7 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
     loop = TrainingLoop(model, settings.batch_size, settings.seed)
     x_measured, y_measured = _measured_subset(x_train, y_train, settings.seed)
     optimizer = _optimizer_name(model, settings)
+    momentum = optimizer_momentum(model)  # SGD's: its typical learning rates are smaller
     records: list[dict] = []
     status = "completed"
     restored_epoch = None
@@ -84,14 +86,14 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
                 status = "diverged"
                 restored_epoch = epoch - 1
             if on_epoch:
-                on_epoch(_epoch(records[-1], _observe(records, start, classes, settings, optimizer, restored_epoch, len(x_test))[-1]))
+                on_epoch(_epoch(records[-1], _observe(records, start, classes, settings, optimizer, momentum, restored_epoch, len(x_test))[-1]))
             if not result.finite:
                 break
     except KeyboardInterrupt:
         status = "interrupted"
         if unrecorded is not None and len(records) < epoch:  # stopped mid-epoch: the model must match its trace
             model.set_weights(unrecorded)
-    observations = _observe(records, start, classes, settings, optimizer, restored_epoch, len(x_test))
+    observations = _observe(records, start, classes, settings, optimizer, momentum, restored_epoch, len(x_test))
     return Training(
         epochs_planned=settings.epochs,
         batch_size=settings.batch_size,
@@ -131,10 +133,10 @@ def _start(loop, x_measured, y_measured, x_test, y_test, classes: int) -> Epoch:
 
 
 def _observe(records: list[dict], start: Epoch | None, classes: int, settings: Settings, optimizer: str,
-             restored_epoch: int | None, test_count: int) -> list[str]:
+             momentum: float, restored_epoch: int | None, test_count: int) -> list[str]:
     return observe(records, classes, settings.learning_rate, optimizer=optimizer,
                    start=_as_record(start) if start is not None else None, restored_epoch=restored_epoch,
-                   test_count=test_count, comparable=start is not None)
+                   test_count=test_count, comparable=start is not None, momentum=momentum)
 
 
 def _as_record(epoch: Epoch) -> dict:

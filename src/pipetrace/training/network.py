@@ -2,9 +2,9 @@
 
 The default is the first neural network of the seed page, Dense(128, ReLU) -> Dense(10,
 softmax) on the 784-value rows made by the Flatten stage. Options change it: several hidden
-layers, another activation, dropout, another optimizer, or a small convolutional network
-that reads whole images. Only Keras APIs are used here (no TensorFlow calls), so other
-Keras backends can run it.
+layers, another activation, dropout, another optimizer (SGD with or without momentum), or a
+small convolutional network that reads whole images. Only Keras APIs are used here (no
+TensorFlow calls), so other Keras backends can run it.
 
 >>> from pipetrace.trace import Settings
 >>> model = build_network(Settings(), input_shape=(784,), classes=10)   # doctest: +SKIP
@@ -111,14 +111,16 @@ def compile_network(model, settings: Settings, total_steps: int, steps_per_execu
     """Compile with the chosen optimizer, learning-rate schedule and cross-entropy loss.
 
     With schedule "cosine" the learning rate starts at `learning_rate` and glides to 0 over
-    `total_steps` along a half cosine: big steps early, careful ones at the end.
+    `total_steps` along a half cosine: big steps early, careful ones at the end. SGD gets
+    `settings.momentum` (0: plain SGD).
     """
     import keras
 
     rate = settings.learning_rate
     if settings.schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(total_steps, 1))
-    optimizer = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])(learning_rate=rate)
+    options = {"momentum": float(settings.momentum)} if settings.optimizer == "sgd" else {}  # Keras wants a float
+    optimizer = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])(learning_rate=rate, **options)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not outputs_probabilities(model))
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], steps_per_execution=steps_per_execution)
 
@@ -132,7 +134,19 @@ def describe_network(model, settings: Settings) -> Network:
         learning_rate=settings.learning_rate,
         schedule=settings.schedule,
         loss="sparse_categorical_crossentropy" + ("" if outputs_probabilities(model) else " (from logits)"),
+        momentum=optimizer_momentum(model),
     )
+
+
+def optimizer_momentum(model) -> float:
+    """The momentum of the SGD that trains `model`, from its config (what Keras will use), else 0.0.
+
+    Only SGD's: RMSprop has a `momentum` too, in another update the texts do not teach.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if type(optimizer).__name__ != "SGD":
+        return 0.0
+    return float(optimizer.get_config().get("momentum") or 0.0)
 
 
 def describe_layer(layer) -> LayerInfo:

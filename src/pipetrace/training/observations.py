@@ -37,7 +37,8 @@ RISE = 0.02  # a loss more than 2% above the one before it went up (not measurem
 FAR_ABOVE_GUESS = 3  # with no start measured, a loss above 3 x ln(classes) is worse than any untrained network
 LEARNED_SHARE = 0.5  # "learned": at least half of the way from chance to 100% accuracy (55% for 10 classes)
 
-# Learning rates typical for each optimizer on networks like these: (low, high, a good first try).
+# Learning rates typical for each optimizer on networks like these: (low, high, a good first try); SGD's are
+# plain SGD's (with momentum: `typical_rates`).
 TYPICAL_RATES = {
     "adam": (1e-4, 1e-2, 1e-3),
     "adamw": (1e-4, 1e-2, 1e-3),
@@ -82,20 +83,41 @@ def clearly_learned(accuracy: float | None, classes: int, count: int | None) -> 
     return accuracy >= chance(classes) + LEARNED_SHARE * (1 - chance(classes))
 
 
-def typical_rates(optimizer: str | None) -> tuple[float, float, float] | None:
-    return TYPICAL_RATES.get((optimizer or "").lower())
+def typical_rates(optimizer: str | None, momentum: float = 0.0) -> tuple[float, float, float] | None:
+    """(low, high, a good first try) for the optimizer; SGD with momentum m gets plain SGD's range times (1 - m).
+
+    With momentum m the steps along a steady slope build up to 1 / (1 - m) times the plain step, so the
+    same steps take a rate (1 - m) times as large. The first try is the top of that range: the velocity
+    takes about 1 / (1 - m) steps to build up, so a short run gets only part of the factor. Measured
+    (MNIST, batch 256, seed 0): over 141 steps (12,000 images, 3 epochs, cosine) SGD with momentum 0.9
+    reached 56.2%, 78.5% and 83.5% test accuracy at rates 0.001, 0.005 and 0.01, plain SGD 56.8%, 79.1%
+    and 83.5% at 0.01, 0.05 and 0.1; over 10 steps (1,200 images, 2 epochs, constant) momentum 0.9 at
+    0.01 reached 46.5%, plain SGD at its first try 0.05 50.5%.
+    """
+    typical = TYPICAL_RATES.get((optimizer or "").lower())
+    if typical is None or not momentum or (optimizer or "").lower() != "sgd":
+        return typical
+    low, high = (float(f"{value * (1 - momentum):.6g}") for value in typical[:2])  # 0.001, not 0.0010000000000000002
+    return low, high, high
 
 
-def rate_advice(optimizer: str | None, learning_rate: float | None, direction: str) -> str:
+def optimizer_name(optimizer: str | None, momentum: float = 0.0) -> str:
+    """'Adam', 'SGD', 'SGD with momentum 0.9' (for an optimizer of TYPICAL_RATES)."""
+    name = OPTIMIZER_NAMES[(optimizer or "").lower()]
+    return f"{name} with momentum {momentum:g}" if momentum and name == "SGD" else name
+
+
+def rate_advice(optimizer: str | None, learning_rate: float | None, direction: str, momentum: float = 0.0) -> str:
     """'try about 0.001, typical for Adam (0.0001 to 0.01)', when that is smaller ('lower') or larger ('higher').
 
     Empty when the optimizer is unknown or its typical rate would not move in that direction.
+    `momentum`: SGD's (its typical rates are smaller, see `typical_rates`).
     """
-    typical = typical_rates(optimizer)
+    typical = typical_rates(optimizer, momentum)
     if typical is None:
         return ""
     low, high, suggested = typical
-    name = OPTIMIZER_NAMES[(optimizer or "").lower()]
+    name = optimizer_name(optimizer, momentum)
     if learning_rate is not None:
         if direction == "lower" and not suggested < learning_rate:
             suggested = low if low < learning_rate else None
@@ -125,14 +147,16 @@ def describe_start(start: dict, classes: int) -> str:
 
 def observe(epochs: list[dict], classes: int, learning_rate: float | None = None, *, optimizer: str | None = None,
             start: dict | None = None, restored_epoch: int | None = None, test_count: int | None = None,
-            comparable: bool = False) -> list[str]:
+            comparable: bool = False, momentum: float = 0.0) -> list[str]:
     """An observation for each epoch (dicts with loss, accuracy, test_loss, test_accuracy).
 
     `start` is epoch 0 (the untrained network); `comparable` says training accuracy was measured
-    like test accuracy (inference mode, after the epoch), so the two may be set side by side.
+    like test accuracy (inference mode, after the epoch), so the two may be set side by side;
+    `momentum` is SGD's (its typical learning rates are smaller).
     """
     context = {"classes": classes, "learning_rate": learning_rate, "optimizer": optimizer, "start": start,
-               "restored_epoch": restored_epoch, "test_count": test_count, "comparable": comparable}
+               "restored_epoch": restored_epoch, "test_count": test_count, "comparable": comparable,
+               "momentum": momentum}
     return [_observe_one(epochs, i, context) for i in range(len(epochs))]
 
 
@@ -172,7 +196,7 @@ def _diverged(i: int, c: dict) -> str:
         kept = f"the weights from the end of epoch {restored} were put back"
     else:
         kept = "training stopped here"
-    advice = rate_advice(c["optimizer"], c["learning_rate"], "lower") or "try a smaller learning rate"
+    advice = rate_advice(c["optimizer"], c["learning_rate"], "lower", c["momentum"]) or "try a smaller learning rate"
     setting = f"learning rate {rate(c['learning_rate'])} is far too high" if c["learning_rate"] else "the steps were far too large"
     return (f"The loss became NaN or infinite in epoch {i + 1}: the weight updates grew so large the numbers "
             f"overflowed ({setting}); {kept}; {advice}")
@@ -188,7 +212,7 @@ def _rising(now: dict, before: dict, i: int, c: dict) -> str:
         text = (f"The training loss exploded from {number(before['loss'])} ({what}) to {number(now['loss'])} "
                 f"({number(factor, 0)} times as large")
     text += f"), accuracy {percent(now.get('accuracy'))}: the steps overshoot"
-    advice = rate_advice(c["optimizer"], c["learning_rate"], "lower")
+    advice = rate_advice(c["optimizer"], c["learning_rate"], "lower", c["momentum"])
     if c["learning_rate"] is not None:
         text += f"; learning rate {rate(c['learning_rate'])} is too high"
         if advice:
@@ -205,7 +229,7 @@ def _above_start(now: dict, start_loss: float | None, c: dict) -> str:
     text = f"The training loss is {number(now['loss'])}, {where}, accuracy {percent(now.get('accuracy'))}: the steps overshoot"
     if c["learning_rate"] is not None:
         text += f"; learning rate {rate(c['learning_rate'])} is too high"
-        advice = rate_advice(c["optimizer"], c["learning_rate"], "lower")
+        advice = rate_advice(c["optimizer"], c["learning_rate"], "lower", c["momentum"])
         if advice:
             text += f"; {advice}"
     return text
@@ -216,10 +240,10 @@ def _barely_moved(now: dict, start_loss: float, i: int, c: dict) -> str:
     text = (f"The loss barely moved from the untrained start ({number(start_loss)} -> {number(now['loss'])}, "
             f"{change(relative, 1)} after {i + 1} epoch{'s' if i else ''}); test accuracy {percent(now.get('test_accuracy'))} "
             f"(chance: {percent(chance(c['classes']))})")
-    typical = typical_rates(c["optimizer"])
+    typical = typical_rates(c["optimizer"], c["momentum"])
     if c["learning_rate"] is not None and typical is not None and c["learning_rate"] < typical[0]:
         text += f": learning rate {rate(c['learning_rate'])} is too low, the steps are tiny; " + rate_advice(
-            c["optimizer"], c["learning_rate"], "higher")
+            c["optimizer"], c["learning_rate"], "higher", c["momentum"])
     return text
 
 
