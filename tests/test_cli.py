@@ -11,13 +11,14 @@ from conftest import pipetrace_cli
 def test_help_explains_the_options():
     done = pipetrace_cli("run", "--help")
     assert done.returncode == 0
-    for option in ("--epochs", "--batch-size", "--hidden", "--learning-rate", "--seed", "--sample", "--limit",
+    for option in ("--epochs", "--batch-size", "--hidden", "--learning-rate", "--momentum", "--seed", "--sample", "--limit",
                    "--data-dir", "--out", "--quiet", "--questions", "--no-answers"):
         assert option in done.stdout
     top = pipetrace_cli("--help")
     assert top.returncode == 0 and "run" in top.stdout and "show" in top.stdout
     text = " ".join(done.stdout.split())
     assert "the optimizer's step size at the start" in text and "Adam's" not in text
+    assert "SGD's momentum: the share of the previous step kept in each step (0 = plain SGD; 0.9 is typical" in text
     assert "where to save trace.json, model.keras and report.html" in text and "$PIPETRACE_RUNS" in text
 
 
@@ -58,6 +59,8 @@ def test_shell_completion_scripts(tmp_path):
         (["--learning-rate", "-0.1"], "--learning-rate must be a positive number"),
         (["--learning-rate", "nan"], "--learning-rate must be a positive number"),
         (["--learning-rate", "fast"], "invalid float value: 'fast'"),
+        (["--momentum", "0.9"], "--momentum 0.9 applies to --optimizer sgd only (this run uses adam)"),
+        (["--optimizer", "sgd", "--momentum", "1"], "--momentum must be a fraction from 0 up to (not including) 1"),
         (["--sample", "10000"], "--sample 10000 is outside the test set: it holds 10000 images (0 to 9999)"),
         (["--limit", "600", "--sample", "100"], "--sample 100 is outside the test set: it holds 100 images"),
         (["--limit", "70000"], "--limit 70000 is larger than the 60000 training images"),

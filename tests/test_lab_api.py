@@ -137,6 +137,24 @@ def test_a_valid_post_queues_a_run_with_the_settings_named_as_run_keywords(lab):
     assert one["status"] == "queued" and one["settings"]["epochs"] == 2
 
 
+def test_sgd_with_momentum_is_a_setting_with_a_control_on_the_page(lab):
+    import re
+
+    from pipetrace.lab.app import SETTINGS, STATIC
+
+    client, runner = lab
+    response = client.post("/api/runs", json={"momentum": 0.9, "optimizer": "sgd", "epochs": 1}, headers=AUTH)
+    assert response.status_code == 202
+    settings = runner.get(response.json()["id"]).settings
+    assert settings["momentum"] == 0.9 and settings["optimizer"] == "sgd"
+    assert client.get("/api/settings", headers=AUTH).json()["defaults"]["momentum"] == 0.0
+    script, page = (STATIC / "lab.js").read_text(), (STATIC / "index.html").read_text()
+    fields = re.findall(r'"([a-z_]+)"', re.search(r"const FIELDS = \[(.*?)\];", script, re.S).group(1))
+    assert "momentum" in fields and set(fields) <= set(SETTINGS)
+    for name in fields:  # each control the form reads, with the place its refusal is shown
+        assert f'id="{name}"' in page and f'data-for="{name}"' in page, name
+
+
 @pytest.mark.parametrize("settings, setting, words", [
     ({"epochs": 1_000_000}, "epochs", "at most 10"),
     ({"epochs": 0}, "epochs", "--epochs must be a whole number of at least 1"),
@@ -147,6 +165,9 @@ def test_a_valid_post_queues_a_run_with_the_settings_named_as_run_keywords(lab):
     ({"hidden": [100000]}, "hidden", "at most"),
     ({"hidden": "abc"}, "hidden", "--hidden must list at least one layer"),
     ({"dropout": 1.5}, "dropout", "--dropout must be a fraction"),
+    ({"momentum": 0.9}, "momentum", "--momentum 0.9 applies to --optimizer sgd only"),
+    ({"momentum": 1, "optimizer": "sgd"}, "momentum", "--momentum must be a fraction from 0 up to (not including) 1"),
+    ({"momentum": "0.9", "optimizer": "sgd"}, "momentum", "--momentum must be a fraction"),
     ({"limit": 3}, "limit", "--limit must be at least 6"),
     ({"limit": 70_000}, "limit", "--limit 70000 is larger than the 60000 training images"),
     ({"limit": 600, "sample": 100}, "sample", "--sample 100 is outside the test set: it holds 100 images"),

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add Dropout(RATE) after each hidden layer, e.g. 0.2 (default: none)")
     group.add_argument("--optimizer", default=DEFAULTS.optimizer, metavar="NAME",
                        help="adam, sgd, rmsprop, adamw, adagrad or nadam (default %(default)s)")
+    group.add_argument("--momentum", type=float, default=DEFAULTS.momentum, metavar="M",
+                       help="SGD's momentum: the share of the previous step kept in each step (0 = plain SGD; 0.9 is "
+                       "typical; --optimizer sgd only; default %(default)s)")
     group.add_argument("--conv", action="store_true",
                        help="a small convolutional network: Conv2D(16) -> pool -> Conv2D(32) -> pool -> Flatten -> Dense")
     group.add_argument("--model", metavar="FILE.keras", help="trace your own saved Keras model instead of the built-in one")
@@ -209,8 +212,8 @@ def _run(args) -> int:
         Settings(
             epochs=args.epochs, batch_size=args.batch_size, hidden=args.hidden, learning_rate=args.learning_rate,
             schedule=args.schedule, activation=args.activation, dropout=args.dropout, optimizer=args.optimizer,
-            conv=args.conv, model=args.model, dataset=args.dataset, image_size=args.image_size, seed=args.seed,
-            sample=args.sample, limit=args.limit, data_dir=args.data_dir, questions=args.questions,
+            momentum=args.momentum, conv=args.conv, model=args.model, dataset=args.dataset, image_size=args.image_size,
+            seed=args.seed, sample=args.sample, limit=args.limit, data_dir=args.data_dir, questions=args.questions,
         )
     )
     out = Path(args.out) if args.out else _new_run_folder()

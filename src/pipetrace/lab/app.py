@@ -39,7 +39,7 @@ RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}(-[0-9a-z]{1,12})?$")  # the lab's ids a
 COOKIE = "pipetrace_lab_token"
 MAX_BODY_BYTES = 64 * 1024
 # the settings a request may give, named as pipetrace.run's keywords (no file paths: --data names the folders)
-SETTINGS = ("dataset", "hidden", "activation", "dropout", "conv", "optimizer", "learning_rate", "schedule",
+SETTINGS = ("dataset", "hidden", "activation", "dropout", "conv", "optimizer", "momentum", "learning_rate", "schedule",
             "batch_size", "epochs", "limit", "seed", "sample", "questions", "image_size")
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
                "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

@@ -68,7 +68,8 @@ def _math_options(parser) -> None:
 
 def _experiment_options(parser) -> None:
     parser.add_argument("--vary", required=True, metavar="SETTING=V1,V2,...",
-                        help="hidden=32,128,512 (or 256-128 for two layers), learning-rate=0.001,0.01, epochs=1,3, batch-size=32,256")
+                        help="hidden=32,128,512 (or 256-128 for two layers), learning-rate=0.001,0.01, epochs=1,3, batch-size=32,256, "
+                        "momentum=0,0.9 (SGD runs)")
     parser.add_argument("--limit", type=int, metavar="N", help="train on the first N images only (quick experiments)")
     parser.add_argument("--out", metavar="DIR", help="where to save the variants' runs (default: runs/experiment-<time>/)")
     parser.add_argument("--workers", type=int, metavar="N",

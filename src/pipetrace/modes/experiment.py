@@ -1,7 +1,7 @@
 """Mode `experiment`: what if? Train a few variants that differ in one setting, and compare them.
 
 The one mode that trains. `--vary hidden=32,128,512` (or learning-rate=, epochs=,
-batch-size=) starts from the settings of a run (the latest, or the one named; pipetrace's
+batch-size=, momentum= for SGD) starts from the settings of a run (the latest, or the one named; pipetrace's
 defaults when there is none), changes that one setting per variant, runs the whole pipeline
 for each with `pipetrace.run`, saves each variant's run (trace.json, model.keras,
 report.html) and shows them side by side, with an observation computed from the results.
@@ -21,6 +21,8 @@ seed gives the same numbers either way.
 ('hidden', [[32], [256, 128]])
 >>> parse_vary("learning-rate=0.001,0.01")
 ('learning_rate', [0.001, 0.01])
+>>> parse_vary("momentum=0,0.9")
+('momentum', [0.0, 0.9])
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from pipetrace.trace import Settings, Trace
 
 VALIDATION = 0.1  # the last 10% of each variant's training images: what the choice is made on
 WORKER_WAIT_SECONDS = 60  # how long a scheduler may have no worker before the experiment gives up
-SETTINGS = {"hidden": "hidden", "learning-rate": "learning_rate", "epochs": "epochs", "batch-size": "batch_size"}
+SETTINGS = {"hidden": "hidden", "learning-rate": "learning_rate", "epochs": "epochs", "batch-size": "batch_size",
+            "momentum": "momentum"}
 
 
 def parse_vary(text: str) -> tuple[str, list]:
@@ -55,7 +58,7 @@ def parse_vary(text: str) -> tuple[str, list]:
         try:
             if key == "hidden":
                 out.append([int(n) for n in part.split("-")])
-            elif key == "learning-rate":
+            elif key in ("learning-rate", "momentum"):
                 out.append(float(part))
             else:
                 out.append(int(part))
@@ -155,6 +158,11 @@ def observation(setting: str, runs: list[tuple[str, object, Trace]]) -> list[str
         lines.append("More passes lower the training loss; the validation loss shows whether the rest was learning or "
                      "memorizing (it turns up when the network starts memorizing): "
                      + ", ".join(f"{n}: {number(v, 4)}" for n, v in losses.items()) + ".")
+    elif setting == "momentum":
+        losses = {name: t.training.epochs[-1].loss for name, _, t in runs if t.training.epochs}
+        lines.append("Final training loss by momentum: " + ", ".join(f"{n}: {number(v, 4)}" for n, v in losses.items())
+                     + ". With momentum m the steps along a steady slope build up to 1 / (1 - m) times the plain step "
+                     "(10 times for 0.9), so more momentum acts like a larger learning rate.")
     elif setting == "batch_size":
         lines.append("Smaller batches mean more (noisier) updates per epoch: "
                      + ", ".join(f"{n}: {t.training.steps_per_epoch} updates, {t.training.seconds:.1f} s" for n, _, t in runs) + ".")
@@ -250,6 +258,10 @@ def main(args, console) -> int:
     base, where = base_settings(args.trace)
     if args.limit is not None:
         base = dataclasses.replace(base, limit=args.limit)
+    from pipetrace.options import check_settings
+
+    for value in values:  # every variant checked before any trains (--vary momentum=0.9 on an Adam run, ...)
+        check_settings(variant_settings(base, setting, value))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else runs_folder() / f"experiment-{stamp}"
     console.print(Text(f"Experiment: {len(values)} variants of {setting.replace('_', '-')}, starting from {where}", style="bold"))

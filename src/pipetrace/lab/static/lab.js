@@ -2,7 +2,7 @@
 "use strict";
 
 const token = document.querySelector('meta[name="pipetrace-token"]').content;
-const FIELDS = ["dataset", "hidden", "activation", "dropout", "conv", "optimizer", "learning_rate", "schedule",
+const FIELDS = ["dataset", "hidden", "activation", "dropout", "conv", "optimizer", "momentum", "learning_rate", "schedule",
   "batch_size", "epochs", "limit", "seed"];
 let following = null; // {id, source, losses, steps, epochs}
 
@@ -234,7 +234,7 @@ async function refreshRuns() {
     const cell = el("td"); cell.append(tick);
     const s = run.settings || {};
     const settings = s.dataset ? `${s.dataset}, hidden ${[].concat(s.hidden).join(",")}${s.conv ? ", conv" : ""}, ` +
-      `${s.activation}, ${s.optimizer} ${s.learning_rate}, ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}, batch ${s.batch_size}` +
+      `${s.activation}, ${s.optimizer}${s.momentum ? ` (momentum ${s.momentum})` : ""} ${s.learning_rate}, ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}, batch ${s.batch_size}` +
       (s.limit ? `, ${s.limit} images` : "") : "";
     const files = el("td");
     if (run.saved) {
