@@ -1,7 +1,8 @@
 """Every learning mode and the quiz, across the networks learners try, say only what is true of the run.
 
 A matrix of real small runs (600 images, 1-2 epochs) is trained once per session: each activation
-kind, each optimizer family, a CNN, dropout, scikit-learn's digits and a 3-class .npz. For each run,
+kind, each optimizer family (SGD with and without momentum), a CNN, dropout, scikit-learn's digits and
+a 3-class .npz. For each run,
 every mode's content (walk steps, explain chapters, math sections, cheatsheet rows, quiz questions)
 is checked against the run's own evidence: the activation and optimizer it recorded, its layers'
 shapes, its data, its measured probabilities and losses. The optimizer formulas are checked against
@@ -35,6 +36,7 @@ RUNS = {
     "sigmoid": dict(hidden=[32], activation="sigmoid"),
     "linear": dict(hidden=[32], activation="linear"),
     "sgd": dict(hidden=[32], optimizer="sgd", learning_rate=0.05, schedule="constant", epochs=2),
+    "sgd-momentum": dict(hidden=[32], optimizer="sgd", momentum=0.9, learning_rate=0.01),
     "rmsprop": dict(hidden=[32], optimizer="rmsprop", learning_rate=0.001),
     "cnn": dict(conv=True, hidden=[16]),
     "dropout-adagrad": dict(hidden=[32], dropout=0.3, optimizer="adagrad", learning_rate=0.05),
@@ -152,17 +154,26 @@ def test_units_above_zero_are_counted_from_the_layer_values(run):
 def test_the_optimizer_named_is_the_runs_with_its_update(run):
     name, trace = run
     words = run_optimizer(trace)
-    assert words is not None and words.name.lower() == trace.settings.optimizer
+    assert words is not None
+    family = words.name.split()[0]  # "SGD with momentum 0.9" is an SGD
+    assert family.lower() == trace.settings.optimizer
     sheet = "\n".join(cheatsheet.sheet(trace)["Formulas, with this run's values"])
     assert f"update ({words.name}, rate {trace.settings.learning_rate:g}" in sheet
     assert all(line in sheet for line in words.update)
     step = "\n".join(next(s for s in math_mode.content(trace) if s.key == "step").lines) if trace.weights else ""
     for other in OPTIMIZERS:
-        if other != words.name:
+        if other != family:
             assert not re.search(rf"\b{other}\b", sheet + step), (name, other)
-    if words.name == "SGD":
+    if family == "SGD":
         assert "running size" not in all_texts(trace)
         assert "sqrt" not in sheet
+    momentum = trace.network.momentum
+    if momentum:  # the velocity, in every text that shows the update
+        assert words.name == f"SGD with momentum {momentum:g}" and momentum == trace.settings.momentum
+        assert f"u <- {momentum:g} * u - rate * g" in sheet + step and "w <- w + u" in step
+        assert "w <- w - rate * g" not in sheet
+    else:
+        assert not re.search(r"momentum|velocity", all_texts(trace), re.IGNORECASE), name
 
 
 def test_reshape_and_flatten_are_explained_apart(run):

@@ -42,6 +42,8 @@ GLOSSARY = [
           r"\bAdam\b"),
     Entry("SGD", "stochastic gradient descent: each batch moves every weight by the learning rate times its gradient",
           r"\bSGD\b"),
+    Entry("momentum", "in SGD, the share of the previous step kept in each step: along a steady slope the steps build "
+          "up speed, to 1 / (1 - momentum) times the plain step", r"\bmomentum\b"),
     Entry("RMSprop", "an optimizer that divides each gradient by its running size (root mean square)", r"\bRMSprop\b"),
     Entry("learning rate", "the size of each training step: how far a weight moves per unit of gradient",
           r"\blearning[ -]rates?\b"),

@@ -6,12 +6,15 @@ described as ReLU and an SGD run never gets Adam's update. A kind missing from a
 entry: the caller then says nothing rather than something wrong.
 
 Formulas follow Keras 3 (keras/src/optimizers/*.py, keras/src/losses): Adam's bias correction is
-folded into its step size, epsilon is added to sqrt(v); RMSprop adds epsilon inside the root.
+folded into its step size, epsilon is added to sqrt(v); RMSprop adds epsilon inside the root;
+SGD with momentum keeps a velocity u (Keras' `velocity = momentum * velocity - lr * g; w = w + velocity`).
 
 >>> activation_words("tanh").zero_below
 False
 >>> optimizer_words("SGD").update[0]
 'w <- w - rate * g'
+>>> optimizer_words("SGD", momentum=0.9).update[1]
+'w <- w + u'
 >>> optimizer_words("Lion") is None
 True
 """
@@ -101,11 +104,18 @@ OPTIMIZERS = {
 
 
 def sgd_with_momentum(momentum: float) -> OptimizerWords:
-    """Keras' SGD with momentum (not Nesterov): a velocity that keeps part of the last step."""
-    return OptimizerWords("SGD with momentum", (
-        f"u <- {momentum:g} * u - rate * g       (the velocity)",
+    """Keras' SGD with momentum (not Nesterov, keras/src/optimizers/sgd.py): a velocity that keeps part of the last step.
+
+    Along a steady slope the velocity settles where u = momentum * u - rate * g, at -rate * g / (1 - momentum):
+    steps 1 / (1 - momentum) times plain SGD's (10 for 0.9).
+    """
+    times = 1 / (1 - momentum)
+    shown = f"{times:.3g}" if times < 1000 else f"{times:,.0f}"  # 10, 1.43, 1,000: never 1e+03
+    return OptimizerWords(f"SGD with momentum {momentum:g}", (
+        f"u <- {momentum:g} * u - rate * g       (the velocity, 0 before the first step)",
         "w <- w + u",
-    ), f"each step is the learning rate times the gradient plus {momentum:g} of the previous step")
+    ), f"each step is {momentum:g} of the previous step minus the learning rate times the gradient, so along a "
+       f"steady slope the steps build up to about {shown} times plain SGD's (1 / (1 - {momentum:g}))")
 
 
 @dataclass(frozen=True)
@@ -169,9 +179,8 @@ def optimizer_words(name: str, momentum: float = 0.0) -> OptimizerWords | None:
 
 
 def run_optimizer(trace: Trace) -> OptimizerWords | None:
-    """The optimizer this run trained with (momentum read from the trace when it recorded one)."""
-    momentum = float(getattr(trace.network, "momentum", 0.0) or 0.0)
-    return optimizer_words(trace.network.optimizer, momentum)
+    """The optimizer this run trained with, with the momentum its network recorded (0.0 in older traces)."""
+    return optimizer_words(trace.network.optimizer, trace.network.momentum)
 
 
 def hidden_layers(trace: Trace) -> list[LayerInfo]:

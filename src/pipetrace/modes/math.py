@@ -161,6 +161,11 @@ def step_lines(m: Arithmetic, trace: Trace) -> list[str]:
         return lines
     if words.name == "SGD":
         lines.append(f"   This run trained with SGD: this is its update, on each batch's mean gradient{schedule}.")
+    elif trace.network.momentum:
+        lines.append(f"   This run trained with {words.name}{schedule}: each step is the plain step (on each batch's "
+                     f"mean gradient) plus {trace.network.momentum:g} of the step before, the velocity u; u starts at 0, "
+                     "so the first step is exactly the plain one:")
+        lines += [f"     {line}" for line in words.update]
     else:
         lines.append(f"   This run trained with {words.name}{schedule}, whose update starts from the same gradient g "
                      "(averaged over a batch) but sizes each step differently:")

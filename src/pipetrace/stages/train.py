@@ -32,7 +32,7 @@ def training_stage(x_train: np.ndarray, model, network: Network, training: Train
         number=5,
         name="Model training",
         did=(
-            f"Trained {network.architecture} with {network.optimizer} (learning rate {schedule}"
+            f"Trained {network.architecture} with {network.optimizer_label} (learning rate {schedule}"
             f"{network.learning_rate:g}) for {len(training.epochs)} of {training.epochs_planned} epochs, "
             f"{training.steps_per_epoch} batches of {training.batch_size} images each"
         ),

@@ -79,7 +79,7 @@ def layer_info_repr(layer) -> str:
 
 
 def network_repr(network) -> str:
-    return f"Network({architecture(network)}, {network.total_params:,} parameters, {network.optimizer})"
+    return f"Network({architecture(network)}, {network.total_params:,} parameters, {network.optimizer_label})"
 
 
 def evaluation_repr(evaluation) -> str:

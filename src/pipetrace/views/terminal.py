@@ -84,11 +84,12 @@ def section(title: str, subtitle: str) -> Rule:
 def render_header(settings: Settings, dataset: str) -> RenderableType:
     schedule = "cosine-decayed " if settings.schedule == "cosine" else ""
     limit = f", first {settings.limit} training images" if settings.limit else ""
+    optimizer = settings.optimizer + (f" (momentum {settings.momentum:g})" if settings.momentum else "")
     return Panel(
         Text.assemble(
             ("Model Pipeline Trace", "bold"),
             visible(f" - {'your model' if settings.model else 'first neural network'} on {dataset}{limit}\n"),
-            visible(f"{_planned_network(settings)}, {settings.optimizer} with {schedule}learning rate "
+            visible(f"{_planned_network(settings)}, {optimizer} with {schedule}learning rate "
             f"{settings.learning_rate:g}, {settings.epochs} epochs, batch {settings.batch_size}, seed {settings.seed}"),
         ),
         expand=False,

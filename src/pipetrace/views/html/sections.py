@@ -119,7 +119,7 @@ def header(trace: Trace) -> str:
 <h1>How a first neural network learned {e(dataset['name'])}</h1>
 <p class="lede"><span class="dataset">{e(dataset['source'])}</span> · {fmt(dataset['train_count'], ',')} training and
 {fmt(dataset['test_count'], ',')} test images of {e(_pixels_text(trace))}<br>
-<code>{e(network.architecture)}</code>, {e(network.optimizer)} (learning rate {fmt(network.learning_rate, 'g')},
+<code>{e(network.architecture)}</code>, {e(network.optimizer_label)} (learning rate {fmt(network.learning_rate, 'g')},
 {e(network.schedule)}), loss {e(network.loss)}</p>
 {status}<div class="kpis">{cards}</div>
 <div class="facts">
