@@ -12,6 +12,7 @@ import ast
 import copy
 import io
 import os
+import re
 import subprocess
 import sys
 import tokenize
@@ -53,6 +54,7 @@ STRING_FIELDS = [
 ]
 NUMBER_FIELDS = [
     ("settings", "seed"), ("settings", "epochs"), ("settings", "batch_size"), ("settings", "learning_rate"),
+    ("settings", "momentum"),
     ("settings", "limit"), ("settings", "validation"), ("settings", "image_size"), ("network", "layers", 0, "units"),
     ("network", "layers", 0, "config", "units"), ("network", "layers", -1, "config", "units"),
     ("stages", 1, "details", "scale"), ("dataset", "pixel_max"), ("evaluation", "test_accuracy"),
@@ -200,6 +202,17 @@ def test_hostile_numbers_never_become_code(dense_trace, field, value):
         check_script(text)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=HOSTILE_NUMBER)
+def test_a_hostile_momentum_of_an_sgd_run_never_becomes_code(dense_trace, value):
+    """SGD is the optimizer whose call takes the momentum: any value is a float literal or refused."""
+    trace = copy.deepcopy(dense_trace)
+    trace.settings.optimizer, trace.settings.momentum = "sgd", value
+    for text in scripts_or_refusal(trace):
+        check_script(text)
+        assert "keras.optimizers.SGD(learning_rate=" in text
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(CNN_FIELDS), value=st.one_of(HOSTILE_TEXT, HOSTILE_NUMBER))
 def test_hostile_layer_configs_never_become_code(cnn_trace, field, value):
@@ -217,10 +230,15 @@ def test_every_benign_script_passes_the_same_checks(dense_trace, cnn_trace, tmp_
         variant = copy.deepcopy(dense_trace)
         setattr(variant.settings, field, value)
         variants.append(variant)
+    momentum = copy.deepcopy(dense_trace)
+    momentum.settings.optimizer, momentum.settings.momentum = "sgd", 0.9
+    variants.append(momentum)
     for trace in variants:
         for text in (fit_script(trace), exact_script(trace)):
             check_script(text)
             assert "keras.Sequential" in text
+    for text in (fit_script(momentum), exact_script(momentum)):
+        assert re.search(r"keras\.optimizers\.SGD\(learning_rate=\w+, momentum=0\.9\)", text)
     assert "model.fit(" in fit_script(cnn_trace) and "keras.layers.Conv2D(16" in fit_script(cnn_trace)
 
 

@@ -106,6 +106,7 @@ class Recipe:
     learning_rate: float
     schedule: str  # "cosine" or "constant"
     optimizer: str  # the optimizer's settings name (a key of OPTIMIZER_CODE)
+    momentum: float  # SGD's momentum (0.0: plain SGD; always 0.0 for the other optimizers)
     from_logits: bool
     limit: int | None
     validation: float  # the fraction held out by the run (0: none)
@@ -151,6 +152,9 @@ def recipe(trace: Trace) -> Recipe:
     if not isinstance(s.schedule, str) or s.schedule not in SCHEDULE_NAMES:
         raise _refuse("settings.schedule", "one of " + ", ".join(sorted(SCHEDULE_NAMES)))
     _looked_up(s.optimizer, "settings.optimizer", OPTIMIZER_CODE)
+    momentum = _real(s.momentum, "settings.momentum", 0.0, 1.0, high_open=True)
+    if momentum and s.optimizer != "sgd":
+        raise _refuse("settings.momentum", "0 (momentum is SGD's, and this run's optimizer is another)")
     created = trace.created_at
     try:
         created = datetime.datetime.fromisoformat(created).isoformat(timespec="seconds")
@@ -163,6 +167,7 @@ def recipe(trace: Trace) -> Recipe:
         learning_rate=_real(s.learning_rate, "settings.learning_rate", 0.0, 1e12, low_open=True),
         schedule=s.schedule,
         optimizer=s.optimizer,
+        momentum=momentum,
         from_logits=isinstance(network.loss, str) and "from logits" in network.loss,
         limit=limit,
         validation=_real(getattr(s, "validation", 0.0) or 0.0, "settings.validation", 0.0, 1.0, high_open=True),
@@ -267,6 +272,12 @@ def _layer(layer, n: int) -> Layer:
                         "another kind: save your model and trace it with --model")
 
 
+def optimizer_call(r: Recipe, rate_name: str) -> str:
+    """The optimizer as code: a class from the fixed table; SGD also gets its momentum as a literal (0.0: plain SGD)."""
+    momentum = f", momentum={r.momentum!r}" if r.optimizer == "sgd" else ""
+    return f"{OPTIMIZER_CODE[r.optimizer]}(learning_rate={rate_name}{momentum})"
+
+
 # ---- the default script: model.fit and model.evaluate, as the quickstart teaches ------------------
 def fit_script(trace: Trace) -> str:
     """The script a learner would write: Keras' fit and evaluate with the run's settings."""
@@ -329,7 +340,7 @@ def fit_script(trace: Trace) -> str:
         ]
         schedule = "schedule"
     out += [
-        f"model.compile(optimizer={OPTIMIZER_CODE[r.optimizer]}(learning_rate={schedule}),",
+        f"model.compile(optimizer={optimizer_call(r, schedule)},",
         f"              loss=keras.losses.SparseCategoricalCrossentropy(from_logits={r.from_logits!r}),",
         '              metrics=["accuracy"])',
         "",
@@ -484,7 +495,7 @@ def model_block(r: Recipe) -> Block:
         lines.append("rate = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps_per_epoch * EPOCHS)  # glides to 0")
         rate_name = "rate"
     lines += [
-        f"optimizer = {OPTIMIZER_CODE[r.optimizer]}(learning_rate={rate_name})",
+        f"optimizer = {optimizer_call(r, rate_name)}",
         f"loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits={r.from_logits!r})",
         'model.compile(optimizer=optimizer, loss=loss_fn, metrics=["accuracy"])',
         "optimizer.build(model.trainable_variables)",
@@ -571,7 +582,8 @@ def exact_script(trace: Trace) -> str:
         'Written by `pipetrace learn code --exact`."""',
         "",
         f"# The run: {r.architecture},",
-        f"#   {r.epochs} epoch(s), batch {r.batch_size}, {r.optimizer} at {rate(r.learning_rate)} ({r.schedule}), "
+        f"#   {r.epochs} epoch(s), batch {r.batch_size}, {r.optimizer}"
+        + (f" with momentum {r.momentum:g}" if r.momentum else "") + f" at {rate(r.learning_rate)} ({r.schedule}), "
         f"seed {r.seed}{validation}.",
         f"# Its trace's shapes: {shapes};",
         f"#   its test accuracy {r.test_accuracy:.4f}.",
