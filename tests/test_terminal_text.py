@@ -79,3 +79,17 @@ def test_an_npz_class_named_like_markup_runs_and_prints_literally(tmp_path):
         assert name in done.stdout
     shown = pipetrace_cli("show", str(tmp_path / "run"), env={"COLUMNS": "200"})
     assert shown.returncode == 0 and "[link=https://example.com]b[/link]" in shown.stdout
+
+
+def test_the_header_breaks_its_own_line_and_shows_a_trace_newline_as_text():
+    """The header's line break is a real one; a newline inside the dataset's name prints as `\\n`."""
+    from pipetrace.trace import Settings
+    from pipetrace.views.terminal import render_header
+
+    lines = without_colour(printed(render_header(Settings(epochs=1, limit=600), "mnist\nevil"))).splitlines()
+    first = next(line for line in lines if "Model Pipeline Trace" in line)
+    assert "on mnist\\nevil, first 600 training images" in first
+    second = lines[lines.index(first) + 1]
+    assert "Dense(128, relu) -> Dense(softmax)" in second and ", 1 epoch, batch 256" in second
+    plural = without_colour(printed(render_header(Settings(epochs=5), "MNIST")))
+    assert ", 5 epochs, batch 256" in plural and "\\n" not in plural

@@ -11,6 +11,8 @@ for 3e-9, no "59433051684264.6" cut to fit), and the same value reads the same e
 ('0.912346', '3.2e-09')
 >>> rate(0.001), rate(1e6), points(0.0123), change(-0.9996), change(2.5)
 ('0.001', '1e+06', '1.2 points', '-99.96%', '+250%')
+>>> count(1, "epoch"), count(5, "epoch"), count(60000, "image"), count(235, "batch", "batches")
+('1 epoch', '5 epochs', '60,000 images', '235 batches')
 """
 
 from __future__ import annotations
@@ -82,3 +84,8 @@ def axis_label(value: float) -> str:
     if abs(value) >= LARGE or abs(value) < 1e-3:
         return f"{value:.3g}"
     return f"{value:.3g}"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """A whole number of things, the noun plural unless there is exactly one: '1 epoch', '60,000 images'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

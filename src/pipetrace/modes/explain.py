@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations, chance,
                                          hidden_activation, layer_role, run_optimizer, untrained_loss)
-from pipetrace.numbers import number, percent
+from pipetrace.numbers import count, number, percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.training.observations import accuracy_noise, above_chance, clearly_learned, rate_advice
 from pipetrace.trace import Trace
@@ -205,7 +205,7 @@ def _training_chapter(trace: Trace) -> Chapter:
                    + ("." if learned else ": above guessing, but less than half-way from guessing to every image right."))
     return Chapter(
         "Training",
-        f"{len(t.epochs)} epochs of {t.steps_per_epoch:,} batches of {t.batch_size}: {loss_text}"
+        f"{count(len(t.epochs), 'epoch')} of {count(t.steps_per_epoch, 'batch', 'batches')} of {t.batch_size}: {loss_text}"
         f"test accuracy reached {percent(last.test_accuracy)}.",
         "The loss is what training lowers; accuracy is what we care about. They usually move together, not always.",
         "Walking downhill in fog: each batch's gradient says which way is down from here, the learning rate how far to step ("

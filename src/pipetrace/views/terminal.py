@@ -13,13 +13,12 @@ from collections.abc import Iterator
 
 from rich.bar import Bar
 from rich.console import Group, RenderableType
-from rich.columns import Columns
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from pipetrace.numbers import number, percent
+from pipetrace.numbers import count, number, percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Epoch, LayerTrace, Prediction, Question, Settings, Stage, Trace, Training
 from pipetrace.views.chart import loss_chart
@@ -88,9 +87,11 @@ def render_header(settings: Settings, dataset: str) -> RenderableType:
     return Panel(
         Text.assemble(
             ("Model Pipeline Trace", "bold"),
-            visible(f" - {'your model' if settings.model else 'first neural network'} on {dataset}{limit}\n"),
+            visible(f" - {'your model' if settings.model else 'first neural network'} on {dataset}{limit}"),
+            "\n",  # the line break is the header's own; `visible` would show one from the trace as text
             visible(f"{_planned_network(settings)}, {optimizer} with {schedule}learning rate "
-            f"{settings.learning_rate:g}, {settings.epochs} epochs, batch {settings.batch_size}, seed {settings.seed}"),
+            f"{settings.learning_rate:g}, {count(settings.epochs, 'epoch')}, "
+            f"batch {settings.batch_size}, seed {settings.seed}"),
         ),
         expand=False,
     )

@@ -14,7 +14,7 @@ import base64
 import binascii
 import math
 
-from pipetrace.numbers import percent
+from pipetrace.numbers import count, percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import ArrayInfo, Network, Prediction, Stage, Trace
 from pipetrace.views.html import charts
@@ -419,7 +419,7 @@ def training(trace: Trace) -> str:
     else:
         intro = ("The network saw the training images in batches. Loss and accuracy are the running means during each epoch "
                  "(weights changing, dropout on if any), so they are not measured like the test set's and are not compared with it.")
-    return section("training", "Training Trace", f"{len(t.epochs)} epochs", body, intro)
+    return section("training", "Training Trace", count(len(t.epochs), "epoch"), body, intro)
 
 
 # ---- 4. prediction trace ------------------------------------------------------------------------
