@@ -161,8 +161,6 @@ def _final_accuracy(trace: Trace) -> Question | None:
     if not epochs:  # a diverged epoch measures nothing (None): ask about the epochs that were measured
         return None
     last, first = epochs[-1], epochs[0]
-    if last.test_accuracy is None:
-        return None  # no test set was measured: nothing true to ask
     classes = len(trace.dataset["class_names"])
     correct = _pct(last.test_accuracy)
     return Question(
