@@ -43,13 +43,17 @@ def read_idx(path: str | Path, expect_dims: int | None = None) -> np.ndarray:
 
 def idx_shape(path: str | Path, expect_dims: int | None = None) -> list[int]:
     """The dimensions an IDX file's header promises, read without reading (or decompressing) the values."""
-    with _opened(path) as (stream, name, _):
+    with _opened(path, whole=False) as (stream, name, _):
         return _header(stream, name, expect_dims)
 
 
 @contextlib.contextmanager
-def _opened(path: str | Path):
-    """(stream of the IDX bytes, the name for messages, their length if known): gzip undone as it is read."""
+def _opened(path: str | Path, whole: bool = True):
+    """(stream of the IDX bytes, the name for messages, their length if known): gzip undone as it is read.
+
+    `whole`: the values will be read, so the compressed file is read at once (see `Gunzipped`);
+    otherwise only as much of it as the reads need.
+    """
     path = Path(path)
     name = readable(path)
     if not path.is_file():
@@ -68,7 +72,7 @@ def _opened(path: str | Path):
             size = path.stat().st_size
             check_data_bytes(size, f"{name}: the compressed file")  # read whole below: bounded first
             handle.seek(0)
-            yield Gunzipped(handle.read()), name, None
+            yield (Gunzipped(handle.read()) if whole else gzip.GzipFile(fileobj=handle, mode="rb")), name, None
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise DataError(f"{name}: the gzip data is truncated or damaged ({error})") from error
     except OSError as error:
