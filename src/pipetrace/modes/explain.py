@@ -126,19 +126,11 @@ def chapters(trace: Trace) -> list[Chapter]:
         + (f" (this run's most confident mistake: test image {worst.index}, '{names[worst.predicted]}' at "
            f"{percent(worst.confidence)}, really a '{names[worst.label]}')." if worst is not None else "."),
     ))
-    per = ev.per_class_accuracy
     noise = 100 * accuracy_noise(ev.test_accuracy, max(d["test_count"], 1))
-    hard, easy = min(range(len(per)), key=per.__getitem__), max(range(len(per)), key=per.__getitem__)
-    learned = clearly_learned(ev.test_accuracy, len(per), d["test_count"])  # the bar key_insights sets for praise
     out.append(Chapter(
         "Evaluation",
         f"{percent(ev.test_accuracy)} of {d['test_count']:,} test images right (chance: {percent(chance(trace))})"
-        + (f"; '{names[hard]}' was hardest ({percent(per[hard])}), '{names[easy]}' easiest ({percent(per[easy])})."
-           if learned and per[hard] != per[easy] else
-           "; no class stands out: the network is not clearly better than guessing." if not _clearly_above_chance(trace)
-           else "; the network has not clearly learned yet (less than half-way from chance to 100%), so which classes "
-                "it gets right says more about its bias than about the classes." if not learned
-           else "."),
+        + _class_spread(trace),
         "One accuracy hides which classes fail; the confusion matrix shows what is mistaken for what.",
         "A table of true class against predicted class: the diagonal is right, everything else a kind of mistake.",
         "Comparing accuracies of runs on different test sets, or on a few hundred images, where one image is "
@@ -161,6 +153,20 @@ def _neuron_model(trace: Trace) -> str:
     if len(kinds) == 1 and activation_words(kinds[0]) is not None:
         return "Each hidden neuron is " + activation_words(kinds[0]).passes + "."
     return "Each hidden neuron computes a weighted sum of its inputs plus a bias, then its layer's activation."
+
+
+def _class_spread(trace: Trace) -> str:
+    """The hardest and easiest class, named only once the network has clearly learned (the bar key_insights sets)."""
+    per, names = trace.evaluation.per_class_accuracy, trace.dataset["class_names"]
+    hard, easy = min(range(len(per)), key=per.__getitem__), max(range(len(per)), key=per.__getitem__)
+    if clearly_learned(trace.evaluation.test_accuracy, len(per), trace.dataset["test_count"]):
+        if per[hard] != per[easy]:
+            return f"; '{names[hard]}' was hardest ({percent(per[hard])}), '{names[easy]}' easiest ({percent(per[easy])})."
+        return "."
+    if not _clearly_above_chance(trace):
+        return "; no class stands out: the network is not clearly better than guessing."
+    return ("; the network has not clearly learned yet (less than half-way from chance to 100%), so which classes "
+            "it gets right says more about its bias than about the classes.")
 
 
 def _clearly_above_chance(trace: Trace) -> bool:
