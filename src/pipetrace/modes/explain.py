@@ -123,8 +123,8 @@ def chapters(trace: Trace) -> list[Chapter]:
         "Softmax turns any scores into probabilities that sum to 1, so the network's answer comes with a confidence.",
         "The largest score wins, and the gaps between scores decide how sure the network is.",
         "Taking a confident answer for a right one: the confidence is what the network believes, not what is true"
-        + (f" (this run's most confident mistake: test image {worst.index}, '{names[worst.predicted]}' at "
-           f"{percent(worst.confidence)}, really a '{names[worst.label]}')." if worst is not None else "."),
+        + (f" (the most confident of this run's first {count(len(ev.mistakes), 'mistake')}: test image {worst.index}, "
+           f"'{names[worst.predicted]}' at {percent(worst.confidence)}, really a '{names[worst.label]}')." if worst is not None else "."),
     ))
     noise = 100 * accuracy_noise(ev.test_accuracy, max(d["test_count"], 1))
     out.append(Chapter(
