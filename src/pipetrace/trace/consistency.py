@@ -142,7 +142,7 @@ def _training(trace: Trace) -> None:
         _require(getattr(training, key) >= 1, f"training.{key}", "a run's trace has at least 1")
     _require(len(training.epochs) <= training.epochs_planned, "training.epochs",
              f"{len(training.epochs)} epochs recorded of {training.epochs_planned} planned")
-    restored = getattr(training, "restored_epoch", None)
+    restored = training.restored_epoch
     _require(restored is None or restored <= len(training.epochs), "training.restored_epoch",
              f"{restored}: only {len(training.epochs)} epochs were recorded")
     _require(training.steps_per_record >= 1 or not any(e.batch_losses for e in training.epochs), "training.steps_per_record",
