@@ -102,9 +102,7 @@ class Runner:
         with self._lock:
             run.order = len(self._runs) + 1
             self._runs[run_id] = run
-            ahead = sum(1 for r in self._runs.values() if r is not run and not r.events.finished)
-        position = max(0, ahead - self.slots() + 1)
-        run.events.add("queued", {"position": position, "settings": settings})
+        run.events.add("queued", {"position": self.position(run), "settings": settings})
         run.future = self.client.submit(train, run_id, settings, str(run.folder.resolve()), self.topic,
                                         self._stop_name(run_id), self.live, key=f"pipetrace-run-{run_id}", pure=False)
         threading.Thread(target=self._await, args=(run,), name=f"pipetrace-lab-{run_id}", daemon=True).start()
@@ -191,7 +189,7 @@ class Runner:
             return
         except KilledWorker:
             reason = KILLED
-        except Exception as error:  # cancelled, or the cluster went away
+        except Exception as error:  # the cluster went away
             reason = f"the run could not finish: {type(error).__name__}: {error}"
         if reason is None:
             self._wait_final(run)

@@ -41,11 +41,9 @@ def serve(args) -> int:
     port = sock.getsockname()[1]
     runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, live=not args.no_live_events)
     try:
-        servers: list = []
-        app = create_app(config, runner, closing=lambda: servers[0].should_exit)
+        app = create_app(config, runner, closing=lambda: server.should_exit)  # asked only once `server` serves
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                                                lifespan="off", access_log=False))
-        servers.append(server)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         address = f"http://{shown}:{port}/?token={config.token}"
         where = f"the cluster at {args.cluster}" if args.cluster else f"{args.workers} local worker(s)"
