@@ -13,6 +13,7 @@ Live events' cost: the training seconds of the same run in a second lab started 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import signal
@@ -70,8 +71,6 @@ def scaling(runs: str, count: int = 4) -> None:
     for workers in (1, 2):
         lab, base = started_lab(runs, workers)
         try:
-            import concurrent.futures
-
             with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # warm every worker
                 list(pool.map(lambda _: timed_run(base, {"limit": 600, "epochs": 1}), range(workers)))
             one = timed_run(base, settings)["done"]
