@@ -14,7 +14,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -227,14 +226,14 @@ def _run(args) -> int:
         from pipetrace.views.live import TerminalObserver
 
         observer = TerminalObserver(console)
-    started = time.time()
+    saved = out / "trace.json"
+    earlier = _identity(saved)  # an earlier run's (with --force), or None
     try:
         with interrupts_end_training(console):
             trace = run(settings, out=out, observer=observer, force=args.force, record=not args.no_record,
                         tensorboard=args.tensorboard)
     except KeyboardInterrupt:  # one that came while the run was being saved acts once it is saved
-        saved = out / "trace.json"
-        if saved.is_file() and saved.stat().st_mtime >= started:
+        if _identity(saved) not in (None, earlier):  # a new file: this run's, renamed in whole
             print(f"pipetrace: interrupted; the run was saved whole first: {saved}", file=sys.stderr)
             return 130
         raise
@@ -261,6 +260,15 @@ def _run(args) -> int:
     for line in lines:
         console.print(line, soft_wrap=True, markup=False)
     return EXIT_STATUS[trace.status]
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """Which file `path` names now (device, inode, modification time), or None if it names none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_mtime_ns
 
 
 EXIT_STATUS = {"completed": 0, "diverged": 1, "interrupted": 130}
