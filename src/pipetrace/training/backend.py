@@ -98,14 +98,12 @@ def import_keras(without: tuple[str, ...] = ()):
     return _start(without).result()
 
 
-def import_keras_in_background(needed: tuple[str, ...] = ()) -> concurrent.futures.Future:
+def import_keras_in_background() -> concurrent.futures.Future:
     """Start importing Keras (and TensorFlow) in a thread; `.result()` returns the module.
 
     Reading and decompressing MNIST releases the GIL, so the two overlap on two cores.
-    `needed` names modules the data stages use meanwhile (never hidden from anyone).
     """
-    without = tuple(m for m in KERAS_EXTRAS_NOT_USED if m not in needed) if LEAN_IMPORT else ()
-    return _start(without)
+    return _start(KERAS_EXTRAS_NOT_USED if LEAN_IMPORT else ())
 
 
 def _start(without: tuple[str, ...]) -> concurrent.futures.Future:

@@ -16,7 +16,7 @@ from pipetrace.trace import Epoch, Settings, Training
 from pipetrace.training.network import optimizer_momentum
 from pipetrace.training.observations import observe
 from pipetrace.training.backend import (  # noqa: F401  (import_keras_in_background: the pipeline's)
-    KERAS_EXTRAS_NOT_USED, import_keras, import_keras_in_background,
+    import_keras, import_keras_in_background,
 )
 
 
