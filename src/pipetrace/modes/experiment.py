@@ -205,8 +205,6 @@ def run_on_cluster(base: Settings, setting: str, values: list, out: Path, consol
     from pipetrace.lab.runner import start_cluster
     from pipetrace.lab.worker import train_variant
 
-    where = f"the Dask cluster at {address}" if address else f"{workers} local worker process{'es' if workers != 1 else ''}"
-    console.print(f"Training the {len(values)} variants in parallel on {where} ...", markup=False)
     client, cluster = start_cluster(workers or 1, address)
     try:
         try:
@@ -214,6 +212,12 @@ def run_on_cluster(base: Settings, setting: str, values: list, out: Path, consol
         except TimeoutError:
             raise SettingsError(f"--cluster {address}: no Dask worker joined that scheduler within "
                                 f"{WORKER_WAIT_SECONDS} s (start one with: dask worker {address})") from None
+        if address:
+            console.print(f"Training the {len(values)} variants in parallel on the Dask cluster at {address} ...", markup=False)
+        elif workers > 1:
+            console.print(f"Training the {len(values)} variants in parallel on {workers} local worker processes ...", markup=False)
+        else:
+            console.print(f"Training the {len(values)} variants one after another on 1 local worker process ...", markup=False)
         names = [label(setting, value) for value in values]
         futures = {client.submit(train_variant, dataclasses.asdict(variant_settings(base, setting, value)),
                                  str((out / name).resolve()), key=f"pipetrace-variant-{secrets.token_hex(4)}-{name}",

@@ -197,7 +197,7 @@ function showEpoch(e) {
 // the first hidden layer's outputs for the followed image: one square per unit, darker for a larger output
 function hiddenLayer(values) {
   const figure = el("figure", null, "hidden");
-  const top = Math.max(...values.map(Math.abs)) || 1;
+  const top = Math.max(...values.map(Math.abs)) || 1;  // for the shading only: all-zero outputs stay white
   const columns = 32, size = 10;
   const canvas = el("canvas", null, "units");
   canvas.width = columns * size; canvas.height = Math.ceil(values.length / columns) * size;
@@ -208,7 +208,7 @@ function hiddenLayer(values) {
     ctx.fillRect((i % columns) * size, Math.floor(i / columns) * size, size - 1, size - 1);
   });
   const zero = values.filter((v) => v === 0).length;
-  figure.append(canvas, el("figcaption", `the first hidden layer: ${values.length} outputs, largest ${num(top)}` +
+  figure.append(canvas, el("figcaption", `the first hidden layer: ${values.length} outputs, largest ${num(Math.max(...values))}` +
     (zero ? `, ${zero} exactly 0` : "") + (values.some((v) => v < 0) ? " (red: below 0)" : "")));
   return figure;
 }
