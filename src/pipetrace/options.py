@@ -68,6 +68,14 @@ def check_settings(settings: Settings) -> Settings:
     return settings
 
 
+def limited_test_count(limit: int | None, train_count: int, test_count: int) -> int:
+    """How many test images a run keeps: `limit // 6` (at least 1) under `--limit`; all of them without it,
+    or when the limit is more than the training images (an error check_against_data reports)."""
+    if limit is None or limit > train_count:
+        return test_count
+    return max(1, limit // 6)
+
+
 def check_against_data(settings: Settings, train_count: int, test_count: int) -> None:
     """Settings that depend on the data: the limit and the sample index must fit in it."""
     if settings.limit is not None and settings.limit > train_count:

@@ -24,7 +24,7 @@ from pipetrace.errors import PipetraceError
 from pipetrace.files import check_writable, claimed_folder, private_folder, remove_leftovers
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.interrupts import InterruptHold, pause_point
-from pipetrace.options import check_against_data, check_settings
+from pipetrace.options import check_against_data, check_settings, limited_test_count
 from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_predictions
 from pipetrace.stages import load, preprocess, shape_for_model, split, training_stage
 from pipetrace.trace import LayerWeights, PackedArray, Settings, Trace
@@ -270,11 +270,9 @@ def _load_data(settings: Settings) -> Dataset:
 
 def _limited(dataset: Dataset, limit: int | None) -> Dataset:
     """The first `limit` training and `limit // 6` test images (for quick runs and tests)."""
-    if limit is None:
-        return dataset
-    if limit > len(dataset.x_train):
-        return dataset  # reported by check_against_data with the real count
-    test = max(1, limit // 6)
+    test = limited_test_count(limit, len(dataset.x_train), len(dataset.x_test))
+    if limit is None or limit > len(dataset.x_train):
+        return dataset  # a limit too large is reported by check_against_data with the real count
     return dataclasses.replace(
         dataset,
         x_train=dataset.x_train[:limit], y_train=dataset.y_train[:limit],

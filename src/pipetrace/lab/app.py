@@ -70,7 +70,7 @@ class BadRequest(Exception):
 
 def checked_settings(body, config: LabConfig) -> dict:
     """The settings of a POST /api/runs body, checked as `pipetrace run` checks its options, within the lab's limits."""
-    from pipetrace.options import check_against_data, check_settings
+    from pipetrace.options import check_against_data, check_settings, limited_test_count
 
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object of settings, such as {\"epochs\": 2}")
@@ -102,7 +102,7 @@ def checked_settings(body, config: LabConfig) -> dict:
     if settings.batch_size > config.max_batch_size:
         raise BadRequest(f"--batch-size {settings.batch_size} is more than this lab allows (at most {config.max_batch_size})", "batch_size")
     if settings.dataset == "mnist" and settings.data_dir is None:  # its size is known: refused now, not after queueing
-        test = min(settings.limit, MNIST_TRAIN) // 6 if settings.limit else MNIST_TEST  # as the pipeline's --limit cuts
+        test = limited_test_count(settings.limit, MNIST_TRAIN, MNIST_TEST)  # as the pipeline's --limit cuts
         try:
             check_against_data(settings, MNIST_TRAIN, test)
         except PipetraceError as error:
