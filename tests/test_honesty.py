@@ -54,3 +54,20 @@ def test_prediction_trace_matches_model_predict(recomputed):
     hidden = np.maximum(x_test[p.sample] @ model.layers[0].get_weights()[0] + model.layers[0].get_weights()[1], 0)
     assert np.abs(np.array(p.layers[1].values) - hidden).max() < 1e-5
     assert p.layers[1].details["fired"] == int((hidden > 0).sum())
+
+
+@pytest.mark.parametrize("losses, says, never", [
+    ([0.50, 0.40, 0.30], "fell in every epoch", "over-fitting"),
+    ([2.0, 2.1, 1.9], "did not fall in every epoch but ended at its lowest (1.9000)", "fell in every epoch"),
+    ([0.300, 0.290, 0.292], "above its lowest (0.2900 after epoch 2) by too little", "fell in every epoch"),
+    ([0.5], "was measured once", "fell"),
+])
+def test_explain_tells_the_test_loss_trend_these_epochs_had(losses, says, never):
+    """A rise within the test loss's noise is not over-fitting, and 2.0 -> 2.1 -> 1.9 did not fall every epoch."""
+    from types import SimpleNamespace
+
+    from pipetrace.modes.explain import _test_loss_trend
+
+    epochs = [SimpleNamespace(epoch=i, test_loss=loss) for i, loss in enumerate(losses, start=1)]
+    text = _test_loss_trend(epochs)
+    assert says in text and never not in text

@@ -18,7 +18,7 @@ from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_wo
                                          hidden_activation, layer_role, run_optimizer, untrained_loss)
 from pipetrace.numbers import count, number, percent
 from pipetrace.stages.measure import shape_text
-from pipetrace.training.observations import accuracy_noise, above_chance, clearly_learned, rate_advice
+from pipetrace.training.observations import accuracy_noise, above_chance, clearly_learned, rate_advice, rose_beyond_noise
 from pipetrace.trace import Trace
 
 
@@ -174,6 +174,23 @@ def _clearly_above_chance(trace: Trace) -> bool:
     return above_chance(trace.evaluation.test_accuracy, len(trace.dataset["class_names"]), trace.dataset["test_count"])
 
 
+def _test_loss_trend(epochs) -> str:
+    """How the test loss went, in words true for these epochs (a rise within its noise is not over-fitting)."""
+    tests = [e.test_loss for e in epochs]
+    if len(tests) < 2:
+        return "was measured once"
+    if None in tests:
+        return "was not measured after every epoch"
+    if all(after < before for before, after in zip(tests, tests[1:])):
+        return "fell in every epoch"
+    lowest = min(tests)
+    if tests[-1] == lowest:
+        return f"did not fall in every epoch but ended at its lowest ({number(lowest, 4)})"
+    best = epochs[tests.index(lowest)].epoch
+    return (f"ended at {number(tests[-1], 4)}, above its lowest ({number(lowest, 4)} after epoch {best}) by too little "
+            "to tell from its measuring noise")
+
+
 def _training_chapter(trace: Trace) -> Chapter:
     """What training did, judged against chance and the test loss's trend; no praise without evidence."""
     t, net = trace.training, trace.network
@@ -199,14 +216,15 @@ def _training_chapter(trace: Trace) -> Chapter:
     elif not _clearly_above_chance(trace):
         mistake = (f"Taking a finished training run for a trained network: here test accuracy ({percent(last.test_accuracy)}) is not "
                    f"clearly above guessing ({percent(chance(trace))}), so the network has not learned the classes yet.")
-    elif len(tests) >= 2 and None not in tests and tests[-1] > min(tests):
-        best = tests.index(min(tests)) + 1
+    elif len(tests) >= 2 and None not in tests and rose_beyond_noise(min(tests), tests[-1], last.test_loss_noise):
+        best = t.epochs[tests.index(min(tests))].epoch
         mistake = (f"Training longer and reading only the training loss: here the test loss was lowest after epoch {best} "
-                   f"({number(min(tests), 4)}) and rose to {number(tests[-1], 4)}: the pattern of over-fitting.")
+                   f"({number(min(tests), 4)}) and rose to {number(tests[-1], 4)}, more than its measuring noise: "
+                   "the pattern of over-fitting.")
     else:
         learned = clearly_learned(last.test_accuracy, classes, trace.dataset["test_count"])
         mistake = ("Reading a falling training loss as success: judge by the test set. Here the test loss "
-                   + ("fell in every epoch" if len(tests) >= 2 and None not in tests else "was measured once")
+                   + _test_loss_trend(t.epochs)
                    + f" and test accuracy is {percent(last.test_accuracy)} against {percent(chance(trace))} by guessing"
                    + ("." if learned else ": above guessing, but less than half-way from guessing to every image right."))
     return Chapter(
