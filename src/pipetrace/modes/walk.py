@@ -136,7 +136,7 @@ def _question(text: str, correct: str, others: list[str], explanation: str) -> Q
 def _load_question(trace: Trace) -> Question:
     d = trace.stages[0].details
     total = d["train_count"] + d["test_count"]
-    return _question(f"How many labelled images did the Load stage read in all?", f"{total:,}",
+    return _question("How many labelled images did the Load stage read in all?", f"{total:,}",
                      [f"{d['train_count']:,}", f"{d['test_count']:,}", f"{total * 2:,}", f"{total - 1:,}"],
                      f"{d['train_count']:,} training + {d['test_count']:,} test = {total:,}")
 

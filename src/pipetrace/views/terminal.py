@@ -258,12 +258,12 @@ def _loss(value: float | None) -> str:
 
 def render_prediction(prediction: Prediction, class_names: list[str], pixel_max: float = 255.0) -> RenderableType:
     panels = []
-    for number, layer in enumerate(prediction.layers, start=1):
+    for position, layer in enumerate(prediction.layers, start=1):
         body: list[RenderableType] = [literal(layer.summary)]
         extra = _layer_extra(layer, prediction, class_names, pixel_max)
         if extra is not None:
             body.append(extra)
-        panels.append(Panel(Group(*body), title=Text.assemble(literal(f"Layer {number}: {layer.name}", style="bold"), f" {shape_text(layer.shape)}"), title_align="left"))
+        panels.append(Panel(Group(*body), title=Text.assemble(literal(f"Layer {position}: {layer.name}", style="bold"), f" {shape_text(layer.shape)}"), title_align="left"))
     return Group(*panels)
 
 
@@ -305,14 +305,14 @@ def _activation_grid(values: list[float], per_row: int = 32) -> RenderableType:
 
 def render_quiz(quiz: list[Question], answers: bool = True) -> RenderableType:
     parts: list[RenderableType] = []
-    for number, q in enumerate(quiz, start=1):
-        parts.append(hanging(f"{number}.", q.text, style="bold"))
+    for position, q in enumerate(quiz, start=1):
+        parts.append(hanging(f"{position}.", q.text, style="bold"))
         for letter, option in zip(LETTERS, q.options):
             parts.append(hanging(f"   {letter} ", option))
     if answers:
         parts.append(Text("\nAnswers", style="bold"))
-        for number, q in enumerate(quiz, start=1):
-            parts.append(hanging(f"{number}.", f"{LETTERS[q.answer]}  {q.options[q.answer]}: {q.explanation}"))
+        for position, q in enumerate(quiz, start=1):
+            parts.append(hanging(f"{position}.", f"{LETTERS[q.answer]}  {q.options[q.answer]}: {q.explanation}"))
     else:
         parts.append(Text("\n(answers hidden: run `pipetrace show TRACE` to see them)", style="dim"))
     return Group(*parts)
