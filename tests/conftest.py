@@ -11,6 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis gives the same verdict on every run and every machine: derandomized, with no example database
+# replaying what one machine once found (each example that once failed is kept as an @example instead).
+# HYPOTHESIS_PROFILE=explore searches with fresh random examples, to find new ones.
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]

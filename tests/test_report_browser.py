@@ -56,6 +56,14 @@ def browser():
         browser.close()
 
 
+def settle(page) -> None:
+    """Wait until what the page had queued has run: one animation frame, then one task after it.
+
+    Not a sleep: an event-loop turn, the same on a fast machine and a slow one.
+    """
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))")
+
+
 class Visit:
     """A page opened from file://, with every console message, page error and request kept."""
 
@@ -85,7 +93,8 @@ def visit(browser, small_run):
 
 
 def test_opens_from_file_with_no_errors_and_no_outside_request(visit):
-    visit.page.wait_for_timeout(300)
+    visit.page.wait_for_function("window.pipetrace !== undefined")  # the page's script ran to its end
+    settle(visit.page)
     assert visit.errors() == []
     assert visit.outside_requests() == []
     assert visit.requests == [visit.url]

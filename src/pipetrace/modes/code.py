@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,7 @@ OPTIMIZER_CODE = {name: f"keras.optimizers.{cls}" for name, cls in OPTIMIZERS.it
 ACTIVATION_CODE = {name: repr(name) for name in (*ACTIVATIONS, "softmax")}
 PADDING_CODE = {"valid": "'valid'", "same": "'same'"}
 SCHEDULE_NAMES = frozenset(SCHEDULES)
-LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+MAX_LAYER_NAME = 128
 MAX_PATH = 4096
 
 
@@ -232,13 +231,18 @@ def _is(path: Path, kind: str) -> bool:
         return False
 
 
+def _keras_layer_name(name) -> bool:
+    """A name `keras.layers.Layer(name=...)` accepts (Keras refuses '/'), printable so the script reads plainly."""
+    return isinstance(name, str) and 0 < len(name) <= MAX_LAYER_NAME and "/" not in name and name.isprintable()
+
+
 def _layer(layer, n: int) -> Layer:
     """A layer of the trace as the Keras call that builds it: kinds, activations and paddings from closed sets."""
     where = f"network.layers[{n}]"
     config = layer.config if isinstance(layer.config, dict) else {}
-    if not isinstance(layer.name, str) or not LAYER_NAME.fullmatch(layer.name):
-        raise _refuse(f"{where}.name", "a plain layer name (letters, digits, _)")
-    name = f"name={layer.name!r}"
+    if not _keras_layer_name(layer.name):
+        raise _refuse(f"{where}.name", f"a layer name Keras takes (1 to {MAX_LAYER_NAME} printable characters, no '/')")
+    name = f"name={layer.name!r}"  # a string literal whatever it holds (repr escapes quotes and backslashes)
     kind = layer.kind
 
     def activation() -> tuple[str, str]:

@@ -8,6 +8,7 @@ string from a trace can close the <script> element it travels in.
 from __future__ import annotations
 
 import json
+import math
 
 from pipetrace.trace import Prediction, Trace
 from pipetrace.views.html.sections import _strip, image_shape, image_uri, pixel_max, step_maps, step_role
@@ -63,6 +64,21 @@ _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\
 
 
 def script_json(data: dict) -> str:
-    """JSON that is safe inside <script type="application/json"> (the page reads it with JSON.parse)."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """JSON that is safe inside <script type="application/json"> (the page reads it with JSON.parse).
+
+    A number JSON cannot hold (NaN, an infinity: only a trace that skipped validation has one) travels
+    as its text, "nan" or "inf", which the page shows as it shows any other text.
+    """
+    text = json.dumps(_json_numbers(data), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return text.translate(_SCRIPT_SAFE)
+
+
+def _json_numbers(value):
+    """`value` with every non-finite float written as its text (JSON has no NaN or infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _json_numbers(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_numbers(item) for item in value]
+    return value
