@@ -175,6 +175,9 @@ class Epoch:
     running_loss: float | None = None
     running_accuracy: float | None = None
     test_loss_noise: float | None = None  # standard error of test_loss over the test images (its measuring noise)
+    # The learning rate the optimizer applied in the epoch's last step (a schedule or a callback may change it
+    # epoch by epoch); None when not recorded (older traces).
+    learning_rate: float | None = None
 
     def __repr__(self) -> str:
         from pipetrace.trace.reprs import epoch_repr  # one line: never the per-batch losses
