@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from targets import missed_targets
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +72,7 @@ def median(results: list[dict], key: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed (default: report it, exit 0)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +112,8 @@ def main() -> int:
     print(f"|{'-' * 30}|{'-' * 20}|{'-' * 12}|--------|")
     for name, measured, ok, goal in targets:
         print(f"| {name:<28} | {measured:<18} | {goal:<10} | {'PASS' if ok else 'FAIL':<6} |")
-    return 0 if all(ok for *_, ok, _ in targets) else 1
+    missed = [name for name, _, ok, _ in targets if not ok]
+    return missed_targets(missed, args.strict)
 
 
 def _memory() -> str:

@@ -27,6 +27,7 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import run_quickstart  # noqa: E402
+from targets import missed_targets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -91,6 +92,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--scaling", action="store_true", help="also time 4 queued runs on 1 and 2 workers")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed (default: report it, exit 0)")
     args = parser.parse_args()
     if args.scaling:
         with TemporaryDirectory() as runs:
@@ -129,7 +131,8 @@ def main() -> int:
     ]
     for name, measured, goal, ok in rows:
         print(f"| {name:<40} | {measured:<18} | {goal:<12} | {'' if ok is None else 'PASS' if ok else 'FAIL':<6} |")
-    return 0 if all(ok is not False for *_, ok in rows) else 1
+    missed = [name for name, _, _, ok in rows if ok is False]
+    return missed_targets(missed, args.strict)
 
 
 if __name__ == "__main__":

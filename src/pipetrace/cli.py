@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 from pipetrace import __version__
+from pipetrace.closed_output import GuardedOutput
 from pipetrace.errors import PipetraceError
 from pipetrace.trace import Settings
 
@@ -39,6 +40,7 @@ def console_main() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     backend.LEAN_IMPORT = True  # skip Keras' unused extras (see backend.LEAN_IMPORT)
+    sys.stdout = GuardedOutput(sys.stdout)  # `pipetrace run | head`: the run goes on and is saved
     _use_private_temp_folder()
     try:
         status = main()
@@ -259,6 +261,10 @@ def _run(args) -> int:
         console.print()
     for line in lines:
         console.print(line, soft_wrap=True, markup=False)
+    if getattr(sys.stdout, "closed_early", False):  # `pipetrace run | head`: say on stderr where the run went
+        console.file.flush()
+        print(f"pipetrace run: the output was closed early; the run went on and was saved: {out / 'trace.json'}",
+              file=sys.stderr)
     return EXIT_STATUS[trace.status]
 
 
@@ -301,11 +307,18 @@ def interrupts_end_training(console):
             signal.signal(number, handler)
 
 
+LAB_NEEDS = ("starlette", "uvicorn", "distributed")  # the [lab] extra, checked before anything starts
+
+
 def _lab(args) -> int:
-    try:
-        from pipetrace.lab.serve import serve
-    except ImportError as error:
-        raise PipetraceError(f'the lab needs {error.name}: pip install "pipetrace[lab]"') from None
+    import importlib.util
+
+    missing = [name for name in LAB_NEEDS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise PipetraceError(f"the lab needs {', '.join(missing)}, which pipetrace's [lab] extra installs: "
+                             'pip install "pipetrace[cpu,lab]" (or "pipetrace[lab]" where TensorFlow is installed)')
+    from pipetrace.lab.serve import serve
+
     return serve(args)
 
 
