@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from pipetrace.trace import Trace
 
@@ -53,3 +55,23 @@ def test_the_lab_without_its_extra_names_the_extra_before_starting_anything(monk
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "uvicorn" in err[0] and 'pip install "pipetrace[cpu,lab]"' in err[0]
     assert started == []
+
+
+def test_a_missing_tensorflow_or_model_file_is_said_before_any_data_is_read(monkeypatch, tmp_path):
+    import importlib.util
+
+    import pipetrace
+    from pipetrace import pipeline
+    from pipetrace.errors import SettingsError
+    from pipetrace.training import backend
+
+    read = []
+    monkeypatch.setattr(pipeline, "_load_data", lambda settings: read.append(settings) or 1 / 0)
+    with pytest.raises(SettingsError, match=r"--model .*nowhere\.keras: no such file"):
+        pipetrace.run(model=tmp_path / "nowhere.keras", limit=600, epochs=1, verbose=0)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else real(name, *a))
+    monkeypatch.setattr(backend, "fully_imported", lambda name: False)  # as in a fresh process without TensorFlow
+    with pytest.raises(backend.BackendError, match=r"tensorflow is not installed in this Python.*pipetrace\[cpu\]"):
+        pipetrace.run(limit=600, epochs=1, verbose=0)
+    assert read == []

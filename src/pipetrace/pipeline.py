@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pipetrace import __version__
 from pipetrace.data import Dataset
-from pipetrace.errors import PipetraceError
+from pipetrace.errors import PipetraceError, SettingsError
 from pipetrace.files import check_writable, claimed_folder, private_folder, remove_leftovers
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.interrupts import InterruptHold, pause_point
@@ -28,6 +28,7 @@ from pipetrace.options import check_against_data, check_settings, limited_test_c
 from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_predictions
 from pipetrace.stages import load, preprocess, shape_for_model, split, training_stage
 from pipetrace.trace import LayerWeights, PackedArray, Settings, Trace
+from pipetrace.training import backend
 from pipetrace.training import fit as training
 from pipetrace.training import network as network_lib
 
@@ -66,6 +67,9 @@ def run(settings: Settings | None = None, *, model=None, data: Dataset | None = 
     if data is not None and asked != data.name.strip().lower():  # a dataset asked for by name keeps that name
         overrides["dataset"] = data.name
     settings = check_settings(dataclasses.replace(settings or Settings(), **overrides))
+    backend.require_installed()  # before the data is read: a missing TensorFlow is said first
+    if given_model is None and settings.model and not Path(settings.model).is_file():  # so is a missing --model file
+        raise SettingsError(f"--model {settings.model}: no such file")
     from pipetrace.views.progress import run_observer
 
     observer = run_observer(observer, verbose)  # checked here, before anything is loaded

@@ -145,6 +145,16 @@ def _import_quietly(without: tuple[str, ...], quiet: QuietStderr):
     return _on_tensorflow(keras)
 
 
+def require_installed() -> None:
+    """Keras and TensorFlow are installed (found, not imported: milliseconds), else the BackendError that
+    names the command to install them, before any data is read."""
+    import importlib.util
+
+    for name in ("keras", "tensorflow"):
+        if not fully_imported(name) and importlib.util.find_spec(name) is None:
+            raise _backend_error(ModuleNotFoundError(f"No module named {name!r}", name=name))
+
+
 def _backend_error(error: BaseException) -> BaseException:
     if not isinstance(error, Exception):
         return error  # KeyboardInterrupt, SystemExit: not ours to rename
