@@ -19,7 +19,7 @@ from rich.console import Console
 
 import pipetrace
 from pipetrace.pipeline import Observer
-from pipetrace.views.html import notebook_html
+from pipetrace.views.html import notebook_html, render_html
 from pipetrace.views.html.report import UNTRUSTED_HINT
 from pipetrace.views.progress import Observers, RunProgress, progress_observer, run_observer, verbose_level
 from pipetrace.views.terminal import epoch_cells
@@ -191,6 +191,9 @@ def test_the_report_works_sandboxed_and_cannot_reach_the_notebook(browser, small
     question = inside.locator("#question-1")
     question.locator(f'.option[data-option="{trace.quiz[0].answer}"]').click()
     assert question.locator(".feedback").inner_text().startswith("Right.")
+    # no drawing pad: its place says where the pad is
+    assert inside.locator("#pad").count() == 0
+    assert 'trace.save_html("report.html")' in inside.locator("section#draw").inner_text()
     assert errors == []
 
     # a notebook that does not trust the output removes the iframe: the line under it stays, visible
@@ -310,3 +313,16 @@ def test_verbose_0_is_silent_and_the_default_shows_progress(capsys):
     trace = pipetrace.run(limit=600, epochs=1)
     out = capsys.readouterr().out
     assert "1 Load" in out and f"Epoch 1/1  loss {epoch_cells(trace.training.epochs[0])[1]}" in out
+
+
+def test_a_displayed_trace_keeps_the_notebook_file_small(small_run):
+    """Each display is stored in the .ipynb: the cell holds the report without the weights its drawing pad runs."""
+    trace, _ = small_run
+    cell = notebook_html(trace)
+    weights = sum(len(w.kernel.data) + len(w.bias.data) for w in trace.weights)  # base64 text, in the full page
+    assert weights > 500_000
+    assert not any(w.kernel.data in cell for w in trace.weights)
+    assert len(cell) + weights < len(html.escape(render_html(trace), quote=True))  # the cell with the pad
+    page = html.unescape(re.search(r'srcdoc="([^"]*)"', cell).group(1))
+    data = json.loads(re.search(r'<script type="application/json" id="pipetrace-data">(.*?)</script>', page, re.S).group(1))
+    assert data["layers"] == [] and len(data["samples"]) == len(trace.samples)

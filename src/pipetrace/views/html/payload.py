@@ -14,8 +14,9 @@ from pipetrace.trace import Prediction, Trace
 from pipetrace.views.html.sections import _strip, image_shape, image_uri, pixel_max, step_maps, step_role
 
 
-def payload(trace: Trace) -> dict:
-    """Class names, image size, the trained layers, the stored samples' traces, and the followed image's pixels."""
+def payload(trace: Trace, weights: bool = True) -> dict:
+    """Class names, image size, the trained layers (with `weights`), the stored samples' traces, and the followed
+    image's pixels."""
     samples = trace.samples or [trace.prediction]
     height, width, channels = image_shape(trace)
     return {
@@ -25,7 +26,7 @@ def payload(trace: Trace) -> dict:
             {"name": w.name, "activation": w.activation,
              "kernel": {"shape": w.kernel.shape, "data": w.kernel.data},
              "bias": {"shape": w.bias.shape, "data": w.bias.data}}
-            for w in trace.weights
+            for w in (trace.weights if weights else [])
         ],
         "samples": [_sample(trace, p) for p in samples],
         "followed": {

@@ -28,8 +28,9 @@ from pipetrace.views.html.markup import e
 from pipetrace.views.html.payload import payload, script_json
 
 
-def render_html(trace: Trace) -> str:
-    """The whole report as one HTML document."""
+def render_html(trace: Trace, pad: bool = True) -> str:
+    """The whole report as one HTML document; `pad=False` leaves out the drawing pad and the trained weights
+    it runs (most of the page's size: a notebook keeps every display in its file)."""
     body = "\n".join(
         [
             sections.header(trace),
@@ -39,7 +40,7 @@ def render_html(trace: Trace) -> str:
                 sections.data_flow(trace),
                 sections.training(trace),
                 sections.prediction(trace),
-                sections.draw(trace),
+                sections.draw(trace) if pad else sections.draw_left_out(trace),
                 sections.evaluation(trace),
                 sections.quiz(trace),
                 sections.insights(trace),
@@ -57,7 +58,7 @@ def render_html(trace: Trace) -> str:
         + " test accuracy",
         style=style,
         body=body,
-        data=script_json(payload(trace)),
+        data=script_json(payload(trace, weights=pad)),
         script=script,
     )
 
@@ -103,7 +104,8 @@ def notebook_html(trace: Trace, height: int = 900) -> str:
     from pipetrace.numbers import percent
 
     what = f"pipetrace report: {trace.dataset.get('name', '')}, test accuracy {percent(trace.evaluation.test_accuracy)}."
-    return (f'<iframe srcdoc="{escape(render_html(trace), quote=True)}" sandbox="allow-scripts" '
+    page = render_html(trace, pad=False)  # without the weights: the notebook file keeps every display
+    return (f'<iframe srcdoc="{escape(page, quote=True)}" sandbox="allow-scripts" '
             f'style="width:100%;height:{height}px;border:1px solid #ddd;border-radius:8px" title="pipetrace report"></iframe>'
             f'<p style="margin:4px 0;font-size:12px;color:#666">{escape(what)} {escape(UNTRUSTED_HINT)}</p>')
 

@@ -656,6 +656,17 @@ def draw(trace: Trace) -> str:
     return section("draw", title, "live, in your browser", body, intro)
 
 
+def draw_left_out(trace: Trace) -> str:
+    """The drawing pad's place in a page made without the weights (a notebook's): where to find the pad."""
+    thing = "digit" if noun(trace) == "digit" else "picture"
+    total = sum(w.kernel.shape[0] * w.kernel.shape[1] + w.bias.shape[0] for w in trace.weights
+                if len(w.kernel.shape) == 2 and len(w.bias.shape) == 1)
+    held = f"the {total:,} trained weights it runs" if total else "the trained weights it runs"
+    text = (f"Here the drawing pad is left out, with {held}: a notebook keeps every output in its file. "
+            'The full report has it: trace.save_html("report.html"), or the report.html of the run folder.')
+    return section("draw", f"Draw your own {thing}", "in the full report", f"<p>{e(text)}</p>")
+
+
 # ---- 6. evaluation -------------------------------------------------------------------------------
 def evaluation(trace: Trace) -> str:
     ev, names = trace.evaluation, trace.dataset["class_names"]
