@@ -21,6 +21,7 @@ import pipetrace
 from pipetrace.pipeline import Observer
 from pipetrace.views.html import notebook_html, render_html
 from pipetrace.views.html.report import UNTRUSTED_HINT
+from pipetrace.views.rich_html import NOTEBOOK_COLUMNS
 from pipetrace.views.progress import Observers, RunProgress, progress_observer, run_observer, verbose_level
 from pipetrace.views.terminal import epoch_cells
 from test_report_browser import browser  # noqa: F401 (module fixture: Debian's Chromium through Playwright)
@@ -237,7 +238,7 @@ def test_a_long_architecture_keeps_its_ends(small_run):
 @pytest.mark.parametrize("part", ["training", "prediction"])
 def test_training_and_prediction_show_in_a_notebook_what_the_terminal_shows(small_run, part):
     shown = getattr(small_run[0], part)
-    terminal = Console(file=io.StringIO(), width=115, force_terminal=True, color_system="truecolor", force_jupyter=False)
+    terminal = Console(file=io.StringIO(), width=NOTEBOOK_COLUMNS, force_terminal=True, color_system="truecolor", force_jupyter=False)
     terminal.print(shown)
     on_screen = re.sub(r"\x1b\[[0-9;]*m", "", terminal.file.getvalue())  # the characters, without their colours
     page = shown._repr_html_()

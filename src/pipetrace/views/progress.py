@@ -127,9 +127,9 @@ class RunProgress(TerminalObserver):
         """
         from IPython.display import display
 
-        from pipetrace.views.rich_html import mimebundle
+        from pipetrace.views.rich_html import NOTEBOOK_COLUMNS, mimebundle
 
-        bundle = mimebundle(renderable, width=self.console.width)
+        bundle = mimebundle(renderable, width=min(self.console.width, NOTEBOOK_COLUMNS))
         if new:
             display(bundle, raw=True)
         elif self._shown is None:

@@ -18,7 +18,9 @@ import io
 from rich.console import Console, RenderableType
 from rich.jupyter import JUPYTER_HTML_FORMAT
 
-NOTEBOOK_COLUMNS = 115  # what rich itself uses for a notebook cell (rich.console.JUPYTER_DEFAULT_COLUMNS)
+# A notebook cell at its default font in JupyterLab, Notebook 7, Colab and VS Code on a laptop holds ~90 columns;
+# rich's own default (115, rich.console.JUPYTER_DEFAULT_COLUMNS) draws tables wider than that, which then scroll.
+NOTEBOOK_COLUMNS = 88
 
 
 def mimebundle(renderable: RenderableType, width: int = NOTEBOOK_COLUMNS) -> dict[str, str]:
