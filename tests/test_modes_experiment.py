@@ -30,10 +30,10 @@ def test_two_tiny_variants_chosen_on_validation(small_run, tmp_path):
 
     text = " ".join(result.stdout.split())
     best = max(traces, key=lambda name: traces[name].evaluation.validation_accuracy)
-    assert f"{best} *" in text  # marked as chosen in the table
+    assert f"{best.split('=')[1]} *" in text  # the chosen value marked in the table (the setting named in its header)
     assert f"Chosen on validation accuracy (the last 10% of the training images, 60 images, held out from training): {best}" in text
     assert f"Test accuracy of the chosen one, reported, not used to choose: {percent(traces[best].evaluation.test_accuracy)}" in text
-    assert "test accuracy is reported, not used to choose" in text
+    assert "(test accuracy: reported, not used to choose)" in text
     for t in traces.values():
         assert percent(t.evaluation.validation_accuracy) in text and percent(t.evaluation.test_accuracy) in text
         assert f"{t.network.total_params:,}" in text
@@ -145,3 +145,25 @@ def test_variants_go_to_an_existing_scheduler_with_cluster(tmp_path, small_run):
         for name, units in (("hidden=8", [8]), ("hidden=16", [16])):
             trace = Trace.load(tmp_path / "exp" / name / "trace.json")
             assert trace.settings.hidden == units and trace.evaluation.validation_count == 60
+
+
+def test_the_table_fits_80_columns_whole(small_run):
+    """Every header word, value and the caption whole at 80 columns (the setting named once, in the header)."""
+    import io
+
+    from rich.console import Console
+
+    from pipetrace.modes.experiment import label, render
+
+    runs = []
+    for value in ([512, 256], [4], [128]):
+        t = copy.deepcopy(small_run[0])
+        t.evaluation.validation_accuracy, t.evaluation.validation_loss, t.evaluation.validation_count = 0.9, 0.31, 500
+        runs.append((label("hidden", value), value, t))
+    console = Console(file=io.StringIO(), width=80, force_terminal=False)
+    console.print(render("hidden", runs, None))
+    table = console.file.getvalue().split("Training loss per epoch")[0]
+    assert "…" not in table and max(map(len, table.splitlines())) <= 80
+    for word in ("hidden", "validation", "accuracy", "parameters", "training", "512-256 *", "4", "128", "0.3100"):
+        assert word in table, word
+    assert "(test accuracy: reported, not used to choose)" in " ".join(table.split())

@@ -32,7 +32,7 @@ import datetime
 import secrets
 from pathlib import Path
 
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from pipetrace.errors import SettingsError, TraceFileError
@@ -239,12 +239,17 @@ def render(setting: str, runs, out: Path):
     from rich.console import Group
 
     best = chosen(runs)
-    table = Table("variant", "validation\naccuracy", "test\naccuracy", "final\ntrain loss", "validation\nloss",
-                  "parameters", "training\ntime",
-                  caption="* chosen on validation accuracy; test accuracy is reported, not used to choose")
+    # Fits 80 columns: the setting is named once, in the first column's header, and rows give its value;
+    # no rules (two spaces between columns); numbers right-aligned.
+    prefix = f"{setting.replace('_', '-')}="
+    table = Table(Column(prefix.rstrip("="), no_wrap=True), *(Column(header, justify="right") for header in (
+                  "validation\naccuracy", "test\naccuracy", "final\ntrain\nloss", "validation\nloss", "parameters",
+                  "training\ntime")),
+                  box=None, pad_edge=False, header_style="bold", caption="* chosen on validation accuracy (test accuracy: reported, not used to choose)")
     for name, _, t in runs:
         last = t.training.epochs[-1] if t.training.epochs else None
-        table.add_row(Text(name + (" *" if name == best else "")), percent(validation_accuracy(t)),
+        shown = name[len(prefix):] if name.startswith(prefix) else name
+        table.add_row(Text(shown + (" *" if name == best else "")), percent(validation_accuracy(t)),
                       percent(t.evaluation.test_accuracy), number(None if last is None else last.loss, 4),
                       number(t.evaluation.validation_loss, 4), f"{t.network.total_params:,}", f"{t.training.seconds:.1f} s")
     chart = curves_chart({name: t for name, _, t in runs})
