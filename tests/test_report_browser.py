@@ -126,6 +126,26 @@ def test_switching_the_sample_changes_the_shown_probabilities(visit, small_run):
     assert page.locator(f'.pick[data-sample="{wrong}"]').get_attribute("aria-pressed") == "true"
 
 
+def test_the_page_asks_every_question_the_run_answers(visit, small_run):
+    """The run's own questions first, then the rest of the pool `pipetrace learn quiz` draws from, each answerable."""
+    from pipetrace.insights.quiz import quiz_pool
+
+    trace, page = small_run[0], visit.page
+    pool = {q.text: q for q in quiz_pool(trace)}
+    assert len(pool) > len(trace.quiz)
+    questions = page.locator(".question")
+    assert questions.count() == len(pool)
+    assert f"({len(pool)} questions)" in page.locator("#quiz-score").inner_text()
+    shown = [q.locator(".q").evaluate("p => p.firstChild.textContent").strip() for q in questions.all()]
+    assert shown[:len(trace.quiz)] == [q.text for q in trace.quiz] and sorted(shown) == sorted(pool)
+    page.locator("details.more-questions > summary").click()
+    last = questions.last
+    question = pool[shown[-1]]
+    last.locator(".option", has_text=question.options[question.answer]).first.click()
+    assert last.locator(".feedback").inner_text().startswith("Right.")
+    assert page.locator("#quiz-score").inner_text().startswith("Score: 1 right of 1 answered")
+
+
 def test_quiz_feedback_and_score_follow_the_answers(visit, small_run):
     quiz, page = small_run[0].quiz, visit.page
     score = page.locator("#quiz-score")

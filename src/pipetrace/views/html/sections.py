@@ -693,22 +693,46 @@ def evaluation(trace: Trace) -> str:
 
 # ---- 7. quiz -----------------------------------------------------------------------------------
 def quiz(trace: Trace) -> str:
-    items = []
-    for n, q in enumerate(trace.quiz):
-        options = "".join(
-            f'<button type="button" class="option" data-option="{i}"><span class="letter">{letter(i)}</span>{e(text)}</button>'
-            for i, text in enumerate(q.options)
-        )
-        items.append(f"""<li class="question" data-answer="{fmt(q.answer)}" id="question-{n + 1}">
+    asked, more = trace.quiz, more_questions(trace)
+    items = [_question_item(q, n) for n, q in enumerate([*asked, *more])]
+    total = len(asked) + len(more)
+    body = f'<p class="score" id="quiz-score" aria-live="polite">Score: 0 right of 0 answered ({total} questions)</p>'
+    body += f'<ol class="quiz">{"".join(items[:len(asked)])}</ol>'
+    if more:
+        body += (f'<details class="more-questions"><summary>{len(more)} more questions from this run</summary>'
+                 f'<ol class="quiz" start="{len(asked) + 1}">{"".join(items[len(asked):])}</ol></details>')
+    body += '<button type="button" id="quiz-reset" hidden>Start the quiz again</button>'
+    intro = "Every answer is a number or a fact from this run. Click an answer (or Tab to it and press Enter)."
+    return section("quiz", "Model Quiz", f"{len(asked)} questions" + (f", {len(more)} more" if more else ""), body, intro)
+
+
+def more_questions(trace: Trace) -> list:
+    """The rest of the questions this trace answers (what `pipetrace learn quiz` draws from), after the run's own.
+
+    Computed from the trace's numbers by the quiz's own rules; a trace those rules cannot read (edited by hand,
+    hostile) gets none, and the run's own questions still show.
+    """
+    from pipetrace.insights.quiz import build_quiz, quiz_pool
+
+    try:
+        every = build_quiz(trace, len(quiz_pool(trace)), trace.settings.seed)
+    except Exception:  # noqa: BLE001 (a trace the rules cannot read: no extra questions, the page still whole)
+        return []
+    asked = {q.text for q in trace.quiz}
+    return [q for q in every if q.text not in asked]
+
+
+def _question_item(q, n: int) -> str:
+    options = "".join(
+        f'<button type="button" class="option" data-option="{i}"><span class="letter">{letter(i)}</span>{e(text)}</button>'
+        for i, text in enumerate(q.options)
+    )
+    return f"""<li class="question" data-answer="{fmt(q.answer)}" id="question-{n + 1}">
 <p class="q">{e(q.text)} <span class="tag">{e(q.level)} · {e(q.kind)}</span></p>
 <div class="options" role="group" aria-label="answers to question {n + 1}">{options}</div>
 <p class="feedback" aria-live="polite"></p>
 <details class="answer-key"><summary>Show the answer</summary><p><b>{letter(q.answer)}.</b> <span class="answer-text">{e(pick(q.options, q.answer))}</span>. <span class="explanation">{e(q.explanation)}</span></p></details>
-</li>""")
-    body = (f'<p class="score" id="quiz-score" aria-live="polite">Score: 0 right of 0 answered ({len(trace.quiz)} questions)</p>'
-            f'<ol class="quiz">{"".join(items)}</ol><button type="button" id="quiz-reset" hidden>Start the quiz again</button>')
-    intro = "Every answer is a number or a fact from this run. Click an answer (or Tab to it and press Enter)."
-    return section("quiz", "Model Quiz", f"{len(trace.quiz)} questions", body, intro)
+</li>"""
 
 
 # ---- 8. insights ---------------------------------------------------------------------------------
