@@ -377,3 +377,26 @@ def test_mode_bar_switches_views(visit, small_run):
     assert page.locator("section#prediction").is_visible() and not page.locator("section#cheatsheet").is_visible()
     assert page.locator('.mode[data-mode="trace"]').get_attribute("aria-pressed") == "true"
     assert visit.errors() == [] and visit.outside_requests() == []
+
+
+@pytest.mark.parametrize("mode", ["walk", "quiz", "math", "explain", "cheatsheet"])
+def test_section_links_reach_their_section_from_every_mode(visit, mode):
+    """The header's links go to their section whichever mode hides it: the mode that shows it comes first."""
+    page = visit.page
+    for ident in ("training", "insights", "evaluation"):
+        page.locator(f'.mode[data-mode="{mode}"]').click()
+        page.locator(f'header.hero a[href="#{ident}"]').click()
+        section = page.locator(f"section#{ident}")
+        assert section.is_visible(), (mode, ident)
+        page.wait_for_function("id => { const top = document.getElementById(id).getBoundingClientRect().top;"
+                               " return top >= 0 && top < innerHeight; }", arg=ident)  # scrolled to it (smoothly)
+        assert page.locator('.mode[aria-pressed="true"]').get_attribute("data-mode") == "trace"
+
+
+def test_an_address_with_a_panels_hash_opens_its_mode(browser, small_run):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((small_run[1] / "report.html").resolve().as_uri() + "#math")
+    page.wait_for_load_state("load")
+    assert page.locator("section#math").is_visible() and not page.locator("section#training").is_visible()
+    assert page.locator('.mode[aria-pressed="true"]').get_attribute("data-mode") == "math"
+    page.close()

@@ -399,6 +399,25 @@
   };
   modeButtons.forEach(function (b) { b.addEventListener("click", function () { showMode(b.dataset.mode); }); });
   if (modeButtons.length) showMode("trace");
+  /* A link to a part of the page that the current mode hides (the header's section links, a #hash in the
+     address) first shows the mode that holds it: a panel's own mode, else the whole trace. */
+  var revealTarget = function (hash) {
+    var id = decodeURIComponent((hash || "").slice(1));
+    var target = id && document.getElementById(id);
+    if (!target || !modeButtons.length) return;
+    var owner = target.closest("main > section");
+    if (owner && owner.hidden) showMode(modePanels.indexOf(owner.id) >= 0 ? owner.id : "trace");
+  };
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest('a[href^="#"]');
+    if (link) revealTarget(link.getAttribute("href"));  // before the browser scrolls to it
+  });
+  window.addEventListener("hashchange", function () {
+    revealTarget(location.hash);
+    var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target) target.scrollIntoView();
+  });
+  revealTarget(location.hash);
   var walkSteps = Array.prototype.slice.call(document.querySelectorAll(".walk-step")), walkAt = 0;
   var showStep = function (n) {
     walkAt = Math.max(0, Math.min(walkSteps.length - 1, n));
