@@ -187,6 +187,36 @@ def draw_seven(page) -> None:
     page.mouse.up()
 
 
+PAD_INK = """() => { const pad = document.getElementById("pad"), rgba = pad.getContext("2d").getImageData(0, 0, pad.width,
+  pad.height).data; let n = 0; for (let i = 0; i < rgba.length; i += 4) if (rgba[i] > 0) n++; return n; }"""
+
+
+def test_the_pad_draws_with_the_keyboard_alone(visit, small_run):
+    """Tab to the pad, Space puts the pen down, arrows draw, Space lifts it (moving then draws nothing), Delete clears."""
+    page = visit.page
+    page.locator("#clear-pad").focus()
+    page.keyboard.press("Shift+Tab")  # the pad is the control before Clear
+    assert page.evaluate("document.activeElement.id") == "pad"
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(PAD_INK) == 0  # the pen is up: moving draws nothing
+    for key in ["ArrowUp"] * 5 + ["ArrowLeft"] * 3 + ["Space"] + ["ArrowRight"] * 6 + ["ArrowDown", "ArrowLeft"] * 7:
+        page.keyboard.press(key)
+    page.keyboard.press("Space")  # the pen lifted: the drawing is done, and the network has read it
+    page.wait_for_function("() => window.pipetrace.lastDrawing !== null")
+    drawn = page.evaluate(PAD_INK)
+    assert drawn > 0 and page.evaluate("window.pipetrace.lastDrawing.input.some(v => v > 0)")
+    assert page.locator('[data-trace="draw"] [data-part="predicted"]').inner_text() in small_run[0].dataset["class_names"]
+    for key in ["ArrowLeft"] * 5:
+        page.keyboard.press(key)
+    assert page.evaluate(PAD_INK) == drawn  # moved with the pen up
+    page.keyboard.press("Enter")  # down: a dot where it is
+    assert page.evaluate(PAD_INK) > drawn
+    page.keyboard.press("Delete")
+    assert page.evaluate(PAD_INK) == 0 and page.evaluate("window.pipetrace.lastDrawing") is None
+    assert page.locator('[data-trace="draw"] [data-part="predicted"]').inner_text() == "?"
+    assert visit.errors() == []
+
+
 def test_drawing_on_the_canvas_gives_a_prediction(visit, small_run):
     page = visit.page
     names = small_run[0].dataset["class_names"]

@@ -648,8 +648,9 @@ def draw(trace: Trace) -> str:
              f"network itself, in JavaScript: your drawing is prepared {e(how)}, values 0..1), then sent through "
              f"every layer.")
     body = f"""<div class="draw-grid">
-<div class="pad-box"><canvas id="pad" width="280" height="280" aria-label="drawing pad: draw here"></canvas>
+<div class="pad-box"><canvas id="pad" width="280" height="280" tabindex="0" aria-describedby="pad-keys" aria-label="drawing pad: draw here with a mouse, a finger or the keyboard"></canvas>
 <div class="pad-tools"><button type="button" id="clear-pad">Clear</button><span class="hint">Tip: draw large and centred, with one stroke per line.</span></div>
+<p class="hint" id="pad-keys">With the keyboard: Tab to the pad; the arrow keys move the pen (with Shift, in small steps); Space or Enter puts it down or lifts it; Delete clears.</p>
 <noscript><p class="warning">Drawing needs JavaScript.</p></noscript></div>
 {layer_panels("draw", None, names, trace, draw_canvas=True)}
 </div>"""

@@ -292,6 +292,9 @@
       ctx.strokeStyle = "#fff"; ctx.lineWidth = 24; ctx.lineCap = "round"; ctx.lineJoin = "round";
       ctx.beginPath(); ctx.moveTo(from[0], from[1]); ctx.lineTo(to[0], to[1]); ctx.stroke();
     };
+    var dot = function (at) {  /* a tap or a pen put down: a line of no length draws nothing in some browsers */
+      ctx.fillStyle = "#fff"; ctx.beginPath(); ctx.arc(at[0], at[1], 12, 0, 2 * Math.PI); ctx.fill();
+    };
     var update = function () {
       pending = false;
       var rgba = ctx.getImageData(0, 0, pad.width, pad.height).data, grey = new Uint8ClampedArray(pad.width * pad.height);
@@ -324,7 +327,7 @@
     };
     var schedule = function () { if (!pending) { pending = true; requestAnimationFrame(update); } };
     pad.addEventListener("pointerdown", function (ev) {
-      drawing = true; last = at(ev); stroke(last, last); schedule();
+      drawing = true; last = at(ev); dot(last); schedule();
       if (pad.setPointerCapture) try { pad.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointers */ }
       ev.preventDefault();
     });
@@ -334,6 +337,39 @@
     });
     ["pointerup", "pointercancel", "pointerleave"].forEach(function (name) {
       pad.addEventListener(name, function () { if (drawing) { drawing = false; update(); } });
+    });
+    /* The keyboard's way to draw: Tab to the pad, arrows move the pen (Shift: finer), Space or Enter puts it
+       down or lifts it, Delete or Backspace clears. A ring over the pad shows where the pen is. */
+    var pen = { x: pad.width / 2, y: pad.height / 2, down: false };
+    var ring = document.createElement("span");
+    ring.className = "pen-ring"; ring.hidden = true; ring.setAttribute("aria-hidden", "true");
+    pad.parentNode.insertBefore(ring, pad.nextSibling);
+    var placeRing = function () {
+      var scale = pad.clientWidth / pad.width;
+      ring.style.left = (pad.offsetLeft + pad.clientLeft + pen.x * scale) + "px";
+      ring.style.top = (pad.offsetTop + pad.clientTop + pen.y * scale) + "px";
+      ring.classList.toggle("down", pen.down);
+    };
+    pad.addEventListener("focus", function () { ring.hidden = false; placeRing(); });
+    pad.addEventListener("blur", function () { ring.hidden = true; if (pen.down) { pen.down = false; update(); } });
+    pad.addEventListener("keydown", function (ev) {
+      var step = ev.shiftKey ? 4 : 14;
+      var moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+      if (moves[ev.key]) {
+        var from = [pen.x, pen.y];
+        pen.x = Math.max(0, Math.min(pad.width, pen.x + moves[ev.key][0]));
+        pen.y = Math.max(0, Math.min(pad.height, pen.y + moves[ev.key][1]));
+        if (pen.down) { stroke(from, [pen.x, pen.y]); schedule(); }
+      } else if (ev.key === " " || ev.key === "Enter") {
+        pen.down = !pen.down;
+        if (pen.down) { dot([pen.x, pen.y]); schedule(); } else { update(); }
+      } else if (ev.key === "Delete" || ev.key === "Backspace") {
+        document.getElementById("clear-pad").click();
+      } else {
+        return;
+      }
+      ev.preventDefault();
+      placeRing();
     });
     document.getElementById("clear-pad").addEventListener("click", function () {
       clear(); api.lastDrawing = null;
