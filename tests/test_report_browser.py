@@ -430,3 +430,25 @@ def test_an_address_with_a_panels_hash_opens_its_mode(browser, small_run):
     assert page.locator("section#math").is_visible() and not page.locator("section#training").is_visible()
     assert page.locator('.mode[aria-pressed="true"]').get_attribute("data-mode") == "math"
     page.close()
+
+
+OVERFLOWING = """() => Array.from(document.querySelectorAll("main *, header *")).filter(e => {
+  const r = e.getBoundingClientRect();
+  return r.width > 0 && r.right > innerWidth + 1 && !e.closest("pre"); }).map(e => e.tagName + "." + e.className + "#" + e.id)"""
+
+
+def test_every_mode_fits_a_phone_screen(browser, small_run):
+    """On a 390-pixel-wide phone nothing is wider than the screen, in any mode: no sideways scrolling, not even
+    inside a scroll box (the epoch table becomes one card per epoch), but for code, which scrolls in its box."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto((small_run[1] / "report.html").resolve().as_uri())
+    page.wait_for_load_state("load")
+    for mode in ["trace", "walk", "quiz", "math", "explain", "cheatsheet"]:
+        page.locator(f'.mode[data-mode="{mode}"]').click()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, mode
+        assert page.evaluate(OVERFLOWING) == [], mode
+    page.locator('.mode[data-mode="trace"]').click()
+    first = page.locator("table.epochs tbody tr").first
+    assert first.locator('td[data-label="test accuracy"]').is_visible()
+    assert first.locator("td.obs").bounding_box()["width"] > 300  # what happened: the card's full width
+    page.close()

@@ -392,9 +392,13 @@ def _chain_item(kind: str, title: str, shape, name: str, layer) -> str:
 def training(trace: Trace) -> str:
     t = trace.training
     shown = ([t.start] if t.start is not None else []) + list(t.epochs)  # epoch 0: the untrained network
+    train = ("train loss", "train accuracy") if t.train_measured_on else ("loss (running mean)", "accuracy (running mean)")
+    # data-label: on a phone each row becomes a card, every number under its name (report.css)
     rows = "".join(
-        f"<tr><td>{fmt(ep.epoch)}</td><td>{num(ep.loss)}</td><td>{pct(ep.accuracy, 2)}</td><td>{num(ep.test_loss)}</td>"
-        f"<td>{pct(ep.test_accuracy, 2)}</td><td>{seconds(ep.seconds)}</td><td class='obs'>{e(ep.observation)}</td></tr>"
+        f'<tr><td data-label="epoch">{fmt(ep.epoch)}</td><td data-label="{train[0]}">{num(ep.loss)}</td>'
+        f'<td data-label="{train[1]}">{pct(ep.accuracy, 2)}</td><td data-label="test loss">{num(ep.test_loss)}</td>'
+        f'<td data-label="test accuracy">{pct(ep.test_accuracy, 2)}</td><td data-label="time">{seconds(ep.seconds)}</td>'
+        f"<td class='obs'>{e(ep.observation)}</td></tr>"
         for ep in shown
     )
     status = "" if t.status == "completed" else f'<p class="warning">Training {e(t.status)}.</p>'
@@ -407,7 +411,6 @@ def training(trace: Trace) -> str:
     charts_html = ""
     if t.epochs:
         charts_html = f'<div class="chart-box">{charts.epoch_chart(t)}</div><div class="chart-box">{charts.batch_chart(t)}</div>'
-    train = ("train loss", "train accuracy") if t.train_measured_on else ("loss (running mean)", "accuracy (running mean)")
     body = f"""{status}{charts_html}
 <div class="table-wrap"><table class="epochs"><thead><tr><th>epoch</th><th>{train[0]}</th><th>{train[1]}</th><th>test loss</th>
 <th>test accuracy</th><th>time</th><th>what happened</th></tr></thead><tbody>{rows}</tbody></table></div>"""
