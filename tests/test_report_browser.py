@@ -452,3 +452,34 @@ def test_every_mode_fits_a_phone_screen(browser, small_run):
     assert first.locator('td[data-label="test accuracy"]').is_visible()
     assert first.locator("td.obs").bounding_box()["width"] > 300  # what happened: the card's full width
     page.close()
+
+
+UNIT_PIXELS = """j => { const c = document.querySelector(`.unit[data-unit="${j}"] canvas`);
+  return Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data); }"""
+
+
+def test_each_hidden_units_picture_is_its_weights_in_model_keras(visit, small_run):
+    """Unit j's square, pixel i: red for w[i, j] > 0, blue for < 0, as deep as |w| / max |w[:, j]| (the saved model's
+    kernel, read by Keras); units marked silent are exactly those Keras gives 0 on every image the page holds."""
+    import keras
+
+    trace, folder = small_run
+    model = keras.models.load_model(folder / "model.keras")
+    dense = next(layer for layer in model.layers if isinstance(layer, keras.layers.Dense))
+    kernel = np.asarray(dense.kernel)
+    page = visit.page
+    assert page.evaluate("window.pipetrace.unitsDrawn") == kernel.shape[1]
+    for j in (0, 1, kernel.shape[1] // 2, kernel.shape[1] - 1):
+        rgba = np.array(page.evaluate(UNIT_PIXELS, j)).reshape(-1, 4)
+        w = kernel[:, j]
+        depth = np.floor(255 * np.abs(w) / np.abs(w).max() + 0.5)
+        assert np.abs(rgba[:, 0] - np.where(w > 0, 255, 255 - depth)).max() <= 1
+        assert np.abs(rgba[:, 1] - (255 - depth)).max() <= 1
+        assert np.abs(rgba[:, 2] - np.where(w < 0, 255, 255 - depth)).max() <= 1
+    images = np.array([np.asarray(p.image, np.float32).reshape(-1) / 255 for p in [trace.prediction, *trace.samples]])
+    hidden = keras.Model(model.inputs, dense.output).predict(images, verbose=0)
+    silent = {int(f.get_attribute("data-unit")) for f in page.locator(".unit.silent").all()}
+    assert silent == set(np.flatnonzero((hidden <= 0).all(axis=0)).tolist())
+    followed = page.locator('.unit[data-unit="0"] figcaption').inner_text()
+    assert followed.startswith(f"1 · {hidden[0, 0]:.2f}")
+    assert visit.errors() == []

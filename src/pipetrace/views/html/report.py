@@ -23,7 +23,7 @@ from string import Template
 
 from pipetrace.trace import Trace
 from pipetrace.trace.model import write_atomic
-from pipetrace.views.html import modes, sections
+from pipetrace.views.html import modes, sections, unit_pictures
 from pipetrace.views.html.markup import e
 from pipetrace.views.html.payload import payload, script_json
 
@@ -40,6 +40,7 @@ def render_html(trace: Trace, pad: bool = True) -> str:
                 sections.data_flow(trace),
                 sections.training(trace),
                 sections.prediction(trace),
+                unit_pictures.units_section(trace) if pad else "",  # drawn from the weights, which pad=False leaves out
                 sections.draw(trace) if pad else sections.draw_left_out(trace),
                 sections.evaluation(trace),
                 sections.quiz(trace),

@@ -421,6 +421,34 @@
       });
     });
   });
+  /* ---- what each hidden unit looks for: unit j's incoming weights, kernel[i * units + j], as the image ---- */
+  var unitGrid = document.querySelector(".unit-grid");
+  if (unitGrid) {
+    var first = layers[0];
+    if (!first || first.inputs !== IMG.height * IMG.width) {
+      var unitWhy = document.querySelector(".unit-why");
+      unitWhy.textContent = "The page cannot draw these: " + (cannotRun || "the first layer does not read the image's pixels") + ".";
+      unitWhy.hidden = false;
+      unitGrid.hidden = true;
+    } else {
+      unitGrid.querySelectorAll("figure[data-unit]").forEach(function (fig) {
+        var j = Number(fig.dataset.unit), canvas = fig.querySelector("canvas");
+        if (!(j >= 0 && j < first.units && Math.floor(j) === j) || !canvas) return;
+        var n = first.inputs, top = 0, i;
+        for (i = 0; i < n; i++) top = Math.max(top, Math.abs(first.kernel[i * first.units + j]));
+        var picture = canvas.getContext("2d").createImageData(IMG.width, IMG.height);
+        for (i = 0; i < n; i++) {
+          var w = first.kernel[i * first.units + j], t = top > 0 ? Math.round(255 * Math.abs(w) / top) : 0;
+          picture.data[4 * i] = w > 0 ? 255 : 255 - t;      /* red: a bright pixel raises the weighted sum */
+          picture.data[4 * i + 1] = 255 - t;
+          picture.data[4 * i + 2] = w < 0 ? 255 : 255 - t;  /* blue: it lowers it */
+          picture.data[4 * i + 3] = 255;
+        }
+        canvas.getContext("2d").putImageData(picture, 0, 0);
+      });
+      api.unitsDrawn = unitGrid.querySelectorAll("figure[data-unit]").length;
+    }
+  }
   /* ---- the mode bar: trace shows the whole report; each other mode one panel ---- */
   var PANELS = { walk: ["walk"], quiz: ["quiz"], math: ["math"], explain: ["explain"], cheatsheet: ["cheatsheet"] };
   var modePanels = ["walk", "math", "explain", "cheatsheet"];
