@@ -13,12 +13,12 @@ from pipetrace.modes import MODES
 from pipetrace.numbers import percent
 
 
-def test_learn_lists_the_nine_modes():
+def test_learn_lists_the_ten_modes():
     result = pipetrace_cli("learn")
     assert result.returncode == 0, result.stderr
     for number, mode in enumerate(MODES, start=1):
         assert f"{number}. {mode.name}" in result.stdout
-    assert len(MODES) == 9
+    assert len(MODES) == 10 and "10 modes" in result.stdout
 
 
 NO_TF = """
@@ -37,6 +37,7 @@ def test_reading_modes_never_import_tensorflow(small_run, tmp_path):
     folder = str(small_run[1])
     argvs = [["learn"]] + [["learn", mode, folder] for mode in ("trace", "walk", "quiz", "math", "explain", "cheatsheet")]
     argvs += [["learn", "code", folder, "-o", str(tmp_path / "r.py")], ["learn", "compare", folder, folder]]
+    argvs += [["learn", "lesson"]]  # the list of lessons: nothing trains
     result = subprocess.run([sys.executable, "-c", NO_TF.format(argvs=argvs)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     seen = eval(result.stdout.strip().splitlines()[-1])  # a dict literal printed by the script above

@@ -1,12 +1,12 @@
-"""Learning modes: nine ways to learn from one run, each made from that run's Trace.
+"""Learning modes: ten ways to learn from runs, each made from a run's Trace.
 
 People learn differently: some read (`trace`, `explain`, `cheatsheet`), some step through
 (`walk`), some test themselves (`quiz`), some want the math (`math`) or the code (`code`),
-some want to try things (`experiment`, `compare`). Every mode reads a saved trace and
-invents no number; only `experiment` trains. Each mode is one module of this package that
+some want to try things (`experiment`, `compare`), some are handed a question (`lesson`).
+Every mode reads a saved trace and invents no number; only `experiment` and `lesson` train. Each mode is one module of this package that
 builds its content as plain data from a Trace (walk steps, explain chapters, math sections,
 cheatsheet rows, quiz questions; no rich, no HTML); pipetrace.views.learn draws it in the
-terminal and pipetrace.views.html.modes in the report. `code` and `experiment` write or train,
+terminal and pipetrace.views.html.modes in the report. `code`, `experiment` and `lesson` write or train,
 and keep their own `main(args, console)`.
 
 >>> [mode.name for mode in MODES][:3]
@@ -45,6 +45,7 @@ MODES = [
     Mode("experiment", "what if? train variants (--vary hidden=32,128,512) and compare them side by side", trains=True),
     Mode("compare", "two saved runs side by side: settings, metrics, curves, disagreements"),
     Mode("cheatsheet", "one page: shapes, formulas with this run's values, parameters, commands", on_page=True),
+    Mode("lesson", "prepared experiments to hand out: a question, the runs that answer it, what to look for", trains=True),
 ]
 
 

@@ -24,8 +24,9 @@ TRACE_HELP = "a trace.json or a run folder (default: the latest run under runs/ 
 
 def add_learn_command(commands) -> None:
     learn = commands.add_parser(
-        "learn", help="learn from a run your way: trace, walk, quiz, code, math, explain, experiment, compare, cheatsheet",
-        description="Nine learning modes, each made from a saved run's trace. `pipetrace learn` lists them.",
+        "learn", help="learn from a run your way: trace, walk, quiz, code, math, explain, experiment, compare, cheatsheet, lesson",
+        description="Ten learning modes, each made from a saved run's trace (lesson: from runs it trains). "
+                    "`pipetrace learn` lists them.",
     )
     learn.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     learn.set_defaults(handler=_list, mode=None)
@@ -35,6 +36,8 @@ def add_learn_command(commands) -> None:
         if mode.name == "compare":
             parser.add_argument("a", metavar="A", help="the first trace.json or run folder")
             parser.add_argument("b", metavar="B", help="the second trace.json or run folder")
+        elif mode.name == "lesson":
+            parser.add_argument("name", metavar="NAME", nargs="?", help="the lesson (without it: the list of lessons)")
         else:
             parser.add_argument("trace", metavar="TRACE", nargs="?", help=TRACE_HELP if mode.name != "experiment" else
                                 "the run whose settings the variants start from (default: the latest run; "
@@ -77,12 +80,17 @@ def _experiment_options(parser) -> None:
     parser.add_argument("--cluster", metavar="ADDRESS", help="train the variants on the Dask scheduler at ADDRESS (tcp://host:8786)")
 
 
+def _lesson_options(parser) -> None:
+    parser.add_argument("--limit", type=int, metavar="N", help="train on the first N images only (a quicker lesson)")
+    parser.add_argument("--out", metavar="DIR", help="where to save the lesson's runs (default: runs/lesson-<name>-<time>/)")
+
+
 def _cheatsheet_options(parser) -> None:
     parser.add_argument("--markdown", metavar="FILE", help="also write the cheatsheet as Markdown to FILE")
 
 
 OPTIONS = {"trace": _trace_options, "quiz": _quiz_options, "code": _code_options, "math": _math_options,
-           "experiment": _experiment_options, "cheatsheet": _cheatsheet_options}
+           "experiment": _experiment_options, "cheatsheet": _cheatsheet_options, "lesson": _lesson_options}
 
 
 def _console():
@@ -94,7 +102,7 @@ def _console():
 def _list(args) -> int:
     """`pipetrace learn`: the modes, one line each."""
     width = max(len(mode.name) for mode in MODES)
-    print("Choose your learning style: 9 modes, each made from a run's trace\n")
+    print(f"Choose your learning style: {len(MODES)} modes, each made from a run's trace\n")
     for number, mode in enumerate(MODES, start=1):
         note = " (trains)" if mode.trains else ""
         print(f"  {number}. {mode.name:<{width}}  {mode.summary}{note}")
@@ -104,7 +112,7 @@ def _list(args) -> int:
 
 
 def _run_mode(args) -> int:
-    """The modes pipetrace.views.learn draws in the terminal run there; code and experiment write or train."""
+    """The modes pipetrace.views.learn draws in the terminal run there; code, experiment and lesson write or train."""
     from pipetrace.views.learn import MAINS
 
     if args.mode in MAINS:

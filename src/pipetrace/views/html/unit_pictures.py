@@ -10,13 +10,13 @@ the followed test image, and which units gave 0 on every test image the page hol
 
 from __future__ import annotations
 
+from pipetrace.insights.silent_units import silent_units
 from pipetrace.numbers import count
 from pipetrace.trace import Trace
 from pipetrace.views.html.markup import e, fmt, is_number
 from pipetrace.views.html.sections import image_shape, section
 
 MAX_UNITS = 256  # more squares than this would take the page's script too long to draw and the reader to read
-ZERO_FLOOR = ("relu", "relu6")  # activations whose output is exactly 0 for every negative weighted sum
 
 
 def units_section(trace: Trace) -> str:
@@ -30,10 +30,8 @@ def units_section(trace: Trace) -> str:
         return ""
     units = shape[1]
     followed = _outputs(trace.prediction, units)
-    outputs = [o for o in (_outputs(p, units) for p in [trace.prediction, *trace.samples]) if o is not None]
-    silent = (set(range(units)) if first.activation in ZERO_FLOOR and outputs else set())
-    for values in outputs:
-        silent -= {j for j, v in enumerate(values) if not (is_number(v) and v <= 0)}
+    measured = silent_units(trace)
+    silent = measured.units if measured is not None else frozenset()
     shown = min(units, MAX_UNITS)
     figures = "".join(_figure(j, followed, j in silent, height, width) for j in range(shown))
     name = e(first.name)
@@ -42,8 +40,8 @@ def units_section(trace: Trace) -> str:
              "a bright pixel raises the unit's weighted sum, blue where it lowers it, white near 0; each square is "
              "scaled by its own largest weight. Under it, the unit's output for the followed test image "
              f"(#{fmt(trace.prediction.sample)}).")
-    if first.activation in ZERO_FLOOR and outputs:
-        intro += (f" {count(len(silent), 'unit')} gave 0 for all {count(len(outputs), 'test image')} this page holds "
+    if measured is not None:
+        intro += (f" {count(len(silent), 'unit')} gave 0 for all {count(measured.images, 'test image')} this page holds "
                   f"(marked silent: {e(first.activation)} gives 0 for every negative weighted sum; a unit that is "
                   "silent on every image, not only these, gets no gradient and stops learning: a 'dead' unit).")
     if shown < units:
