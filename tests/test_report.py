@@ -365,3 +365,24 @@ def test_a_run_whose_weights_were_put_back_says_so_in_the_report(small_run):
     restored.training.restored_epoch = 0
     assert "untrained starting weights were put back" in sections.training(restored)
     assert "put back" not in sections.training(trace)
+
+
+def test_the_batch_charts_smoothing_is_tensorboards_debiased_moving_average():
+    from pipetrace.views.html.charts import smoothed
+
+    values = [2.3, 1.9, 2.1, 1.2, 1.4, 0.9, 1.0, 0.7]
+    expected, ema = [], 0.0
+    for n, v in enumerate(values, start=1):  # TensorBoard: last = last * w + (1 - w) * v, then / (1 - w ** n)
+        ema = 0.9 * ema + 0.1 * v
+        expected.append(ema / (1 - 0.9 ** n))
+    assert smoothed(values) == pytest.approx(expected)
+    assert smoothed([5.0, 5.0, 5.0]) == pytest.approx([5.0, 5.0, 5.0])  # a constant stays itself: no pull to 0
+
+
+def test_log_scale_charts_label_their_ticks_as_plain_numbers(small_run):
+    from pipetrace.views.html.charts import batch_charts, epoch_charts
+
+    for linear, log in (epoch_charts(small_run[0].training), batch_charts(small_run[0].training)):
+        labels = re.findall(r"<text[^>]*>([^<]*)</text>", log)
+        assert "log scale" in " ".join(labels) and "log scale" not in " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", linear))
+        assert not [label for label in labels if "$" in label or "mathdefault" in label]

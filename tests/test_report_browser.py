@@ -106,7 +106,7 @@ def test_every_section_is_present(visit, small_run):
         assert page.locator(f"section#{ident}").is_visible(), ident
     assert page.locator("header.hero").is_visible()
     assert page.locator(".stage").count() == len(small_run[0].stages)
-    assert page.locator("svg.chart").count() == 4
+    assert page.locator("svg.chart:visible").count() == 4 and page.locator(".scale-log svg.chart").count() == 2
     assert page.locator(".mistake").count() == len(small_run[0].evaluation.mistakes)
 
 
@@ -483,3 +483,16 @@ def test_each_hidden_units_picture_is_its_weights_in_model_keras(visit, small_ru
     followed = page.locator('.unit[data-unit="0"] figcaption').inner_text()
     assert followed.startswith(f"1 · {hidden[0, 0]:.2f}")
     assert visit.errors() == []
+
+
+def test_the_loss_charts_switch_to_a_log_scale_and_back(visit):
+    page = visit.page
+    toggle = page.locator("section#training .scale-toggle")
+    linear, log = page.locator("section#training .scale-linear svg.chart"), page.locator("section#training .scale-log svg.chart")
+    assert linear.count() == log.count() == 2 and linear.first.is_visible() and not log.first.is_visible()
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true"
+    assert all(chart.is_visible() for chart in log.all()) and not any(chart.is_visible() for chart in linear.all())
+    assert "log scale" in log.first.text_content()
+    toggle.click()
+    assert linear.first.is_visible() and not log.first.is_visible() and visit.errors() == []

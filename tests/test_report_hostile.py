@@ -236,8 +236,9 @@ def _without_charts():
     """matplotlib's charts (most of a render's time) as empty <svg>s: they escape their own text, and the test
     above renders them with every attack."""
     empty = lambda *args: '<svg class="chart"></svg>'  # noqa: E731
-    return mock.patch.multiple(charts, epoch_chart=empty, batch_chart=empty, confusion_chart=empty,
-                               per_class_chart=empty)
+    pair = lambda *args: (empty(), empty())  # noqa: E731
+    return mock.patch.multiple(charts, epoch_chart=empty, batch_chart=empty, epoch_charts=pair, batch_charts=pair,
+                               confusion_chart=empty, per_class_chart=empty)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -30,6 +30,11 @@ PER_CLASS_MARGINS = dict(left=0.036, right=0.956, bottom=0.047, top=0.948)
 
 def epoch_chart(training: Training) -> str:
     """Loss and accuracy after every epoch, training set against test set, side by side."""
+    return epoch_charts(training)[0]
+
+
+def epoch_charts(training: Training) -> tuple[str, str]:
+    """`epoch_chart`, and the same with the loss on a log scale (one figure, drawn twice: the layout is shared)."""
     rows = ([training.start] if training.start is not None else []) + list(training.epochs)  # epoch 0: untrained
     epochs = [e.epoch for e in rows]
     fig, (loss_ax, acc_ax) = _figure(7.6, 2.9, ncols=2,
@@ -43,11 +48,51 @@ def epoch_chart(training: Training) -> str:
     for ax in (loss_ax, acc_ax):
         ax.set_xticks(epochs)
         ax.legend(frameon=False, fontsize=8)
-    return _svg(fig, "epochs")
+    linear = _svg(fig, "epochs")
+    _log_scale(loss_ax, "Loss, log scale (lower is better)", [e.loss for e in rows] + [e.test_loss for e in rows])
+    return linear, _svg(fig, "epochs-log")
+
+
+SMOOTHING = 0.9  # the exponential moving average's weight on the past, when a chart has many points
+
+
+def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so its first values are not pulled to 0.
+
+    >>> [round(v, 3) for v in smoothed([1.0, 0.0, 0.0], 0.5)]
+    [1.0, 0.333, 0.143]
+    """
+    out, last = [], 0.0
+    for n, value in enumerate(values, start=1):
+        last = weight * last + (1 - weight) * value
+        out.append(last / (1 - weight ** n))
+    return out
+
+
+def _log_scale(ax, title: str, values: list) -> None:
+    """The axes' y on a log scale, when every value drawn is above 0 (a loss is 0 only when exact). Tick labels
+    are plain numbers (0.3, 1): the report's text never goes through matplotlib's math typesetting."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    drawn = [v for v in values if v is not None and math.isfinite(v)]
+    if drawn and min(drawn) > 0:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # 0.1 0.2 0.5 1 2 5: readable steps
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.tick_params(labelsize=8, colors=MUTED, length=0, which="both")
+        ax.set_title(title, loc="left", fontsize=9.5, color=INK)
 
 
 def batch_chart(training: Training) -> str:
     """The training loss as it was recorded during each epoch, batch by batch."""
+    return batch_charts(training)[0]
+
+
+def batch_charts(training: Training) -> tuple[str, str]:
+    """`batch_chart`, and the same on a log scale. With many records, each is drawn faint and their smoothed
+    line (`smoothed`) over them, as TensorBoard draws a noisy curve."""
     fig, (ax,) = _figure(7.6, 2.6, margins=dict(left=0.07, right=0.99, top=0.88, bottom=0.18))
     per_record = max(1, training.steps_per_record)
     xs, ys = [], []
@@ -60,12 +105,20 @@ def batch_chart(training: Training) -> str:
         ax.axvline(end, color=MUTED, alpha=0.7, linewidth=1, linestyle=(0, (4, 3)), zorder=1)
         ax.text(end, 1.0, f"epoch {epoch.epoch} ", transform=ax.get_xaxis_transform(), ha="right", va="top",
                 fontsize=7.5, color=MUTED)
-    ax.plot(xs, ys, color=TRAIN, linewidth=1.4, marker="o" if len(xs) < 30 else None, markersize=3, zorder=2)
+    many = len(xs) >= 30
+    if many:
+        ax.plot(xs, ys, color=TRAIN, linewidth=1, alpha=0.3, zorder=2, label="as recorded")
+        ax.plot(xs, smoothed(ys), color=TRAIN, linewidth=1.8, zorder=3, label=f"smoothed ({SMOOTHING:g} moving average)")
+        ax.legend(frameon=False, fontsize=8, loc="upper right")
+    else:
+        ax.plot(xs, ys, color=TRAIN, linewidth=1.4, marker="o", markersize=3, zorder=2)
     ax.set_xlim(0, max(len(training.epochs) * training.steps_per_epoch, 1))
     what = "of every batch" if per_record == 1 else f"averaged over every {per_record} batches"
     _style(ax, f"Training loss {what} (dashed: end of each epoch)", "batch")
     ax.grid(False, axis="x")
-    return _svg(fig, "batches")
+    linear = _svg(fig, "batches")
+    _log_scale(ax, f"Training loss {what}, log scale (dashed: end of each epoch)", ys)
+    return linear, _svg(fig, "batches-log")
 
 
 def confusion_chart(evaluation: Evaluation, class_names: list[str]) -> str:

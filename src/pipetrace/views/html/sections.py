@@ -410,7 +410,11 @@ def training(trace: Trace) -> str:
                    "were put back: the prediction trace and the saved model use those.</p>")
     charts_html = ""
     if t.epochs:
-        charts_html = f'<div class="chart-box">{charts.epoch_chart(t)}</div><div class="chart-box">{charts.batch_chart(t)}</div>'
+        (epochs, epochs_log), (batches, batches_log) = charts.epoch_charts(t), charts.batch_charts(t)
+        charts_html = ('<p class="chart-tools"><button type="button" class="scale-toggle" aria-pressed="false">'
+                       "Loss on a log scale</button></p>"  # the script shows one scale or the other
+                       f'<div class="chart-box scale-linear">{epochs}</div><div class="chart-box scale-log" hidden>{epochs_log}</div>'
+                       f'<div class="chart-box scale-linear">{batches}</div><div class="chart-box scale-log" hidden>{batches_log}</div>')
     body = f"""{status}{charts_html}
 <div class="table-wrap"><table class="epochs"><thead><tr><th>epoch</th><th>{train[0]}</th><th>{train[1]}</th><th>test loss</th>
 <th>test accuracy</th><th>time</th><th>what happened</th></tr></thead><tbody>{rows}</tbody></table></div>"""

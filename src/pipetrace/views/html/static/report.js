@@ -325,7 +325,8 @@
       api.lastDrawing = { input: x, hidden: run.activations[0], activations: run.activations, probabilities: probs, predicted: best };
       showTrace(drawRoot, { pixels: x, steps: steps, predicted: best, confidence: probs[best], label: null });
     };
-    var schedule = function () { if (!pending) { pending = true; requestAnimationFrame(update); } };
+    var frame = 0;
+    var schedule = function () { if (!pending) { pending = true; frame = requestAnimationFrame(update); } };
     pad.addEventListener("pointerdown", function (ev) {
       drawing = true; last = at(ev); dot(last); schedule();
       if (pad.setPointerCapture) try { pad.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointers */ }
@@ -372,6 +373,7 @@
       placeRing();
     });
     document.getElementById("clear-pad").addEventListener("click", function () {
+      if (pending) { cancelAnimationFrame(frame); pending = false; }  /* a drawing's update still to come: none now */
       clear(); api.lastDrawing = null;
       drawRoot.querySelectorAll(".neurons i").forEach(function (c) { c.style.setProperty("--a", "0"); c.className = ""; });
       drawRoot.querySelectorAll(".probs li").forEach(function (li) {
@@ -419,6 +421,16 @@
         var next = questions[questions.indexOf(q) + 1];
         if (next) next.querySelector(".option").focus({ preventScroll: true });
       });
+    });
+  });
+  /* ---- the training charts: the loss on a linear or a log scale (both drawn by matplotlib) ---- */
+  document.querySelectorAll(".scale-toggle").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var log = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", log ? "true" : "false");
+      var section = button.closest("section");
+      section.querySelectorAll(".scale-log").forEach(function (box) { box.hidden = !log; });
+      section.querySelectorAll(".scale-linear").forEach(function (box) { box.hidden = log; });
     });
   });
   /* ---- what each hidden unit looks for: unit j's incoming weights, kernel[i * units + j], as the image ---- */
