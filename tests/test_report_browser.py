@@ -481,7 +481,7 @@ def test_each_hidden_units_picture_is_its_weights_in_model_keras(visit, small_ru
     silent = {int(f.get_attribute("data-unit")) for f in page.locator(".unit.silent").all()}
     assert silent == set(np.flatnonzero((hidden <= 0).all(axis=0)).tolist())
     followed = page.locator('.unit[data-unit="0"] figcaption').inner_text()
-    assert followed.startswith(f"1 · {hidden[0, 0]:.2f}")
+    assert followed.startswith(f"#0 · {hidden[0, 0]:.2f}")
     assert visit.errors() == []
 
 
@@ -496,3 +496,41 @@ def test_the_loss_charts_switch_to_a_log_scale_and_back(visit):
     assert "log scale" in log.first.text_content()
     toggle.click()
     assert linear.first.is_visible() and not log.first.is_visible() and visit.errors() == []
+
+
+def test_the_network_unit_by_unit_agrees_with_keras(visit, small_run):
+    """Cells, lines and the written-out weighted sum for the followed image, each against model.keras: the predicted
+    class's unit is chosen first; a hidden unit chosen by its cell shows Keras' weighted sum and output."""
+    import keras
+
+    trace, folder = small_run
+    model = keras.models.load_model(folder / "model.keras")
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    x = np.asarray(trace.prediction.image, np.float32).reshape(1, -1) / 255
+    hidden = keras.Model(model.inputs, dense[0].output).predict(x, verbose=0)[0]
+    probabilities = model.predict(x, verbose=0)[0]
+    kernel, bias = (np.asarray(w, np.float64) for w in dense[0].get_weights())
+    page = visit.page
+    chosen = page.evaluate("window.pipetrace.chosenUnit")
+    assert (chosen["layer"], chosen["unit"]) == (1, int(probabilities.argmax()))
+    assert chosen["output"] == pytest.approx(float(probabilities.max()), abs=1e-5)
+    assert page.locator(".net-line").count() == 6
+    assert page.locator(".net-cell").count() == 784 + hidden.size + probabilities.size
+
+    unit = int(hidden.argmax())
+    page.locator(f'.net-cell[data-layer="0"][data-unit="{unit}"]').click()
+    chosen = page.evaluate("window.pipetrace.chosenUnit")
+    terms = x[0].astype(np.float64) * kernel[:, unit]
+    z = terms.sum() + bias[unit]
+    assert chosen["unit"] == unit and chosen["z"] == pytest.approx(z, abs=1e-4)
+    assert chosen["output"] == pytest.approx(float(hidden[unit]), abs=1e-4)
+    assert chosen["top"] == [int(i) for i in np.argsort(-np.abs(terms), kind="stable")[:8]]
+    text = page.locator(".net-sum").inner_text()
+    assert text.startswith(f"Unit #{unit} of layer 1 ('{dense[0].name}', relu)")
+    assert f"= {z:.4f}" in text and f"relu(z) = {hidden[unit]:.4f}" in text
+    row, col = divmod(chosen["top"][0], 28)
+    assert f"pixel ({row}, {col})" in text.splitlines()[2]
+
+    page.locator(".net-unit").fill("3")  # the keyboard's way: the layer and unit fields
+    page.locator(".net-unit").dispatch_event("change")
+    assert page.evaluate("window.pipetrace.chosenUnit")["unit"] == 3 and visit.errors() == []

@@ -61,7 +61,7 @@ def _outputs(prediction, units: int) -> list | None:
 def _figure(j: int, followed: list | None, silent: bool, height: int, width: int) -> str:
     value = followed[j] if followed is not None else None
     shown = fmt(value, ".2f") if is_number(value) else "–"
-    label = f"unit {j + 1}: output {shown} for the followed image" + ("; silent on every image held" if silent else "")
+    label = f"unit #{j}: output {shown} for the followed image" + ("; silent on every image held" if silent else "")
     return (f'<figure class="unit{" silent" if silent else ""}" data-unit="{j}">'
             f'<canvas width="{width}" height="{height}" role="img" aria-label="{e(label)}"></canvas>'
-            f'<figcaption>{j + 1} · {shown}{" · silent" if silent else ""}</figcaption></figure>')
+            f'<figcaption>#{j} · {shown}{" · silent" if silent else ""}</figcaption></figure>')

@@ -461,6 +461,124 @@
       api.unitsDrawn = unitGrid.querySelectorAll("figure[data-unit]").length;
     }
   }
+  /* ---- the network, unit by unit, for the followed image (views/html/network_live.py) ---- */
+  var netBox = document.querySelector(".net-live");
+  if (netBox) {
+    var netWhy = document.querySelector(".net-why"), netSum = document.querySelector(".net-sum");
+    var netPick = document.querySelector(".net-pick"), netInput = (data.followed && data.followed.scaled) || [];
+    var tooWide = layers.some(function (l) { return l.units > 1024; });
+    if (!layers.length || netInput.length !== layers[0].inputs || tooWide) {
+      netWhy.textContent = "The page cannot draw this: " + (cannotRun || (tooWide ? "a layer has more than 1,024 units"
+        : "the followed image's pixels are not in this page")) + ".";
+      netWhy.hidden = false; netBox.hidden = true; netPick.hidden = true; netSum.hidden = true;
+    } else {
+      var netRun = forward(netInput), netValues = [netInput].concat(netRun.activations);
+      var SVGNS = "http://www.w3.org/2000/svg", netSvg = netBox.querySelector("svg");
+      var node = function (tag, attrs) {
+        var n = document.createElementNS(SVGNS, tag);
+        Object.keys(attrs).forEach(function (k) { n.setAttribute(k, attrs[k]); });
+        return n;
+      };
+      var PIX = 5, CELL = 10, ROWS = 16, TOP = 24, GAP = 70;
+      var columns = [], left = 10;
+      /* column 0: the input, pixel by pixel where it sits in the image; then one column block per layer */
+      columns.push({ at: (function (x0) { return function (i) {
+        var p = Math.floor(i / IMG.channels);
+        return [x0 + (p % IMG.width) * PIX + PIX / 2, TOP + Math.floor(p / IMG.width) * PIX + PIX / 2];
+      }; })(left), size: PIX, title: "input" });
+      left += IMG.width * PIX + GAP;
+      layers.forEach(function (layer, n) {
+        var last = n === layers.length - 1, rows = last ? layer.units : Math.min(ROWS, layer.units);
+        var x0 = left;
+        columns.push({ at: function (j) {
+          return [x0 + Math.floor(j / rows) * CELL + CELL / 2, TOP + (j % rows) * CELL + CELL / 2];
+        }, size: CELL - 1, title: layer.name, last: last });
+        left += Math.ceil(layer.units / rows) * CELL + (last ? 120 : GAP);
+      });
+      var height = TOP + Math.max(IMG.height * PIX, ROWS * CELL, layers[layers.length - 1].units * CELL) + 10;
+      netSvg.setAttribute("viewBox", "0 0 " + left + " " + height);
+      var lineLayer = node("g", { "class": "net-lines" });
+      var cells = [];
+      netValues.forEach(function (values, c) {
+        var top = 0, group = node("g", { "class": "net-col" }), col = columns[c];
+        for (var i = 0; i < values.length; i++) top = Math.max(top, Math.abs(values[i]));
+        group.appendChild(node("text", { x: col.at(0)[0] - col.size / 2, y: 12, "class": "net-title" })).textContent =
+          c === 0 ? "input" : "layer " + c + ": " + col.title;
+        cells.push([]);
+        for (var j = 0; j < values.length; j++) {
+          var at = col.at(j), v = values[j], t = top > 0 ? Math.abs(v) / top : 0;
+          var cell = node("rect", { x: at[0] - col.size / 2, y: at[1] - col.size / 2, width: col.size, height: col.size,
+                                    "class": v < 0 ? "net-cell neg" : "net-cell", "fill-opacity": (0.08 + 0.92 * t).toFixed(3) });
+          if (c > 0) { cell.dataset.layer = c - 1; cell.dataset.unit = j; }
+          group.appendChild(cell);
+          cells[c].push(cell);
+          if (col.last) {
+            group.appendChild(node("text", { x: at[0] + CELL, y: at[1] + 3, "class": "net-label" })).textContent =
+              classes[j] + "  " + (100 * v).toFixed(2) + "%";
+          }
+        }
+        netSvg.appendChild(group);
+      });
+      netSvg.insertBefore(lineLayer, netSvg.firstChild);
+      var sign = function (v) { return (v < 0 ? "-" : "+") + Math.abs(v).toFixed(4); };
+      var inputName = function (n, i) {
+        if (n > 0) return "unit #" + i;
+        var p = Math.floor(i / IMG.channels), name = "pixel (" + Math.floor(p / IMG.width) + ", " + (p % IMG.width) + ")";
+        return IMG.channels > 1 ? name + " channel " + (i % IMG.channels) : name;
+      };
+      var chooseUnit = function (n, j) {
+        var layer = layers[n], inputs = netValues[n], terms = [];
+        for (var i = 0; i < layer.inputs; i++) terms.push([i, inputs[i] * layer.kernel[i * layer.units + j]]);
+        terms.sort(function (a, b) { return Math.abs(b[1]) - Math.abs(a[1]); });
+        while (lineLayer.firstChild) lineLayer.removeChild(lineLayer.firstChild);
+        var to = columns[n + 1].at(j), biggest = Math.abs(terms[0][1]) || 1;
+        terms.slice(0, 6).forEach(function (term) {
+          var from = columns[n].at(term[0]);
+          lineLayer.appendChild(node("line", { x1: from[0], y1: from[1], x2: to[0], y2: to[1],
+            "class": term[1] < 0 ? "net-line neg" : "net-line", "stroke-width": (0.8 + 2.5 * Math.abs(term[1]) / biggest).toFixed(2) }));
+        });
+        netSvg.querySelectorAll(".net-cell.chosen").forEach(function (c) { c.classList.remove("chosen"); });
+        cells[n + 1][j].classList.add("chosen");
+        var shown = terms.slice(0, 8), rest = 0, top8 = 0;
+        terms.slice(8).forEach(function (t) { rest += t[1]; });
+        shown.forEach(function (t) { top8 += t[1]; });
+        var z = netRun.sums[n][j], a = netRun.activations[n][j], what = n > 0 ? "a" : "x";
+        var named = n === layers.length - 1 ? " (the score of '" + classes[j] + "')" : "";
+        var lines = ["Unit #" + j + named + " of layer " + (n + 1) + " ('" + layer.name + "', " + layer.activation + "), for the followed test image:",
+                     "z = " + what + "1*w1 + " + what + "2*w2 + ... + " + what + layer.inputs + "*w" + layer.inputs + " + b, over all " +
+                     layer.inputs + " input values"];
+        shown.forEach(function (t) {
+          var name = inputName(n, t[0]);
+          lines.push("  " + name + new Array(Math.max(1, 17 - name.length)).join(" ") + what + " = " + inputs[t[0]].toFixed(4) +
+                     "  *  w = " + sign(layer.kernel[t[0] * layer.units + j]) + "  =  " + sign(t[1]));
+        });
+        if (terms.length > 8) lines.push("  the other " + (terms.length - 8) + " terms add up to " + sign(rest));
+        lines.push("  bias b = " + sign(layer.bias[j]));
+        lines.push("  z = " + sign(top8) + " " + (terms.length > 8 ? sign(rest) + " " : "") + sign(layer.bias[j]) + " = " + z.toFixed(4));
+        lines.push(layer.activation === "softmax"
+          ? "softmax over the layer's " + layer.units + " sums: p = " + a.toFixed(4) + " for '" + classes[j] + "'"
+          : layer.activation + "(z) = " + a.toFixed(4) + ", the unit's output");
+        netSum.textContent = lines.join("\n");
+        netLayerPick.value = String(n);
+        netUnitPick.max = String(layer.units - 1);
+        netUnitPick.value = String(j);
+        api.chosenUnit = { layer: n, unit: j, z: z, output: a, top: shown.map(function (t) { return t[0]; }) };
+      };
+      var netLayerPick = netPick.querySelector(".net-layer"), netUnitPick = netPick.querySelector(".net-unit");
+      netSvg.addEventListener("click", function (event) {
+        var cell = event.target.closest && event.target.closest("rect[data-unit]");
+        if (cell) chooseUnit(Number(cell.dataset.layer), Number(cell.dataset.unit));
+      });
+      var fromPick = function () {
+        var n = Number(netLayerPick.value), j = Math.round(Number(netUnitPick.value));
+        if (n >= 0 && n < layers.length && j >= 0 && j < layers[n].units) chooseUnit(n, j);
+      };
+      netLayerPick.addEventListener("change", function () { netUnitPick.value = "0"; fromPick(); });
+      netUnitPick.addEventListener("change", fromPick);
+      var out = netRun.probabilities;
+      chooseUnit(layers.length - 1, out.indexOf(Math.max.apply(null, out)));  /* the predicted class's unit first */
+    }
+  }
   /* ---- the mode bar: trace shows the whole report; each other mode one panel ---- */
   var PANELS = { walk: ["walk"], quiz: ["quiz"], math: ["math"], explain: ["explain"], cheatsheet: ["cheatsheet"] };
   var modePanels = ["walk", "math", "explain", "cheatsheet"];
