@@ -534,3 +534,32 @@ def test_the_network_unit_by_unit_agrees_with_keras(visit, small_run):
     page.locator(".net-unit").fill("3")  # the keyboard's way: the layer and unit fields
     page.locator(".net-unit").dispatch_event("change")
     assert page.evaluate("window.pipetrace.chosenUnit")["unit"] == 3 and visit.errors() == []
+
+
+def test_the_first_test_images_show_keras_answers_and_trace_on_a_click(visit, small_run):
+    """Under each picture Keras' own answer (predict on the same 100 images); a click traces that image through
+    every layer in the page, agreeing with Keras to 1e-5."""
+    import keras
+
+    trace, folder = small_run
+    model = keras.models.load_model(folder / "model.keras")
+    gallery = trace.evaluation.gallery
+    assert [g.index for g in gallery] == list(range(100))
+    x = np.array([np.asarray(g.image, np.float32).reshape(-1) for g in gallery]) / np.float32(255)
+    probabilities = model.predict(x, verbose=0)
+    page = visit.page
+    buttons = page.locator(".test-image")
+    assert buttons.count() == 100
+    names = trace.dataset["class_names"]
+    for k in (0, 1, 37, 99):
+        said = int(probabilities[k].argmax())
+        assert buttons.nth(k).locator("span").inner_text().startswith(f"{names[said]} · ")
+        assert ("wrong" in buttons.nth(k).get_attribute("class")) == (said != gallery[k].label)
+    wrong = next(k for k in range(100) if probabilities[k].argmax() != gallery[k].label)
+    buttons.nth(wrong).click()
+    traced = page.evaluate("window.pipetrace.galleryTrace")
+    assert traced["index"] == wrong and np.abs(np.array(traced["probabilities"]) - probabilities[wrong]).max() < 1e-5
+    root = page.locator('[data-trace="gallery"]')
+    assert root.locator('[data-part="predicted"]').inner_text() == names[int(probabilities[wrong].argmax())]
+    assert "wrong" in root.locator('[data-part="verdict"]').inner_text()
+    assert buttons.nth(wrong).get_attribute("aria-pressed") == "true" and visit.errors() == []

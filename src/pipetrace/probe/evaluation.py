@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from pipetrace.trace import Evaluation, Example
+from pipetrace.trace.model import GALLERY, GALLERY_VALUES
 
 EPSILON = 1e-7  # Keras clips probabilities the same way before taking the log
 SHOWN_MISTAKES = 24
@@ -48,7 +49,8 @@ def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray,
                                   images: np.ndarray | None = None) -> Evaluation:
     """The same numbers from an N x classes array of probabilities (testable without Keras).
 
-    With the raw test `images`, the shown mistakes carry their pictures too (for the HTML gallery).
+    With the raw test `images`, the shown mistakes carry their pictures too, and so do the first GALLERY test
+    images (for the report's galleries).
     """
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((classes, classes), dtype=np.int64)
@@ -58,11 +60,15 @@ def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray,
     picked = np.clip(probabilities[np.arange(len(y_test)), y_test], EPSILON, 1 - EPSILON)
     loss = float(-np.log(picked).mean())
     shown = np.flatnonzero(predicted != y_test)[:SHOWN_MISTAKES]
-    mistakes = []
+    mistakes, gallery = [], []
     if images is not None:
         mistakes = [
             Example(int(i), int(y_test[i]), int(predicted[i]), float(probabilities[i, predicted[i]]), images[i].tolist())
             for i in shown
+        ]
+        gallery = [
+            Example(i, int(y_test[i]), int(predicted[i]), float(probabilities[i, predicted[i]]), images[i].tolist())
+            for i in range(min(GALLERY, GALLERY_VALUES // max(1, images[0].size), len(y_test)))
         ]
     return Evaluation(
         test_loss=loss if math.isfinite(loss) else None,
@@ -71,4 +77,5 @@ def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray,
         per_class_accuracy=per_class,
         misclassified=[int(i) for i in shown],
         mistakes=mistakes,
+        gallery=gallery,
     )

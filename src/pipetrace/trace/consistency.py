@@ -16,7 +16,7 @@ import base64
 import binascii
 import math
 
-from pipetrace.trace.model import Example, LayerTrace, PackedArray, Prediction, Trace
+from pipetrace.trace.model import GALLERY, Example, LayerTrace, PackedArray, Prediction, Trace
 
 STAGE_ORDER = (("Load",), ("Preprocessing",), ("Flatten", "Reshape"), ("Train/Test split",), ("Model training",))
 STATUSES = ("completed", "diverged", "interrupted")
@@ -165,6 +165,10 @@ def _evaluation(trace: Trace, classes: int, images: _ImageCheck) -> None:
         _require(index < tests, f"evaluation.misclassified[{i}]", f"{index} is outside the {tests} test images")
     for i, example in enumerate(ev.mistakes):
         _example(example, f"evaluation.mistakes[{i}]", tests, classes, images)
+    _require(len(ev.gallery) <= GALLERY, "evaluation.gallery", f"holds {len(ev.gallery)} images, more than {GALLERY}")
+    for i, example in enumerate(ev.gallery):
+        _require(example.index == i, f"evaluation.gallery[{i}].index", f"{example.index}: the gallery is test images 0, 1, 2, ...")
+        _example(example, f"evaluation.gallery[{i}]", tests, classes, images)
 
 
 def _example(example: Example, field: str, tests: int, classes: int, images: _ImageCheck) -> None:

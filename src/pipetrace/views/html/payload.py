@@ -11,6 +11,7 @@ import json
 import math
 
 from pipetrace.trace import Prediction, Trace
+from pipetrace.views.html.test_images import pixels as gallery_pixels
 from pipetrace.views.html.sections import _strip, image_shape, image_uri, pixel_max, step_maps, step_role
 
 
@@ -29,6 +30,7 @@ def payload(trace: Trace, weights: bool = True) -> dict:
             for w in (trace.weights if weights else [])
         ],
         "samples": [_sample(trace, p) for p in samples],
+        "gallery": gallery_pixels(trace) if weights else None,  # the first test images' bytes, for a click's trace
         "followed": {
             "raw": trace.stages[0].details.get("sample_image", []) if trace.stages else [],
             "scaled": trace.prediction.layers[0].values if trace.prediction.layers else [],

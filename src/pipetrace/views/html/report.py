@@ -23,7 +23,7 @@ from string import Template
 
 from pipetrace.trace import Trace
 from pipetrace.trace.model import write_atomic
-from pipetrace.views.html import modes, network_live, sections, unit_pictures
+from pipetrace.views.html import modes, network_live, sections, test_images, unit_pictures
 from pipetrace.views.html.markup import e
 from pipetrace.views.html.payload import payload, script_json
 
@@ -44,6 +44,7 @@ def render_html(trace: Trace, pad: bool = True) -> str:
                 network_live.network_section(trace) if pad else "",
                 sections.draw(trace) if pad else sections.draw_left_out(trace),
                 sections.evaluation(trace),
+                test_images.test_images_section(trace, traceable=pad),
                 sections.quiz(trace),
                 sections.insights(trace),
             ]),

@@ -278,6 +278,30 @@
     grid.parentNode.replaceChild(why, grid);
     pad = drawRoot = null;
   }
+  /* What a .layers block computed here shows, step by step, for the page's own forward pass `run`. */
+  function computedSteps(root, run, inputSummary) {
+    var probs = run.probabilities, best = probs.indexOf(Math.max.apply(null, probs));
+    var total = probs.reduce(function (a, b) { return a + b; }, 0), steps = [];
+    root.querySelectorAll("[data-step]").forEach(function (el) {
+      var role = el.dataset.role, from = Number(el.dataset.from), step = {};
+      if (role === "input") {
+        step.summary = inputSummary;
+      } else if (role === "neurons" || role === "strip") {
+        step.values = run.activations[from];
+        step.summary = el.dataset.kind === "Dropout"
+          ? "Inactive at prediction time: passed all " + step.values.length + " values through unchanged"
+          : denseSummary(layers[from], run.sums[from], step.values);
+      } else if (role === "probs") {
+        step.values = probs;
+        step.summary = "Softmax probabilities sum to " + total.toFixed(6) + "; the largest, " + probs[best].toFixed(4) +
+          ", is for '" + classes[best] + "'";
+      } else if (role === "verdict") {
+        step.summary = "Predicted '" + classes[best] + "' with " + percent(probs[best], 2) + " confidence";
+      }
+      steps[Number(el.dataset.step)] = step;
+    });
+    return steps;
+  }
   if (pad && drawRoot && layers.length) {
     var ctx = pad.getContext("2d", { willReadFrequently: true }), drawing = false, last = null, pending = false;
     var clear = function () {
@@ -301,27 +325,9 @@
       for (var i = 0; i < grey.length; i++) grey[i] = rgba[4 * i];
       var x = prepare(grey, pad.width, pad.height), run = forward(x), probs = run.probabilities;
       var best = probs.indexOf(Math.max.apply(null, probs));
-      var ink = x.filter(function (v) { return v > 0; }).length, total = probs.reduce(function (a, b) { return a + b; }, 0);
-      var steps = [];
-      drawRoot.querySelectorAll("[data-step]").forEach(function (el) {
-        var role = el.dataset.role, from = Number(el.dataset.from), step = {};
-        if (role === "input") {
-          step.summary = "Your drawing, cropped, scaled and centred in " + IMG.height + " x " + IMG.width + ": " + ink +
-            " of " + x.length + " values are ink (> 0)";
-        } else if (role === "neurons" || role === "strip") {
-          step.values = run.activations[from];
-          step.summary = el.dataset.kind === "Dropout"
-            ? "Inactive at prediction time: passed all " + step.values.length + " values through unchanged"
-            : denseSummary(layers[from], run.sums[from], step.values);
-        } else if (role === "probs") {
-          step.values = probs;
-          step.summary = "Softmax probabilities sum to " + total.toFixed(6) + "; the largest, " + probs[best].toFixed(4) +
-            ", is for '" + classes[best] + "'";
-        } else if (role === "verdict") {
-          step.summary = "Predicted '" + classes[best] + "' with " + percent(probs[best], 2) + " confidence";
-        }
-        steps[Number(el.dataset.step)] = step;
-      });
+      var ink = x.filter(function (v) { return v > 0; }).length;
+      var steps = computedSteps(drawRoot, run, "Your drawing, cropped, scaled and centred in " + IMG.height + " x " +
+                                IMG.width + ": " + ink + " of " + x.length + " values are ink (> 0)");
       api.lastDrawing = { input: x, hidden: run.activations[0], activations: run.activations, probabilities: probs, predicted: best };
       showTrace(drawRoot, { pixels: x, steps: steps, predicted: best, confidence: probs[best], label: null });
     };
@@ -460,6 +466,40 @@
       });
       api.unitsDrawn = unitGrid.querySelectorAll("figure[data-unit]").length;
     }
+  }
+  /* ---- the first test images: Keras' answer on each; a click traces one through every layer here ---- */
+  var galleryRoot = document.querySelector('[data-trace="gallery"]');
+  var galleryPixels = null;
+  if (galleryRoot && data.gallery && layers.length) {
+    try { galleryPixels = atob(data.gallery.pixels); } catch (e) { galleryPixels = null; }
+    var each = IMG.height * IMG.width * IMG.channels;
+    if (galleryPixels === null || galleryPixels.length !== each * data.gallery.count || layers[0].inputs !== each) {
+      galleryPixels = null;
+    }
+  }
+  if (galleryRoot && !galleryPixels) {
+    galleryRoot.hidden = true;  /* the pictures and Keras' answers stay; the page cannot trace them itself */
+  } else if (galleryRoot) {
+    var traceTestImage = function (k) {
+      var each = IMG.height * IMG.width * IMG.channels, x = new Array(each);
+      for (var i = 0; i < each; i++) x[i] = galleryPixels.charCodeAt(k * each + i) / IMG.pixel_max;
+      var run = forward(x), probs = run.probabilities, best = probs.indexOf(Math.max.apply(null, probs));
+      var label = data.gallery.labels[k];
+      var steps = computedSteps(galleryRoot, run, "Test image #" + k + ", a '" + classes[label] + "': " + each +
+                                " values, each pixel / " + IMG.pixel_max);
+      showTrace(galleryRoot, { pixels: x, steps: steps, predicted: best, confidence: probs[best], label: label });
+      document.querySelectorAll(".test-image").forEach(function (b) {
+        b.setAttribute("aria-pressed", Number(b.dataset.index) === k ? "true" : "false");
+      });
+      api.galleryTrace = { index: k, probabilities: probs, predicted: best };
+    };
+    document.querySelectorAll(".test-image").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var k = Number(button.dataset.index);
+        if (k >= 0 && k < data.gallery.count && Math.floor(k) === k) traceTestImage(k);
+      });
+    });
+    traceTestImage(0);
   }
   /* ---- the network, unit by unit, for the followed image (views/html/network_live.py) ---- */
   var netBox = document.querySelector(".net-live");
