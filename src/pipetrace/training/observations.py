@@ -162,6 +162,8 @@ def observe(epochs: list[dict], classes: int, learning_rate: float | None = None
 
 def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
     now = epochs[i]
+    if now.get("learning_rate") is not None:  # the rate this epoch trained at (a schedule or callback changes it)
+        c = {**c, "learning_rate": now["learning_rate"]}
     loss = now["loss"]
     if loss is None or not math.isfinite(loss):
         return _diverged(i, c)
