@@ -134,6 +134,19 @@ class TraceCallback(keras.callbacks.Callback):
             seconds=time.perf_counter() - self._fit_started,
         )
 
+    def to_trace(self, model=None, x_test=None, y_test=None, *, name: str = "your data", class_names=None,
+                 sample: int = 0):
+        """The recorded fit as a whole `Trace` (save, load, render, `pipetrace show`), measured on (x_test, y_test).
+
+        `model`: the model fit trained (default: the one this callback was given). The data stages
+        before fit were not seen: the trace has none (see `pipetrace.training.fit_trace`).
+        """
+        from pipetrace.training.fit_trace import trace_from_fit
+
+        examples = int(sum(examples for examples, _ in getattr(self, "_record_sizes", [])))
+        return trace_from_fit(self.training, model if model is not None else self.model, x_test, y_test, name=name,
+                              class_names=class_names, sample=sample, examples_per_epoch=examples)
+
 
 def loss_tracker(model):
     """Keras' `Mean` of the loss (`model.metrics[0]`, named "loss"): its total and count are sums over examples.

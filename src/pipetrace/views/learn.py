@@ -216,9 +216,17 @@ def run_walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
 
 def print_walk(args, console) -> int:
     trace, _ = load_trace(args.trace)
+    refuse_recorded_fit(trace, "walk")
     with Answers() as answers:
         run_walk(trace, answers, console)
     return 0
+
+
+def refuse_recorded_fit(trace: Trace, mode: str) -> None:
+    """One clear line for a mode built on the data stages, given a fit TraceCallback recorded (it has none)."""
+    if not trace.stages:
+        raise SettingsError(f"learn {mode}: this trace is a model.fit recorded by TraceCallback; its data stages, "
+                            f"which {mode} is made from, were not seen (learn trace and learn math work on it)")
 
 
 # ---- quiz -------------------------------------------------------------------------------
@@ -287,6 +295,7 @@ def quiz_summary(result: QuizResult, console) -> None:
 
 def print_quiz(args, console) -> int:
     trace, _ = load_trace(args.trace)
+    refuse_recorded_fit(trace, "quiz")
     with Answers() as answers:
         run_quiz(trace, answers, console, count=args.questions, seed=args.seed)
     return 0
@@ -334,6 +343,7 @@ def explain_view(trace: Trace) -> Group:
 
 def print_explain(args, console) -> int:
     trace, _ = load_trace(args.trace)
+    refuse_recorded_fit(trace, "explain")
     console.print(explain_view(trace))
     return 0
 
@@ -350,6 +360,7 @@ def cheatsheet_view(trace: Trace, trace_file: str = "TRACE") -> Group:
 
 def print_cheatsheet(args, console) -> int:
     trace, path = load_trace(args.trace)
+    refuse_recorded_fit(trace, "cheatsheet")
     console.print(cheatsheet_view(trace, str(path)))
     if args.markdown:
         target = Path(args.markdown)
