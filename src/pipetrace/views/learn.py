@@ -28,7 +28,7 @@ from pipetrace.files import write_atomic
 from pipetrace.insights import glossary
 from pipetrace.modes import cheatsheet, compare, explain, math, walk
 from pipetrace.modes.answers import ENTER, Answers
-from pipetrace.modes.locate import load_trace
+from pipetrace.modes.locate import load_trace, refuse_recorded_fit
 from pipetrace.modes.quiz import QuizResult
 from pipetrace.trace import Question, Trace
 from pipetrace.views.safe_text import literal, visible
@@ -220,13 +220,6 @@ def print_walk(args, console) -> int:
     with Answers() as answers:
         run_walk(trace, answers, console)
     return 0
-
-
-def refuse_recorded_fit(trace: Trace, mode: str) -> None:
-    """One clear line for a mode built on the data stages, given a fit TraceCallback recorded (it has none)."""
-    if not trace.stages:
-        raise SettingsError(f"learn {mode}: this trace is a model.fit recorded by TraceCallback; its data stages, "
-                            f"which {mode} is made from, were not seen (learn trace and learn math work on it)")
 
 
 # ---- quiz -------------------------------------------------------------------------------
