@@ -24,14 +24,15 @@ def digits():
     return data.x_train[:600] / 16.0, data.y_train[:600], data.x_test[:200] / 16.0, data.y_test[:200]
 
 
-def fitted(digits, **options):
+def fitted(digits, callbacks_before=(), **options):
     x_train, y_train, x_test, y_test = digits
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
                               keras.layers.Dense(10)])
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     recorder = pipetrace.TraceCallback()
-    history = model.fit(x_train, y_train, validation_data=(x_test, y_test), callbacks=[recorder], verbose=0, **options)
+    history = model.fit(x_train, y_train, validation_data=(x_test, y_test), callbacks=[*callbacks_before, recorder], verbose=0,
+                        **options)
     return model, recorder, history
 
 
@@ -74,6 +75,16 @@ def test_a_fit_from_initial_epoch_keeps_keras_epoch_numbers_in_a_loadable_trace(
     assert [e.epoch for e in trace.training.epochs] == [2, 3]
     assert trace.training.status == trace.status == "completed"
     assert [e.loss for e in trace.training.epochs] == pytest.approx(history.history["loss"], rel=1e-6)
+
+
+def test_a_fit_stopped_early_by_a_callback_is_a_loadable_trace_that_says_so(digits, tmp_path):
+    x_train, y_train, x_test, y_test = digits
+    stopper = keras.callbacks.EarlyStopping(monitor="loss", min_delta=100.0, patience=0)  # no epoch improves by 100
+    model, recorder, history = fitted(digits, epochs=6, initial_epoch=1, batch_size=100, callbacks_before=[stopper])
+    assert len(history.history["loss"]) == 2
+    trace = pipetrace.Trace.load(recorder.to_trace(model, x_test, y_test).save(tmp_path / "trace.json"))
+    assert trace.status == "stopped early" and [e.epoch for e in trace.training.epochs] == [2, 3]
+    assert trace.insights[0].text.startswith("Training stopped early, after 2 of the 5 planned epochs (the last, epoch 3)")
 
 
 def test_what_cannot_be_measured_is_one_clear_line(digits):

@@ -19,7 +19,7 @@ import math
 from pipetrace.trace.model import Example, LayerTrace, PackedArray, Prediction, Trace
 
 STAGE_ORDER = (("Load",), ("Preprocessing",), ("Flatten", "Reshape"), ("Train/Test split",), ("Model training",))
-STATUSES = ("completed", "diverged", "interrupted")
+STATUSES = ("completed", "diverged", "interrupted", "stopped early")  # stopped early: a fit TraceCallback recorded
 
 
 class Inconsistent(ValueError):

@@ -96,7 +96,8 @@ def header(trace: Trace) -> str:
         ("Test accuracy", pct(ev.test_accuracy, 2), f"on {fmt(dataset['test_count'], ',')} images never trained on"),
         ("Parameters", fmt(network.total_params, ","), "weights and biases learned"),
         ("Epochs", f"{len(training.epochs)} of {fmt(training.epochs_planned)}",
-         f"{fmt(training.steps_per_epoch, ',')} batches of {fmt(training.batch_size)} each"),
+         f"{fmt(training.steps_per_epoch, ',')} batches of "
+         + (f"{fmt(training.batch_size)} each" if training.batch_size else "a size not recorded")),
         ("Training time", seconds(training.seconds),
          f"{e(trace.environment.get('device', 'CPU'))}, status {e(training.status)}"),
     ]
