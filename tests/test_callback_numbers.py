@@ -148,6 +148,7 @@ def test_initial_epoch_counts_as_planned_and_keeps_keras_epoch_numbers():
     assert training.status == "completed"
     assert training.epochs_planned == 2
     assert_epochs_match_history(training, history, first_epoch=3)
+    assert training.epochs[0].observation.startswith("Loss ") and " after epoch 3 " in training.epochs[0].observation
 
 
 def test_early_stopping_is_stopped_early_with_history_numbers():
