@@ -37,7 +37,8 @@ def check_consistency(trace: Trace) -> None:
     shape = list(dataset["image_shape"])
     _require(len(shape) == 2 or shape[2] in (1, 3, 4), "dataset.image_shape", f"{shape} has {shape[-1]} channels (1, 3 or 4)")
     _require(dataset["test_count"] >= 1, "dataset.test_count", "a run has at least one test image")
-    _require(dataset["train_count"] >= 1, "dataset.train_count", "a run has at least one training image")
+    _require(dataset["train_count"] >= (1 if trace.stages else 0), "dataset.train_count",  # a recorded fit: 0, not counted
+             "a run has at least one training image")
     _require(len(set(dataset["class_names"])) == classes, "dataset.class_names", "two classes have the same name")
     images = _ImageCheck(shape, dataset["pixel_max"])
     for field, status in (("status", trace.status), ("training.status", trace.training.status)):

@@ -2,7 +2,8 @@
 
 The callback saw the epochs of your `model.fit`, not the data before them: the trace has no
 data stages (the views say they were not recorded), and its dataset's training count is the
-examples fit trained on per epoch, as Keras' loss tracker counted them. The evaluation, the
+examples fit trained on per epoch, as Keras' loss tracker counted them (0 where a `train_step` of
+yours does not feed that tracker: not counted). The evaluation, the
 prediction trace and the sample galleries are measured, as `pipetrace run` measures them, on the
 test images you pass (the inputs as the model takes them): without them there is nothing to
 measure, and `to_trace` says so in one line rather than inventing a test set.
