@@ -272,3 +272,27 @@ def test_own_loop_under_mixed_float16_trains_as_model_fit_does(mixed_precision):
     assert loss == pytest.approx(evaluated["loss"], rel=2e-3)
     assert accuracy == pytest.approx(evaluated["accuracy"], abs=1e-6)
     assert math.isfinite(loss)
+
+
+def test_a_train_step_of_your_own_that_reports_each_batch_loss_records_no_made_up_batch_losses():
+    """Its `loss` is that batch's, not a running mean: read as a mean it would give invented numbers; unknown instead."""
+    tf = pytest.importorskip("tensorflow")
+
+    class OwnStep(keras.Sequential):
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                loss = keras.losses.sparse_categorical_crossentropy(y, self(x, training=True))
+                loss = tf.reduce_mean(loss)
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+            return {"loss": loss}
+
+    x, y = data()
+    keras.utils.set_random_seed(0)
+    net = OwnStep([keras.Input((FEATURES,)), keras.layers.Dense(CLASSES, activation="softmax")])
+    net.compile(optimizer=keras.optimizers.SGD(0.05))
+    recorder = TraceCallback()
+    history = net.fit(x, y, epochs=1, batch_size=32, callbacks=[recorder], verbose=0)
+    epoch = recorder.training.epochs[0]
+    assert epoch.batch_losses == [None, None, None, None]
+    assert epoch.loss == pytest.approx(history.history["loss"][0], rel=1e-6)  # what Keras reported, as it reported it
