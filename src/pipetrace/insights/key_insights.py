@@ -57,6 +57,13 @@ def _stopped(trace: Trace) -> Insight | None:
             {"epoch": len(t.epochs), "learning_rate": lr,
              "restored_epoch": -1 if t.restored_epoch is None else t.restored_epoch},
         )
+    if t.status == "stopped early":  # a fit TraceCallback recorded: a callback (EarlyStopping, ...) ended it
+        return Insight(
+            f"Training stopped early, after {len(t.epochs)} of the {t.epochs_planned} planned epochs (the last, epoch "
+            f"{t.epochs[-1].epoch}): a callback "
+            "of the fit (such as EarlyStopping) ended it; the figures below are from the epochs that finished",
+            {"epochs_finished": len(t.epochs), "epochs_planned": t.epochs_planned},
+        )
     if t.status == "interrupted":
         return Insight(
             f"Training was interrupted after {len(t.epochs)} of {t.epochs_planned} epochs; the figures below are from the epochs that finished",

@@ -36,7 +36,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from pipetrace.errors import SettingsError, TraceFileError
-from pipetrace.modes.locate import load_trace, runs_folder
+from pipetrace.modes.locate import load_trace, refuse_recorded_fit, runs_folder
 from pipetrace.numbers import number, percent, points
 from pipetrace.trace import Settings, Trace
 
@@ -78,6 +78,7 @@ def base_settings(given: str | None) -> tuple[Settings, str]:
     """The settings to vary from: a named run's, else the latest run's, else the defaults."""
     try:
         trace, path = load_trace(given)
+        refuse_recorded_fit(trace, "experiment")  # its settings are not pipetrace run's: nothing to vary from
         return trace.settings, f"the settings of {path}"
     except TraceFileError:
         if given is not None:

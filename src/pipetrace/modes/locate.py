@@ -53,3 +53,12 @@ def load_trace(given: str | Path | None) -> tuple[Trace, Path]:
     """
     path = trace_path(given)
     return Trace.load(path), path
+
+
+def refuse_recorded_fit(trace: Trace, mode: str) -> None:
+    """One clear line for a mode made from the data stages, given a fit TraceCallback recorded (it has none)."""
+    if not trace.stages:
+        from pipetrace.errors import SettingsError
+
+        raise SettingsError(f"learn {mode} is made from a pipetrace run's data stages and settings; this trace is a "
+                            "model.fit recorded by TraceCallback, which saw neither (learn trace, math and compare read it)")

@@ -19,7 +19,7 @@ import math
 from pipetrace.trace.model import GALLERY, Example, LayerTrace, PackedArray, Prediction, Trace
 
 STAGE_ORDER = (("Load",), ("Preprocessing",), ("Flatten", "Reshape"), ("Train/Test split",), ("Model training",))
-STATUSES = ("completed", "diverged", "interrupted")
+STATUSES = ("completed", "diverged", "interrupted", "stopped early")  # stopped early: a fit TraceCallback recorded
 
 
 class Inconsistent(ValueError):
@@ -37,7 +37,8 @@ def check_consistency(trace: Trace) -> None:
     shape = list(dataset["image_shape"])
     _require(len(shape) == 2 or shape[2] in (1, 3, 4), "dataset.image_shape", f"{shape} has {shape[-1]} channels (1, 3 or 4)")
     _require(dataset["test_count"] >= 1, "dataset.test_count", "a run has at least one test image")
-    _require(dataset["train_count"] >= 1, "dataset.train_count", "a run has at least one training image")
+    _require(dataset["train_count"] >= (1 if trace.stages else 0), "dataset.train_count",  # a recorded fit: 0, not counted
+             "a run has at least one training image")
     _require(len(set(dataset["class_names"])) == classes, "dataset.class_names", "two classes have the same name")
     images = _ImageCheck(shape, dataset["pixel_max"])
     for field, status in (("status", trace.status), ("training.status", trace.training.status)):
@@ -93,6 +94,8 @@ class _ImageCheck:
 
 def _stages(trace: Trace, classes: int, images: _ImageCheck) -> None:
     stages = trace.stages
+    if not stages:  # a fit recorded by TraceCallback (TraceCallback.to_trace): the data stages were not seen
+        return
     names = [s.name for s in stages]
     _require(len(stages) == len(STAGE_ORDER) and all(n in allowed for n, allowed in zip(names, STAGE_ORDER)), "stages",
              f"{names} is not the data flow (Load, Preprocessing, Flatten or Reshape, Train/Test split, Model training)")
@@ -138,8 +141,9 @@ def _network(trace: Trace, classes: int) -> None:
 def _training(trace: Trace) -> None:
     training = trace.training
     _require(training.epochs_planned >= 1, "training.epochs_planned", "a run plans at least one epoch")
+    recorded_fit = not trace.stages  # TraceCallback.to_trace: someone else's fit, its batch size may be unknown (0)
     for key in ("batch_size", "steps_per_epoch"):  # 0 only in a TraceCallback's record, never in a whole run's trace
-        _require(getattr(training, key) >= 1, f"training.{key}", "a run's trace has at least 1")
+        _require(getattr(training, key) >= (0 if recorded_fit else 1), f"training.{key}", "a run's trace has at least 1")
     _require(len(training.epochs) <= training.epochs_planned, "training.epochs",
              f"{len(training.epochs)} epochs recorded of {training.epochs_planned} planned")
     restored = training.restored_epoch
@@ -147,8 +151,11 @@ def _training(trace: Trace) -> None:
              f"{restored}: only {len(training.epochs)} epochs were recorded")
     _require(training.steps_per_record >= 1 or not any(e.batch_losses for e in training.epochs), "training.steps_per_record",
              "batch losses are recorded, so at least 1 batch goes into each")
+    first = training.epochs[0].epoch if recorded_fit and training.epochs else 1  # fit(initial_epoch=2) starts at 3
+    _require(first >= 1, "training.epochs[0].epoch", f"{first}: epochs are numbered from 1")
     for i, epoch in enumerate(training.epochs):
-        _require(epoch.epoch == i + 1, f"training.epochs[{i}].epoch", f"{epoch.epoch}: epochs are numbered 1, 2, 3, ... in order")
+        _require(epoch.epoch == first + i, f"training.epochs[{i}].epoch",
+                 f"{epoch.epoch}: epochs are numbered {first}, {first + 1}, {first + 2}, ... in order")
         most = training.steps_per_epoch if training.steps_per_record <= 1 else math.ceil(training.steps_per_epoch / training.steps_per_record)
         _require(len(epoch.batch_losses) <= max(most, 0) or not epoch.batch_losses, f"training.epochs[{i}].batch_losses",
                  f"{len(epoch.batch_losses)} entries for {training.steps_per_epoch} batches")

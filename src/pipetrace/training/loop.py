@@ -68,7 +68,10 @@ class TrainingLoop:
             with tf.GradientTape() as tape:
                 outputs = self.model(x[i], training=True)
                 loss = self.loss_fn(y[i], outputs)
-            gradients = tape.gradient(loss, self.model.trainable_variables)
+                # as Keras' train_step: under mixed_float16 the LossScaleOptimizer multiplies the loss here
+                # (so small float16 gradients do not round to 0) and divides the gradients again in apply
+                scaled = self.optimizer.scale_loss(loss)
+            gradients = tape.gradient(scaled, self.model.trainable_variables)
             self.optimizer.apply(gradients, self.model.trainable_variables)
             correct = tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y[i], tf.float32))
             return i + 1, losses.write(i, loss), right.write(i, correct)
@@ -82,7 +85,8 @@ class TrainingLoop:
         import tensorflow as tf
 
         outputs = self.model(x, training=False)
-        per_example = self.loss_fn.call(y, outputs)  # the same loss, not yet averaged (Keras' clipping included)
+        # the same loss, not yet averaged (Keras' clipping included), in float32 as Keras computes it (mixed_float16)
+        per_example = self.loss_fn.call(y, tf.cast(outputs, tf.float32))
         right = tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y, tf.float32))
         return tf.reduce_sum(per_example), tf.reduce_sum(tf.square(per_example)), right
 

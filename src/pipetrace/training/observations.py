@@ -162,9 +162,11 @@ def observe(epochs: list[dict], classes: int, learning_rate: float | None = None
 
 def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
     now = epochs[i]
+    if now.get("learning_rate") is not None:  # the rate this epoch trained at (a schedule or callback changes it)
+        c = {**c, "learning_rate": now["learning_rate"]}
     loss = now["loss"]
     if loss is None or not math.isfinite(loss):
-        return _diverged(i, c)
+        return _diverged(now.get("epoch", i + 1), c)
     before = c["start"] if i == 0 else epochs[i - 1]
     before_loss = before.get("loss") if before else None
     start_loss = c["start"].get("loss") if c["start"] else None
@@ -187,7 +189,7 @@ def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
     return "; ".join(notes)
 
 
-def _diverged(i: int, c: dict) -> str:
+def _diverged(epoch: int, c: dict) -> str:
     restored = c["restored_epoch"]
     if restored == 0:
         kept = ("the untrained starting weights were put back, so the prediction trace and the saved model "
@@ -198,7 +200,7 @@ def _diverged(i: int, c: dict) -> str:
         kept = "training stopped here"
     advice = rate_advice(c["optimizer"], c["learning_rate"], "lower", c["momentum"]) or "try a smaller learning rate"
     setting = f"learning rate {rate(c['learning_rate'])} is far too high" if c["learning_rate"] else "the steps were far too large"
-    return (f"The loss became NaN or infinite in epoch {i + 1}: the weight updates grew so large the numbers "
+    return (f"The loss became NaN or infinite in epoch {epoch}: the weight updates grew so large the numbers "
             f"overflowed ({setting}); {kept}; {advice}")
 
 
@@ -254,7 +256,7 @@ def _first(now: dict, c: dict) -> str:
         text = (f"From the untrained start (loss {number(start['loss'])}, accuracy {percent(start.get('accuracy'))}) "
                 f"to loss {number(now['loss'])} and accuracy {percent(now.get('accuracy'))}{where}")
     else:
-        text = (f"Loss {number(now['loss'])} after epoch 1 (ln({classes}) = {math.log(classes):.3f} is the loss of a uniform guess), "
+        text = (f"Loss {number(now['loss'])} after epoch {now.get('epoch', 1)} (ln({classes}) = {math.log(classes):.3f} is the loss of a uniform guess), "
                 f"accuracy {percent(now.get('accuracy'))}{where}")
     text += f"; test accuracy {percent(now.get('test_accuracy'))} (chance: {percent(chance(classes))})"
     if now.get("test_accuracy") is not None and c["test_count"] and not above_chance(now["test_accuracy"], classes, c["test_count"]):

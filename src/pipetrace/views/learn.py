@@ -28,7 +28,7 @@ from pipetrace.files import write_atomic
 from pipetrace.insights import glossary
 from pipetrace.modes import cheatsheet, compare, explain, math, walk
 from pipetrace.modes.answers import ENTER, Answers
-from pipetrace.modes.locate import load_trace
+from pipetrace.modes.locate import load_trace, refuse_recorded_fit
 from pipetrace.modes.quiz import QuizResult
 from pipetrace.trace import Question, Trace
 from pipetrace.views.safe_text import literal, visible
@@ -216,6 +216,7 @@ def run_walk(trace: Trace, answers: Answers, console) -> tuple[int, int]:
 
 def print_walk(args, console) -> int:
     trace, _ = load_trace(args.trace)
+    refuse_recorded_fit(trace, "walk")
     with Answers() as answers:
         run_walk(trace, answers, console)
     return 0
@@ -287,6 +288,7 @@ def quiz_summary(result: QuizResult, console) -> None:
 
 def print_quiz(args, console) -> int:
     trace, _ = load_trace(args.trace)
+    refuse_recorded_fit(trace, "quiz")
     with Answers() as answers:
         run_quiz(trace, answers, console, count=args.questions, seed=args.seed)
     return 0
@@ -334,6 +336,7 @@ def explain_view(trace: Trace) -> Group:
 
 def print_explain(args, console) -> int:
     trace, _ = load_trace(args.trace)
+    refuse_recorded_fit(trace, "explain")
     console.print(explain_view(trace))
     return 0
 
@@ -350,6 +353,7 @@ def cheatsheet_view(trace: Trace, trace_file: str = "TRACE") -> Group:
 
 def print_cheatsheet(args, console) -> int:
     trace, path = load_trace(args.trace)
+    refuse_recorded_fit(trace, "cheatsheet")
     console.print(cheatsheet_view(trace, str(path)))
     if args.markdown:
         target = Path(args.markdown)

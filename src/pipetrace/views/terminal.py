@@ -31,12 +31,30 @@ SHADES = " ░▒▓█"
 
 def render_trace(trace: Trace, answers: bool = True) -> Iterator[RenderableType]:
     """Every section, in the order a run prints them."""
-    yield render_header(trace.settings, trace.dataset["name"])
-    yield section("Data Flow", f"{len(trace.stages)} Stages")
+    if not trace.stages:  # TraceCallback.to_trace: a fit of yours, its data stages never seen
+        yield from render_recorded_fit_header(trace)
+    else:
+        yield render_header(trace.settings, trace.dataset["name"])
+        yield section("Data Flow", f"{len(trace.stages)} Stages")
     seen: set[str] = set()
     for stage in trace.stages:
         yield from render_stage_explained(stage, seen)
     yield from render_results(trace, answers, seen)
+
+
+def render_recorded_fit_header(trace: Trace) -> Iterator[RenderableType]:
+    """A fit TraceCallback recorded: what it knows (no seed, no data stages), said as such."""
+    from pipetrace.views.recorded_fit import STAGES_NOT_SEEN
+
+    training, network = trace.training, trace.network
+    batch = f"batch {training.batch_size}" if training.batch_size else "batch size unknown"
+    yield Panel(Text.assemble(
+        ("Model Pipeline Trace", "bold"), visible(f" - your model.fit on {trace.dataset['name']}"), "\n",
+        visible(f"{network.architecture}, {network.optimizer_label} with learning rate {network.learning_rate:g} "
+                f"({network.schedule}), {count(len(training.epochs), 'epoch')}, {batch}"),
+    ), expand=False)
+    yield section("Data Flow", "Not Recorded")
+    yield Text(STAGES_NOT_SEEN)
 
 
 def render_stage_explained(stage: Stage, seen: set[str]) -> Iterator[RenderableType]:
@@ -58,9 +76,10 @@ def render_results(trace: Trace, answers: bool = True, seen: set[str] | None = N
     yield section("Prediction Trace", f"{len(trace.prediction.layers)} Layers")
     yield render_prediction(trace.prediction, trace.dataset["class_names"], trace.dataset.get("pixel_max", 255.0))
     yield from _glossary([text for layer in trace.prediction.layers for text in (layer.name, layer.summary)], seen)
-    yield section("Model Quiz", f"{len(trace.quiz)} Questions")
-    yield render_quiz(trace.quiz, answers)
-    yield from _glossary([t for q in trace.quiz for t in [q.text, *q.options] + ([q.explanation] if answers else [])], seen)
+    if trace.stages or trace.quiz:  # a recorded fit has no quiz: its questions are about the data stages
+        yield section("Model Quiz", f"{len(trace.quiz)} Questions")
+        yield render_quiz(trace.quiz, answers)
+        yield from _glossary([t for q in trace.quiz for t in [q.text, *q.options] + ([q.explanation] if answers else [])], seen)
     yield section("Key Insights", "")
     yield render_insights(trace)
     yield from _glossary([insight.text for insight in trace.insights], seen)

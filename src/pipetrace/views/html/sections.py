@@ -16,6 +16,7 @@ import math
 
 from pipetrace.numbers import count, percent
 from pipetrace.stages.measure import shape_text
+from pipetrace.views.recorded_fit import STAGES_NOT_SEEN
 from pipetrace.trace import ArrayInfo, Network, Prediction, Stage, Trace
 from pipetrace.views.html import charts
 from pipetrace.views.html.markup import e, fmt, index, is_number, pick
@@ -95,7 +96,8 @@ def header(trace: Trace) -> str:
         ("Test accuracy", pct(ev.test_accuracy, 2), f"on {fmt(dataset['test_count'], ',')} images never trained on"),
         ("Parameters", fmt(network.total_params, ","), "weights and biases learned"),
         ("Epochs", f"{len(training.epochs)} of {fmt(training.epochs_planned)}",
-         f"{fmt(training.steps_per_epoch, ',')} batches of {fmt(training.batch_size)} each"),
+         f"{fmt(training.steps_per_epoch, ',')} batches of "
+         + (f"{fmt(training.batch_size)} each" if training.batch_size else "a size not recorded")),
         ("Training time", seconds(training.seconds),
          f"{e(trace.environment.get('device', 'CPU'))}, status {e(training.status)}"),
     ]
@@ -116,7 +118,7 @@ def header(trace: Trace) -> str:
     status = "" if trace.status == "completed" else f'<p class="warning">This run {e(trace.status)}.</p>'
     return f"""<header class="hero">
 <p class="eyebrow">pipetrace · Model Pipeline Trace</p>
-<h1>How a first neural network learned {e(dataset['name'])}</h1>
+<h1>How {'your model' if not trace.stages else 'a first neural network'} learned {e(dataset['name'])}</h1>
 <p class="lede"><span class="dataset">{e(dataset['source'])}</span> · {fmt(dataset['train_count'], ',')} training and
 {fmt(dataset['test_count'], ',')} test images of {e(_pixels_text(trace))}<br>
 <code>{e(network.architecture)}</code>, {e(network.optimizer_label)} (learning rate {fmt(network.learning_rate, 'g')},
@@ -139,6 +141,8 @@ def _pixels_text(trace: Trace) -> str:
 
 # ---- 2. data flow ---------------------------------------------------------------------------
 def data_flow(trace: Trace) -> str:
+    if not trace.stages:  # TraceCallback.to_trace: a fit of yours, its data stages never seen
+        return section("data-flow", "Data Flow", "not recorded", f"<p>{e(STAGES_NOT_SEEN)}</p>", "")
     cards = "".join(_stage_card(stage, trace) for stage in trace.stages)
     intro = "Each stage below ran in this run; its shapes, values and times are what it measured."
     return section("data-flow", "Data Flow", f"{len(trace.stages)} stages", f'<div class="stages">{cards}</div>', intro)
