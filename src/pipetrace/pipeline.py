@@ -130,7 +130,8 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
         observer.on_model(model)
     observer.on_training_start(settings.epochs, steps)
     trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record,
-                           on_losses=getattr(observer, "on_batch_losses", None))  # observers written before it lack it
+                           on_losses=getattr(observer, "on_batch_losses", None),  # observers written before it lack it
+                           class_names=dataset.class_names)
     observer.on_training_end(trained)
     if out_dir is not None:
         hold.start()  # what was trained is saved whole before an interrupt acts

@@ -71,4 +71,5 @@ def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray,
         per_class_accuracy=per_class,
         misclassified=[int(i) for i in shown],
         mistakes=mistakes,
+        predicted_counts=np.bincount(predicted, minlength=classes).tolist(),
     )
