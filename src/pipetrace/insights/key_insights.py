@@ -117,7 +117,7 @@ def _learning(trace: Trace) -> Insight | None:
         verb = "fell" if last.loss < first.loss * (1 - RISE) else "went"
         return Insight(
             f"The loss {verb} from {number(first.loss)} at {where} to {number(last.loss)} after epoch {last.epoch}, but "
-            f"test accuracy {percent(test_accuracy)} is not above {bar.words} beyond the noise of "
+            f"test accuracy {percent(test_accuracy)} is not above the baseline ({bar.words}) beyond the noise of "
             f"{_test_count(trace):,} test images{since}: the network has not learned to tell the classes apart",
             figures,
         )
@@ -205,7 +205,8 @@ def _diagnoses(trace: Trace) -> Insight | None:
     measured = [e for e in t.epochs if e.layers]
     if not measured:
         return None
-    found = health_diagnoses(measured[-1].layers, t.train_measured_on)
+    start = t.start.layers if t.start is not None else None
+    found = health_diagnoses(measured[-1].layers, t.train_measured_on, start)
     if not found:
         return None
     began = {}

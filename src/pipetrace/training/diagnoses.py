@@ -24,7 +24,10 @@ SCHEDULE_ENDED = 0.01  # a rate below 1% of the starting rate no longer moves th
 DIAGNOSES = {
     "dead_units": ("{dead} of {units} units of '{layer}' are dead: their ReLU output was 0 for every one of the "
                    "{images:,} measured training images, so they pass nothing on and their weights get no gradient "
-                   "to recover; large steps (a high learning rate) push units there"),
+                   "to recover"),
+    "dead_killed": "training killed {killed} of them ({before} were dead before it): steps too large push units there",
+    "dead_from_start": ("they were dead before training began, so the inputs or the starting weights left them at 0, "
+                        "not the steps"),
     "saturated": ("{share} of the {activation} outputs of '{layer}' sit within 0.01 of their limits, where the "
                   "{activation} curve is flat: the gradient through those units almost vanishes and they stop learning"),
     "vanishing": ("the gradient reaching the first layer ('{first}', {first_size}) is {ratio} times smaller than the "
@@ -45,8 +48,11 @@ class Diagnosis:
     figures: dict[str, float]
 
 
-def dead_units(layers: list[LayerHealth], images: int) -> Diagnosis | None:
-    """The layer with the largest share of dead ReLU units, when at least DEAD_SHARE of it is dead."""
+def dead_units(layers: list[LayerHealth], images: int, start: list[LayerHealth] | None = None) -> Diagnosis | None:
+    """The layer with the largest share of dead ReLU units, when at least DEAD_SHARE of it is dead.
+
+    With the same layer measured before training (`start`), it says whether training killed them.
+    """
     measured = [h for h in layers if h.dead is not None and h.units]
     if not measured:
         return None
@@ -54,7 +60,15 @@ def dead_units(layers: list[LayerHealth], images: int) -> Diagnosis | None:
     if worst.dead / worst.units < DEAD_SHARE or not worst.dead:
         return None
     text = DIAGNOSES["dead_units"].format(dead=worst.dead, units=worst.units, layer=worst.layer, images=images)
-    return Diagnosis("dead_units", text, {"dead": worst.dead, "units": worst.units, "images": images})
+    figures = {"dead": worst.dead, "units": worst.units, "images": images}
+    before = next((h.dead for h in start or [] if h.layer == worst.layer and h.dead is not None), None)
+    if before is not None and before >= worst.dead:
+        text += "; " + DIAGNOSES["dead_from_start"]
+    elif before is not None:
+        text += "; " + DIAGNOSES["dead_killed"].format(killed=worst.dead - before, before=before)
+    if before is not None:
+        figures["dead_before_training"] = before
+    return Diagnosis("dead_units", text, figures)
 
 
 def saturated_units(layers: list[LayerHealth]) -> Diagnosis | None:
@@ -88,11 +102,11 @@ def schedule_ended(applied: float | None, start: float | None, epoch: int) -> Di
     """The rate applied at the epoch's end below SCHEDULE_ENDED of the starting rate."""
     if applied is None or not start or applied >= SCHEDULE_ENDED * start:
         return None
-    text = DIAGNOSES["schedule_ended"].format(now=rate(applied) if applied > 0 else "0", start=rate(start), epoch=epoch)
+    text = DIAGNOSES["schedule_ended"].format(now=f"{applied:.2g}" if applied > 0 else "0", start=rate(start), epoch=epoch)
     return Diagnosis("schedule_ended", text, {"learning_rate": applied, "start": start})
 
 
-def health_diagnoses(layers: list[LayerHealth], images: int) -> list[Diagnosis]:
-    """Every diagnosis the layer measurements of one epoch support, in a fixed order."""
-    found = (dead_units(layers, images), saturated_units(layers), vanishing_gradients(layers))
+def health_diagnoses(layers: list[LayerHealth], images: int, start: list[LayerHealth] | None = None) -> list[Diagnosis]:
+    """Every diagnosis the layer measurements of one epoch support, in a fixed order (`start`: before training)."""
+    found = (dead_units(layers, images, start), saturated_units(layers), vanishing_gradients(layers))
     return [d for d in found if d is not None]

@@ -61,6 +61,8 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
     epoch, unrecorded = 0, None
     start = _start(loop, x_measured, y_measured, x_test, y_test, classes, bool(settings.model), majority,
                    class_names) if record else None
+    if start is not None and health is not None:
+        start.layers = health.measure(x_measured, y_measured)
     try:
         for epoch in range(1, settings.epochs + 1):
             epoch_started = time.perf_counter()
@@ -173,7 +175,7 @@ def _observe(records: list[dict], start: Epoch | None, classes: int, settings: S
 
 def _as_record(epoch: Epoch) -> dict:
     return {"epoch": epoch.epoch, "loss": epoch.loss, "accuracy": epoch.accuracy,
-            "test_loss": epoch.test_loss, "test_accuracy": epoch.test_accuracy}
+            "test_loss": epoch.test_loss, "test_accuracy": epoch.test_accuracy, "layers": epoch.layers}
 
 
 def _optimizer_name(model, settings: Settings) -> str:

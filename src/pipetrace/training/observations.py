@@ -183,13 +183,13 @@ def describe_start(start: dict, classes: int, given_weights: bool = False, bar_w
     """
     guess = math.log(classes)
     loss = start.get("loss")
-    bar = bar_words or f"{percent(chance(classes))} for guessing"
+    bar = f"the baseline is {bar_words}" if bar_words and "guessing" not in bar_words else f"chance is {percent(chance(classes))}"
     if given_weights:
         if loss is None:
             return "Before training (the weights the model came with): the loss was not a finite number"
         return (f"Before training (the weights the model came with, not random ones): loss {number(loss)}, accuracy "
                 f"{percent(start.get('accuracy'))} on training images and {percent(start.get('test_accuracy'))} on test "
-                f"images; the baseline is {bar}")
+                f"images; {bar}")
     if loss is None:
         return "Before training: the untrained network's loss was not a finite number"
     closeness = abs(loss - guess) / guess
@@ -200,7 +200,7 @@ def describe_start(start: dict, classes: int, given_weights: bool = False, bar_w
         relation = f"{side} ln({classes}) = {guess:.3f}, the loss of a uniform guess over {classes} classes"
     return (f"Before training (random weights): loss {number(loss)}, {relation}; accuracy "
             f"{percent(start.get('accuracy'))} on training images and {percent(start.get('test_accuracy'))} on "
-            f"test images, where the baseline is {bar}")
+            f"test images, where {bar}")
 
 
 def observe(epochs: list[dict], classes: int, learning_rate: float | None = None, *, optimizer: str | None = None,
@@ -232,14 +232,15 @@ def _health_notes(epochs: list[dict], i: int, c: dict) -> list[str]:
     now = epochs[i]
     if now.get("loss") is None:
         return []
-    found = health_diagnoses(now.get("layers") or [], c["measured"])
+    start = (c["start"] or {}).get("layers")
+    found = health_diagnoses(now.get("layers") or [], c["measured"], start)
     before = {d.kind for d in health_diagnoses(epochs[i - 1].get("layers") or [], c["measured"])} if i else set()
-    notes = [d.text[0].upper() + d.text[1:] for d in found if d.kind not in before]
+    notes = [d.text for d in found if d.kind not in before]
     previous = epochs[i - 1].get("loss") if i else None
     if previous and abs(previous - now["loss"]) / previous < PLATEAU:
         ended = schedule_ended(now.get("learning_rate"), c["learning_rate"], now.get("epoch", i + 1))
         if ended is not None:
-            notes.append(ended.text[0].upper() + ended.text[1:])
+            notes.append(ended.text)
     return notes
 
 
@@ -359,8 +360,7 @@ def _test_loss_turned_up(epochs: list[dict], i: int, c: dict) -> str:
         return ""
     best, now = epochs[found[0]], epochs[i]
     return (f"The test loss turned up ({number(best['test_loss'])} at epoch {best.get('epoch', found[0] + 1)} -> "
-            f"{number(now['test_loss'])}, "
-            f"beyond its measuring noise) while the training loss kept falling ({number(best['loss'])} -> "
+            f"{number(now['test_loss'])}) beyond its measuring noise while the training loss kept falling ({number(best['loss'])} -> "
             f"{number(now['loss'])}): the first sign of over-fitting, the network fits its training images more than new ones")
 
 
