@@ -165,7 +165,7 @@ def _memorized(trace: Trace) -> Insight | None:
     return Insight(
         f"Training accuracy reached {percent(last.accuracy)} on {t.train_measured_on:,} training images while test "
         f"accuracy is {percent(trace.evaluation.test_accuracy)}, no better than {bar.words}: the network memorized "
-        "its training images (each one's label) instead of learning a pattern that carries over; labels that do "
+        "its training images (each one's label) instead of learning a pattern that holds for new images; labels that do "
         "not follow from the images (random labels) or too few images for this many weights give exactly this",
         {"train_accuracy": last.accuracy, "test_accuracy": trace.evaluation.test_accuracy, "baseline": bar.accuracy},
     )
