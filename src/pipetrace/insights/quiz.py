@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 
+from pipetrace.insights.baseline import baseline
 from pipetrace.insights.teaching import activation_words, hidden_activation, run_optimizer, untrained_loss
 from pipetrace.numbers import number, percent, probability
 from pipetrace.stages.measure import shape_text
@@ -169,7 +170,7 @@ def _final_accuracy(trace: Trace) -> Question | None:
         answer=0,
         explanation=(
             f"Measured on images it never trained on: {correct} ({_training_accuracy_words(trace)} {_pct(last.accuracy)}, "
-            f"chance is {_pct(1 / classes)})"
+            f"the baseline is {baseline(trace).words})"
         ),
         kind="measured",
         level="medium",

@@ -258,7 +258,9 @@ def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
         return _above_start(now, None, c)  # no start measured, but untrained networks start near ln(classes)
     if i > 0 and start_loss is not None and loss > start_loss * (1 + RISE):
         return _above_start(now, start_loss, c)
-    if start_loss is not None and start_loss > 0.5 * math.log(c["classes"]) and abs(loss / start_loss - 1) < BARELY_MOVED:
+    jumped = any(e["loss"] is not None and e["loss"] > start_loss * (1 + BARELY_MOVED) for e in epochs[:i]) if start_loss else False
+    if (start_loss is not None and start_loss > 0.5 * math.log(c["classes"]) and abs(loss / start_loss - 1) < BARELY_MOVED
+            and not jumped):  # a loss that jumped and came back did not "barely move"
         return _barely_moved(now, start_loss, i, c)
     if i == 0:
         return _first(now, c)
