@@ -66,6 +66,9 @@ def runs(tmp_path_factory):
     # Adam at 0.5: most ReLU units die
     keep("dying", pipetrace.run(limit=1200, epochs=2, learning_rate=0.5, verbose=0), mnist.x_train[:1200],
          mnist.y_train[:1200])
+    # one hidden unit: every image squeezed through one number
+    keep("tiny layer", pipetrace.run(limit=1200, epochs=2, hidden=[1], verbose=0), mnist.x_train[:1200],
+         mnist.y_train[:1200])
     # 100 test images: too few to tell a small train/test gap from none
     keep("tiny test", pipetrace.run(limit=600, epochs=2, verbose=0), mnist.x_train[:600], mnist.y_train[:600])
     saved = tmp / "trained.keras"
@@ -97,7 +100,8 @@ def dead_units(trace, x) -> int:
     return int((np.maximum(x @ kernel + bias, 0).max(axis=0) <= 0).sum())
 
 
-@pytest.mark.parametrize("name", ["imbalanced", "random labels", "zeros", "deep sigmoid", "dying", "tiny test", "pretrained"])
+@pytest.mark.parametrize("name", ["imbalanced", "random labels", "zeros", "deep sigmoid", "dying", "tiny layer", "tiny test",
+                                  "pretrained"])
 def test_every_sentence_stands_on_the_runs_evidence(runs, name):
     trace, x, y = runs[name]
     ev, t = trace.evaluation, trace.training
@@ -219,6 +223,16 @@ def test_kerass_loss_is_not_clipped_at_16_118():
     model.compile(loss="sparse_categorical_crossentropy")
     loss = model.evaluate(np.ones((1, 1), np.float32), np.array([1]), verbose=0)
     assert loss > 60 > -math.log(1e-7)
+
+
+def test_a_one_unit_layer_is_named_as_the_cause_of_under_fitting(runs):
+    trace, _, y = runs["tiny layer"]
+    last, bar = trace.training.epochs[-1], honest_bar(trace, y)
+    said = [i.text for i in key_insights(trace) if "Under-fitting" in i.text]
+    if last.accuracy < bar + 0.5 * (1 - bar):  # not even half-way to fitting its own training images
+        assert said and "only 1 unit" in said[0] and f"{100 * last.accuracy:.1f}%" in said[0]
+    else:
+        assert not said
 
 
 def test_a_given_model_is_not_called_random_weights(runs):

@@ -23,8 +23,8 @@ MEMORIZED = 0.9  # training accuracy this high while test accuracy is at the bas
 
 
 def key_insights(trace: Trace) -> list[Insight]:
-    rules = [_stopped, _one_answer, _learning, _memorized, _generalization, _test_loss_turned_up, _unstable,
-             _diagnoses, _schedule, _parameters, _sample, _hardest]
+    rules = [_stopped, _one_answer, _learning, _memorized, _under_fitting, _generalization, _test_loss_turned_up,
+             _unstable, _diagnoses, _schedule, _parameters, _sample, _hardest]
     return [insight for rule in rules if (insight := rule(trace)) is not None]
 
 
@@ -168,6 +168,42 @@ def _memorized(trace: Trace) -> Insight | None:
         "its training images (each one's label) instead of learning a pattern that holds for new images; labels that do "
         "not follow from the images (random labels) or too few images for this many weights give exactly this",
         {"train_accuracy": last.accuracy, "test_accuracy": trace.evaluation.test_accuracy, "baseline": bar.accuracy},
+    )
+
+
+TINY_LAYER = 4  # a hidden layer of this many units or fewer squeezes every image through a few numbers
+HEAVY_DROPOUT = 0.5  # dropout silencing at least half of the units at every step
+
+
+def _under_fitting(trace: Trace) -> Insight | None:
+    """Not even the training images fitted (no gap to test), with a cause the run shows: a tiny layer, heavy dropout."""
+    t = trace.training
+    last = t.epochs[-1] if t.epochs else None
+    if last is None or t.train_measured_on == 0 or last.accuracy is None or last.test_accuracy is None:
+        return None
+    if t.status == "diverged" or trace.settings.model or last.loss is None:
+        return None
+    bar = baseline(trace).accuracy
+    if last.accuracy >= bar + 0.5 * (1 - bar):
+        return None  # half-way from the baseline to every training image right: fitted enough to judge otherwise
+    causes, figures = [], {"train_accuracy": last.accuracy, "test_accuracy": last.test_accuracy}
+    hidden = [layer for layer in trace.network.dense_layers[:-1]]
+    smallest = min(hidden, key=lambda layer: layer.units) if hidden else None
+    if smallest is not None and smallest.units <= TINY_LAYER:
+        causes.append(f"its hidden layer '{smallest.name}' has only {smallest.units} unit{'s' if smallest.units > 1 else ''}, "
+                      f"so every image is squeezed through {smallest.units} number{'s' if smallest.units > 1 else ''}")
+        figures["smallest_layer_units"] = smallest.units
+    if trace.settings.dropout >= HEAVY_DROPOUT:
+        causes.append(f"dropout {trace.settings.dropout:g} silences {percent(trace.settings.dropout, 0)} of the units "
+                      "at every training step")
+        figures["dropout"] = trace.settings.dropout
+    if not causes:
+        return None
+    return Insight(
+        f"Under-fitting: even on its own training images the network reaches only {percent(last.accuracy)} (test: "
+        f"{percent(last.test_accuracy)}): {' and '.join(causes)}; a network that cannot fit the images it trains on "
+        "needs more room (more units, less dropout) before more data or regularization can help",
+        figures,
     )
 
 

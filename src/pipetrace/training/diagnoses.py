@@ -25,7 +25,8 @@ DIAGNOSES = {
     "dead_units": ("{dead} of {units} units of '{layer}' are dead: their ReLU output was 0 for every one of the "
                    "{images:,} measured training images, so they pass nothing on and their weights get no gradient "
                    "to recover"),
-    "dead_killed": "training killed {killed} of them ({before} were dead before it): steps too large push units there",
+    "dead_killed": ("training killed {killed} of them ({before} were dead before it): a step that pushes a unit's "
+                    "weighted sum below 0 for every image kills it, and the larger the steps the more often that happens"),
     "dead_from_start": ("they were dead before training began, so the inputs or the starting weights left them at 0, "
                         "not the steps"),
     "saturated": ("{share} of the {activation} outputs of '{layer}' sit within 0.01 of their limits, where the "
