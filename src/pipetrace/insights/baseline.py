@@ -50,14 +50,14 @@ def baseline(trace: Trace) -> Baseline:
     return Baseline(bar, chance(len(names)), top, share, baseline_words(len(names), share, name))
 
 
-def test_count(trace: Trace) -> int:
+def images_tested(trace: Trace) -> int:
     return int(trace.dataset.get("test_count") or sum(sum(row) for row in trace.evaluation.confusion))
 
 
 def above_baseline(trace: Trace, accuracy: float | None = None) -> bool:
     """Test accuracy above the baseline and, for a network pipetrace built, above its untrained start, beyond noise."""
     accuracy = trace.evaluation.test_accuracy if accuracy is None else accuracy
-    classes, n = len(trace.dataset["class_names"]), test_count(trace)
+    classes, n = len(trace.dataset["class_names"]), images_tested(trace)
     if not above_chance(accuracy, classes, n, baseline(trace).accuracy):
         return False
     return _beats_start(trace, accuracy)
@@ -68,7 +68,7 @@ def learned(trace: Trace) -> bool:
     if trace.training.restored_epoch == 0:
         return False
     accuracy = trace.evaluation.test_accuracy
-    classes, n = len(trace.dataset["class_names"]), test_count(trace)
+    classes, n = len(trace.dataset["class_names"]), images_tested(trace)
     return clearly_learned(accuracy, classes, n, baseline(trace).accuracy) and _beats_start(trace, accuracy)
 
 
@@ -76,7 +76,7 @@ def _beats_start(trace: Trace, accuracy: float) -> bool:
     start = trace.training.start
     if start is None or trace.settings.model:  # a model that came trained starts from its own weights
         return True
-    return better_than_start(accuracy, start.test_accuracy, test_count(trace))
+    return better_than_start(accuracy, start.test_accuracy, images_tested(trace))
 
 
 def predicted_counts(trace: Trace) -> list[int]:

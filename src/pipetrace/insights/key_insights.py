@@ -8,7 +8,7 @@ Every insight is a rule over the Trace; the figures it quotes are kept beside th
 
 from __future__ import annotations
 
-from pipetrace.insights.baseline import above_baseline, baseline, learned, one_answer, test_count
+from pipetrace.insights.baseline import above_baseline, baseline, learned, one_answer, images_tested
 from pipetrace.numbers import number, percent, points, rate
 from pipetrace.trace import Insight, Trace
 from pipetrace.training.diagnoses import health_diagnoses, schedule_ended
@@ -29,7 +29,7 @@ def key_insights(trace: Trace) -> list[Insight]:
 
 
 def _test_count(trace: Trace) -> int:
-    return test_count(trace)
+    return images_tested(trace)
 
 
 def _optimizer(trace: Trace) -> str:

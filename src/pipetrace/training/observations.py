@@ -1,9 +1,12 @@
 """One observation per epoch, computed from the run's numbers by rules you can test.
 
 Every rule judges from evidence: the trend of the loss against the untrained network's start
-(epoch 0) and against the previous epoch, accuracy against chance (1 / classes) with the test
-set's noise, and the learning rate against what is typical for the optimizer. A rule that cannot
-speak correctly (a number missing, no start measured) says nothing.
+(epoch 0) and against the previous epoch, accuracy against the baseline (the higher of chance,
+1 / classes, and always answering the most common training label) with the test set's noise, and
+the learning rate against what is typical for the optimizer. The health checks of each epoch
+(training.health: dead and saturated units, gradient sizes, the rate applied) add their diagnoses
+(training.diagnoses) in the epoch where each first shows. A rule that cannot speak correctly (a
+number missing, no start measured) says nothing.
 
 Checked in this order (the first that applies speaks, later ones may add):
 
