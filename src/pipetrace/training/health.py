@@ -36,6 +36,7 @@ class HealthProbe:
         self.kernels = [layer.kernel for layer in self.layers]
         self._probe = keras.Model(model.inputs, [layer.output for layer in self.layers] + list(model.outputs))
         self._measure = tf.function(self._outputs_and_gradients, autograph=False)
+        self.broken = False
 
     @classmethod
     def of(cls, model) -> HealthProbe | None:
@@ -64,8 +65,14 @@ class HealthProbe:
         return maxima, saturated, sizes
 
     def measure(self, x: np.ndarray, y: np.ndarray) -> list[LayerHealth]:
-        """One `LayerHealth` per Dense/Conv2D layer, measured on (x, y)."""
-        maxima, saturated, sizes = self._measure(x, y.astype(np.int64))
+        """One `LayerHealth` per Dense/Conv2D layer, measured on (x, y); none for a model it cannot measure."""
+        if self.broken:
+            return []
+        try:
+            maxima, saturated, sizes = self._measure(x, y.astype(np.int64))
+        except Exception:  # noqa: BLE001 - a health check must never stop a run: this model simply goes unmeasured
+            self.broken = True
+            return []
         health = []
         for layer, name, top, share, size in zip(self.layers, self.activations, maxima, saturated, sizes):
             top, size = top.numpy(), float(size)
