@@ -101,7 +101,7 @@ def test_plateau():
 def test_over_fitting_is_the_test_loss_turning_up_while_the_training_loss_falls():
     texts = adam(epochs((0.2, 0.95, 0.10, 0.97), (0.1, 0.98, 0.12, 0.965), (0.05, 0.99, 0.13, 0.96)))
     assert "test loss turned up (0.100 at epoch 1 -> 0.120)" in texts[1] and "over-fitting" in texts[1]
-    assert "over-fitting" in texts[2]
+    assert "over-fitting" not in texts[2]  # said once, where it starts (issue 17: not in every epoch after)
     calm = adam(epochs((0.2, 0.95, 0.10, 0.97), (0.1, 0.98, 0.1001, 0.965)))  # within 2%: wobble, not a turn
     assert "over-fitting" not in calm[1]
 

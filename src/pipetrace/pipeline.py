@@ -134,7 +134,8 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
         observer.on_model(model)
     observer.on_training_start(settings.epochs, steps)
     trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record,
-                           on_losses=getattr(observer, "on_batch_losses", None))  # observers written before it lack it
+                           on_losses=getattr(observer, "on_batch_losses", None),  # observers written before it lack it
+                           class_names=dataset.class_names)
     observer.on_training_end(trained)
     if out_dir is not None:
         hold.start()  # what was trained is saved whole before an interrupt acts
@@ -144,6 +145,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     t = time.perf_counter()
     probabilities = predict_all(model, x_test)
     evaluation = evaluation_from_probabilities(probabilities, y_test, dataset.num_classes, dataset.x_test)
+    evaluation.test_loss = _measured_test_loss(trained, evaluation.test_loss)  # one test loss: the epoch table's
     if held_out is not None:
         _validate(evaluation, model, held_out, dataset.pixel_max, x_train.shape[1:])
     timings["evaluation"] = time.perf_counter() - t
@@ -298,6 +300,20 @@ def _held_out(dataset: Dataset, fraction: float) -> tuple[Dataset, tuple | None]
         dataset, x_train=dataset.x_train[:keep], y_train=dataset.y_train[:keep],
         split=f"{dataset.split}; the last {count - keep} training images held out for validation (never trained on)",
     ), part
+
+
+def _measured_test_loss(trained, fallback: float | None) -> float | None:
+    """The test loss the training loop measured for the weights the model now holds (what model.evaluate computes:
+    Keras' loss from the scores before softmax, unclipped), so the epoch table and the evaluation agree."""
+    if trained.restored_epoch == 0:
+        kept = trained.start
+    elif trained.restored_epoch is not None:
+        kept = next((e for e in trained.epochs if e.epoch == trained.restored_epoch), None)
+    else:
+        kept = trained.epochs[-1] if trained.epochs else trained.start
+    if kept is None:
+        return fallback
+    return kept.test_loss
 
 
 def _validate(evaluation, model, held_out: tuple, pixel_max: float, input_shape: tuple) -> None:

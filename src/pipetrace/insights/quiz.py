@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import random
 
-from pipetrace.insights.teaching import EPSILON, activation_words, hidden_activation, run_optimizer, untrained_loss
+from pipetrace.insights.baseline import baseline
+from pipetrace.insights.teaching import activation_words, hidden_activation, run_optimizer, untrained_loss
 from pipetrace.numbers import number, percent, probability
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Question, Trace
@@ -169,7 +170,7 @@ def _final_accuracy(trace: Trace) -> Question | None:
         answer=0,
         explanation=(
             f"Measured on images it never trained on: {correct} ({_training_accuracy_words(trace)} {_pct(last.accuracy)}, "
-            f"chance is {_pct(1 / classes)})"
+            f"the baseline is {baseline(trace).words})"
         ),
         kind="measured",
         level="medium",
@@ -284,13 +285,20 @@ def _loss_drop(trace: Trace) -> Question | None:
     if len(epochs) < 2 or epochs[0].loss is None or epochs[-1].loss is None:
         return None
     first, last = epochs[0].loss, epochs[-1].loss
+    if not first:
+        return None
     drop = (first - last) / first
-    correct = f"{drop:.0%}"
+    if round(100 * drop) == 0:
+        return None  # neither a fall nor a rise to ask about
+    way, size = ("fall", drop) if drop > 0 else ("rise", -drop)  # a loss that rose is a rise, never "a fall of -35%"
+    correct = f"{size:.0%}"
+    wrong = [f"{size / 2:.0%}", f"{size * 1.5:.0%}" if way == "rise" else f"{min(size * 1.5, 0.99):.0%}",
+             f"{abs(1 - size):.0%}", f"{size / 3:.0%}", f"{size * 2:.0%}"]
     return Question(
-        text=f"By how much did the training loss fall from epoch 1 ({number(first)}) to epoch {len(epochs)}?",
-        options=_distinct(correct, [f"{drop / 2:.0%}", f"{min(drop * 1.5, 0.99):.0%}", f"{1 - drop:.0%}", f"{drop / 3:.0%}"]),
+        text=f"By how much did the training loss {way} from epoch 1 ({number(first)}) to epoch {len(epochs)}?",
+        options=_distinct(correct, wrong),
         answer=0,
-        explanation=f"{number(first)} -> {number(last)} is a fall of {correct}",
+        explanation=f"{number(first)} -> {number(last)} is a {way} of {correct}",
         kind="measured",
         level="hard",
     )
@@ -299,8 +307,12 @@ def _loss_drop(trace: Trace) -> Question | None:
 def _hardest_class(trace: Trace) -> Question | None:
     accuracy = trace.evaluation.per_class_accuracy
     names = trace.dataset["class_names"]
-    ranked = sorted(range(len(accuracy)), key=lambda c: accuracy[c])
-    if len(ranked) > 1 and accuracy[ranked[0]] == accuracy[ranked[1]]:
+    confusion = trace.evaluation.confusion
+    tested = [c for c in range(len(accuracy)) if c < len(confusion) and sum(confusion[c])]  # no test images: no accuracy
+    ranked = sorted(tested, key=lambda c: accuracy[c])
+    if len(ranked) < 4:
+        return None  # four options, each a class with test images
+    if accuracy[ranked[0]] == accuracy[ranked[1]]:
         return None  # a tie for last: two right answers
     options = [f"'{names[c]}'" for c in (ranked[0], ranked[-1], ranked[len(ranked) // 2], ranked[1])]
     return Question(
@@ -416,14 +428,21 @@ def _train_test_gap(trace: Trace) -> Question | None:
     if not getattr(trace.training, "train_measured_on", 0):
         return None  # training accuracy was the running mean during the epoch: not comparable with test accuracy
     last = epochs[-1]
-    gap = 100 * (last.accuracy - last.test_accuracy)
-    correct = f"{gap:+.1f} points"
+    train_text, test_text = _pct(last.accuracy), _pct(last.test_accuracy)
+    try:  # the gap of the numbers as shown, so the arithmetic adds up ("11.3 - 11.3 = 0.0", never "= -0.1")
+        shown = float(train_text.rstrip("%")), float(test_text.rstrip("%"))
+        places = max(len(t.rstrip("%").partition(".")[2]) for t in (train_text, test_text))
+    except ValueError:  # "> 99.99%": nothing exact to subtract
+        return None
+    gap = round(shown[0] - shown[1], places) + 0.0  # + 0.0: never "-0.0"
+    correct = f"{gap:+.{places}f} points"
     return Question(
-        text=(f"After epoch {last.epoch}, training accuracy was {_pct(last.accuracy)} and test accuracy "
-              f"{_pct(last.test_accuracy)}. What is the gap (training minus test)?"),
-        options=_distinct(correct, [f"{-gap:+.1f} points", f"{gap * 2:+.1f} points", f"{gap + 5:+.1f} points", f"{100 * last.accuracy:+.1f} points"]),
+        text=(f"After epoch {last.epoch}, training accuracy was {train_text} and test accuracy "
+              f"{test_text}. What is the gap (training minus test)?"),
+        options=_distinct(correct, [f"{-gap + 0.0:+.{places}f} points", f"{gap * 2:+.{places}f} points",
+                                    f"{gap + 5:+.{places}f} points", f"{shown[0]:+.{places}f} points"]),
         answer=0,
-        explanation=f"{100 * last.accuracy:.1f} - {100 * last.test_accuracy:.1f} = {gap:+.1f} points",
+        explanation=f"{train_text.rstrip('%')} - {test_text.rstrip('%')} = {correct}",
         kind="measured",
         level="hard",
     )
@@ -517,17 +536,18 @@ def _loss_of_one_image(trace: Trace) -> Question | None:
         return None
     names = trace.dataset["class_names"]
     q = probabilities[p.label]
-    clipped = min(max(q, EPSILON), 1 - EPSILON)
-    loss = -math.log(clipped)
-    others = [number(q), number(1 - q), number(-math.log(max(1 - clipped, EPSILON))), number(loss / 2)]
+    if not 0 < q < 1:
+        return None
+    loss = -math.log(q)  # unclipped: what model.fit and model.evaluate compute from the scores before softmax
+    others = [number(q), number(1 - q), number(-math.log(1 - q)), number(loss / 2)]
     return Question(
         text=(f"The network gave test image {p.sample}'s true class '{names[p.label]}' the probability {probability(q)}. "
               "What is its cross-entropy loss for this image?"),
         options=_distinct(number(loss), others),
         answer=0,
-        explanation=(f"loss = -ln(p of the true class) = -ln({probability(clipped)}) = {number(loss)} (Keras first clips p "
-                     f"to {EPSILON:g}..1 - {EPSILON:g}, so the loss never becomes infinite): 0 when sure and right, "
-                     "large when the truth got little probability"),
+        explanation=(f"loss = -ln(p of the true class) = -ln({probability(q)}) = {number(loss)}: 0 when sure and right, "
+                     "large when the truth got little probability, with no upper limit (model.fit and model.evaluate "
+                     "compute it from the scores before softmax, so nothing is clipped)"),
         kind="concept",
         level="medium",
     )

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 from pipetrace.trace import LayerInfo, Trace
+from pipetrace.training.diagnoses import DIAGNOSES, Diagnosis, health_diagnoses  # noqa: F401  (the diagnoses' table)
 
 EPSILON = 1e-7  # Keras' cross-entropy clips probabilities to [EPSILON, 1 - EPSILON] before the log
 

@@ -149,7 +149,9 @@ def _activation(name: str):
 
 
 def cross_entropy(probabilities: np.ndarray, label: int) -> float:
-    return float(-np.log(np.clip(probabilities[label], EPSILON, 1 - EPSILON)))
+    """-ln p(label), unclipped: what model.fit and model.evaluate compute for a softmax output (Keras' loss reads
+    the scores before softmax then, keras/src/backend/tensorflow/nn.py `_get_logits`, so nothing is clipped)."""
+    return float(-np.log(max(float(probabilities[label]), np.finfo(np.float64).tiny)))
 
 
 def arithmetic(trace: Trace, sample: int | None = None) -> Arithmetic:

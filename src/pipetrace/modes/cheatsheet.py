@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import shlex
 
-from pipetrace.insights.teaching import EPSILON, activation_words, chance, run_optimizer
+from pipetrace.insights.baseline import baseline
+from pipetrace.insights.teaching import activation_words, run_optimizer
 from pipetrace.numbers import number, percent, probability
 from pipetrace.stages.measure import shape_text
 from pipetrace.trace import Settings, Trace
@@ -78,10 +79,10 @@ def sheet(trace: Trace, trace_file: str = "TRACE") -> dict[str, list[str]]:
                         f"p('{names[p.predicted]}') = {number(p.confidence, 4)}")
     true_p = p.output_layer.values[p.label] if p.output_layer.values else None
     if true_p is not None:
-        clipped = min(max(true_p, EPSILON), 1 - EPSILON)
         mean = trace.evaluation.test_loss
-        formulas.append(f"loss: L = -ln clip(p(true class), {EPSILON:g}, 1 - {EPSILON:g})   e.g. -ln {probability(clipped)} = "
-                        f"{number(-math.log(clipped), 4)}" + ("" if mean is None else f"; mean over the test set {number(mean, 4)}"))
+        formulas.append(f"loss: L = -ln p(true class) (from the scores, unclipped, as model.evaluate)   e.g. -ln "
+                        f"{probability(true_p)} = {number(-math.log(max(true_p, 1e-300)), 4)}"
+                        + ("" if mean is None else f"; mean over the test set {number(mean, 4)}"))
     optimizer = run_optimizer(trace)
     if optimizer is not None:
         schedule = "cosine-decayed to 0" if trace.network.schedule == "cosine" else trace.network.schedule
@@ -97,7 +98,7 @@ def sheet(trace: Trace, trace_file: str = "TRACE") -> dict[str, list[str]]:
     results = [f"epoch {ep.epoch}: loss {number(ep.loss, 4)}, {measured} {percent(ep.accuracy)}, "
                f"test loss {number(ep.test_loss, 4)}, test accuracy {percent(ep.test_accuracy)}" for ep in epochs]
     results.append(f"test set: {percent(trace.evaluation.test_accuracy)} of {trace.dataset['test_count']:,} right "
-                   f"(chance: {percent(chance(trace))})")
+                   f"(baseline: {baseline(trace).words})")
     commands = [run_command(trace.settings), f"pipetrace show {trace_file}", f"pipetrace learn walk {trace_file}",
                 f"pipetrace learn code {trace_file}   (a plain Keras script of this run)"]
     return {"Shapes, stage by stage": shapes, "Formulas, with this run's values": formulas, "Parameters": params,

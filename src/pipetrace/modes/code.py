@@ -290,6 +290,7 @@ def fit_script(trace: Trace) -> str:
     held = (f"the last {percent(validation)} of the training images, held out by the run as well"
             if r.validation else f"the last {percent(validation)} of the training images (the run trained on all of them)")
     expected = percent(r.test_accuracy)
+    reads_itself = r.source != "folder"  # with NumPy alone, as the exact script does: only Keras needs installing
     out = [
         "#!/usr/bin/env python3",
         '"""A pipetrace run, written the way TensorFlow\'s beginner quickstart teaches: model.fit, then model.evaluate.',
@@ -303,11 +304,13 @@ def fit_script(trace: Trace) -> str:
         'Usage: python reproduce.py     (written by `pipetrace learn code`)"""',
         "",
         "import os",
+        *(["import gzip  # noqa: F401  (IDX files are gzip-compressed)", "import sys"] if reads_itself else []),
         "",
         'os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow\'s start-up messages quiet',
         "",
         "import keras  # noqa: E402  (Keras 3 on TensorFlow: what tf.keras is)",
-        "from pipetrace.data import load_dataset  # noqa: E402  (reads the data offline, checksums verified)",
+        *(["import numpy as np  # noqa: E402"] if reads_itself else
+          ["from pipetrace.data import load_dataset  # noqa: E402  (reads a folder of images offline)"]),
         "",
         "# The run's settings, from its trace",
         f"DATASET = {r.dataset!r}",
@@ -324,9 +327,7 @@ def fit_script(trace: Trace) -> str:
         "",
         "keras.utils.set_random_seed(SEED)  # the same starting weights and shuffles each time this file runs",
         "",
-        "data = load_dataset(DATASET, data_dir=DATA_DIR, image_size=IMAGE_SIZE, seed=SEED)"
-        + ("  # pipetrace's bundled copy of MNIST (no download)" if r.source == "mnist" else ""),
-        "x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test",
+        *_fit_reading(r, reads_itself),
         "if LIMIT is not None:",
         "    x_train, y_train = x_train[:LIMIT], y_train[:LIMIT]",
         "    x_test, y_test = x_test[:max(1, LIMIT // 6)], y_test[:max(1, LIMIT // 6)]",
@@ -363,6 +364,16 @@ def fit_script(trace: Trace) -> str:
     return "\n".join(out)
 
 
+def _fit_reading(r: Recipe, reads_itself: bool) -> list[str]:
+    """Read the data: the files themselves with NumPy (the exact script's reader), or pipetrace's folder reader."""
+    if not reads_itself:
+        return ["data = load_dataset(DATASET, data_dir=DATA_DIR, image_size=IMAGE_SIZE, seed=SEED)",
+                "x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test"]
+    helper = ["", *HELPERS.split("\n\n\ndef show")[0].splitlines(), "", ""] if r.source in ("mnist", "idx") else []
+    where = "pipetrace's bundled copy of MNIST (no download)" if r.source == "mnist" else "the run's data"
+    return [*helper, f"DATA = sys.argv[1] if len(sys.argv) > 1 else {r.location!r}  # {where}", *read_lines(r)]
+
+
 def _fit_model_lines(r: Recipe) -> list[str]:
     """Shape the data for the network and build it: your model, or the run's layers."""
     if r.images_in:
@@ -396,6 +407,28 @@ class Block:
 
 def data_block(r: Recipe) -> Block:
     """Stage 1: read the run's data, the same files, the same split, the same --limit."""
+    lines = read_lines(r)
+    lines += [
+        "if LIMIT is not None and LIMIT <= len(x_train):  # --limit: the first N training and N // 6 test images",
+        "    x_train, y_train = x_train[:LIMIT], y_train[:LIMIT]",
+        "    x_test, y_test = x_test[:max(1, LIMIT // 6)], y_test[:max(1, LIMIT // 6)]",
+    ]
+    if r.validation:
+        lines += [
+            "keep = int(math.floor(len(x_train) * (1.0 - VALIDATION)))  # the last part is held out: never trained on",
+            "x_train, y_train = x_train[:keep], y_train[:keep]",
+        ]
+    lines += [
+        "train_count = len(x_train)",
+        "images = np.concatenate([x_train, x_test])  # training images first, then the test images",
+        "labels = np.concatenate([y_train, y_test])",
+        'show("Stage 1, Load", images)',
+    ]
+    return Block("Load", "Read the images and labels, as whole numbers (uint8)", lines)
+
+
+def read_lines(r: Recipe) -> list[str]:
+    """Lines that read the run's files (from DATA) into x_train, y_train, x_test, y_test with NumPy alone."""
     if r.source == "digits":
         lines = [
             "with gzip.open(DATA, \"rt\") as handle:  # 1,797 8 x 8 digits: 64 pixels (0..16) and the label a line",
@@ -433,23 +466,7 @@ def data_block(r: Recipe) -> Block:
     else:
         raise SettingsError("code mode --exact rewrites runs on MNIST or IDX files, scikit-learn's digits and .npz "
                             "files; a folder of images it cannot rewrite yet (`pipetrace learn code` without --exact can)")
-    lines += [
-        "if LIMIT is not None and LIMIT <= len(x_train):  # --limit: the first N training and N // 6 test images",
-        "    x_train, y_train = x_train[:LIMIT], y_train[:LIMIT]",
-        "    x_test, y_test = x_test[:max(1, LIMIT // 6)], y_test[:max(1, LIMIT // 6)]",
-    ]
-    if r.validation:
-        lines += [
-            "keep = int(math.floor(len(x_train) * (1.0 - VALIDATION)))  # the last part is held out: never trained on",
-            "x_train, y_train = x_train[:keep], y_train[:keep]",
-        ]
-    lines += [
-        "train_count = len(x_train)",
-        "images = np.concatenate([x_train, x_test])  # training images first, then the test images",
-        "labels = np.concatenate([y_train, y_test])",
-        'show("Stage 1, Load", images)',
-    ]
-    return Block("Load", "Read the images and labels, as whole numbers (uint8)", lines)
+    return lines
 
 
 def blocks(trace: Trace) -> list[Block]:

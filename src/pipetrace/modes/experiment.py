@@ -138,18 +138,29 @@ def observation(setting: str, runs: list[tuple[str, object, Trace]]) -> list[str
         lines.append(f"The chosen one leads the next by {points(ranked[0] - ranked[1])}, within the noise of {held:,} "
                      f"validation images (about {points(noise)}, two standard errors): it may be chance; a larger "
                      "--limit gives a firmer answer.")
-    first, last = runs[0], runs[-1]
     failed = [name for name, _, t in runs if t.status != "completed"]
     if failed:
         lines.append(f"{', '.join(failed)} did not complete ({', '.join(t.status for n, _, t in runs if n in failed)}): "
                      "a step too large can make the loss blow up.")
+    spread = difference_noise(val[best], val[worst], held)
+    if val[best] - val[worst] <= spread:
+        lines.append(f"All variants lie within {points(val[best] - val[worst])} of each other, inside the noise of "
+                     f"{held:,} validation images (about {points(spread)}, two standard errors of a difference): this "
+                     f"experiment cannot tell whether {setting} matters here; a larger --limit would.")
+        return lines
+    runs = sorted(runs, key=lambda run: _order(setting, run))  # by value, whatever order they were listed in
+    first, last = runs[0], runs[-1]
     if setting == "hidden":
         pa, pb = first[2].network.total_params, last[2].network.total_params
         gain = val[last[0]] - val[first[0]]
+        apart = difference_noise(val[last[0]], val[first[0]], held)
+        verdict = ("more neurons gave more capacity, and it was used." if gain > apart else
+                   "the larger network did worse by more than the noise: it may need more epochs, or it over-fits."
+                   if gain < -apart else
+                   f"a difference within the noise (about {points(apart)}): the extra capacity bought nothing measurable "
+                   "here; the data or the training time limits it, not the network's size.")
         lines.append(f"{last[0]} has {pb / pa:.1f} times the parameters of {first[0]} ({pb:,} against {pa:,}) and "
-                     f"{'gained' if gain >= 0 else 'lost'} {points(abs(gain))} of validation accuracy: "
-                     + ("more neurons gave more capacity, and it was used." if gain >= 0.01 else
-                        "the extra capacity bought little here; the data or the training time limits it, not the network's size."))
+                     f"{'gained' if gain >= 0 else 'lost'} {points(abs(gain))} of validation accuracy: " + verdict)
     elif setting == "learning_rate":
         losses = {name: t.training.epochs[-1].loss for name, _, t in runs if t.training.epochs}
         lines.append("Final training loss by rate: " + ", ".join(f"{n}: {number(v, 4)}" for n, v in losses.items())
@@ -168,6 +179,22 @@ def observation(setting: str, runs: list[tuple[str, object, Trace]]) -> list[str
         lines.append("Smaller batches mean more (noisier) updates per epoch: "
                      + ", ".join(f"{n}: {t.training.steps_per_epoch} updates, {t.training.seconds:.1f} s" for n, _, t in runs) + ".")
     return lines
+
+
+def difference_noise(a: float, b: float, count: int) -> float:
+    """Two standard errors of the difference of two accuracies, each measured on `count` images."""
+    return 2 * ((max(a * (1 - a), 1 / count) + max(b * (1 - b), 1 / count)) / count) ** 0.5
+
+
+def _order(setting: str, run) -> float:
+    """Where a variant sits along the setting: its parameter count for `hidden`, else its value."""
+    name, value, trace = run
+    if setting == "hidden":
+        return trace.network.total_params
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def variant_settings(base: Settings, setting: str, value) -> Settings:

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations, chance,
-                                         hidden_activation, layer_role, run_optimizer, untrained_loss)
+from pipetrace.insights.baseline import above_baseline, baseline, learned, one_answer
+from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations,
+                                         health_diagnoses, hidden_activation, layer_role, run_optimizer, untrained_loss)
 from pipetrace.numbers import count, number, percent
 from pipetrace.stages.measure import shape_text
-from pipetrace.training.observations import accuracy_noise, above_chance, clearly_learned, rate_advice, rose_beyond_noise
+from pipetrace.training.observations import RISE, accuracy_noise, overfitting_start, rate_advice, rose_beyond_noise
 from pipetrace.trace import Trace
+
+
+CONFIDENT = 0.5  # a mistake is called confident only when the network gave its wrong answer at least this much
 
 
 @dataclass
@@ -42,8 +46,7 @@ def chapters(trace: Trace) -> list[Chapter]:
         "The data",
         f"{d['train_count'] + d['test_count']:,} labelled images of {shape_text(d['image_shape'])} pixels ({d['name']}), "
         f"each a grid of whole numbers: {load.example}.",
-        f"The network only ever sees these numbers; everything it learns is a pattern in them. "
-        f"With {len(names)} classes, guessing would be right {100 / len(names):.1f}% of the time: the bar to beat.",
+        _bar_to_beat(trace),
         "Think of each image as a point in a space with one axis per pixel; images of the same class lie near each other.",
         "Forgetting that the labels are just as important as the images: the split below keeps both together.",
     ), Chapter(
@@ -117,6 +120,8 @@ def chapters(trace: Trace) -> list[Chapter]:
     if logits:
         what += f"; the output scores ranged from {number(min(logits), 2)} to {number(max(logits), 2)}"
     worst = max(ev.mistakes, key=lambda m: m.confidence) if ev.mistakes else None
+    if worst is not None and worst.confidence < CONFIDENT:
+        worst = None  # an 11% answer is no confident mistake: say nothing about one
     out.append(Chapter(
         "One prediction",
         what + f", and softmax gave '{names[p.predicted]}' {percent(p.confidence, 2)} ({'right' if p.correct else 'wrong'}).",
@@ -129,7 +134,7 @@ def chapters(trace: Trace) -> list[Chapter]:
     noise = 100 * accuracy_noise(ev.test_accuracy, max(d["test_count"], 1))
     out.append(Chapter(
         "Evaluation",
-        f"{percent(ev.test_accuracy)} of {d['test_count']:,} test images right (chance: {percent(chance(trace))})"
+        f"{percent(ev.test_accuracy)} of {d['test_count']:,} test images right (baseline: {baseline(trace).words})"
         + _class_spread(trace),
         "One accuracy hides which classes fail; the confusion matrix shows what is mistaken for what.",
         "A table of true class against predicted class: the diagonal is right, everything else a kind of mistake.",
@@ -159,19 +164,37 @@ def _class_spread(trace: Trace) -> str:
     """The hardest and easiest class, named only once the network has clearly learned (the bar key_insights sets)."""
     per, names = trace.evaluation.per_class_accuracy, trace.dataset["class_names"]
     hard, easy = min(range(len(per)), key=per.__getitem__), max(range(len(per)), key=per.__getitem__)
-    if clearly_learned(trace.evaluation.test_accuracy, len(per), trace.dataset["test_count"]):
+    tested = [c for c in range(len(per)) if sum(trace.evaluation.confusion[c])]  # a class with no test images has no accuracy
+    if tested:
+        hard, easy = min(tested, key=per.__getitem__), max(tested, key=per.__getitem__)
+    found = one_answer(trace)
+    if found is not None:
+        return (f"; the network answered '{names[found[0]]}' for {found[1]:,} of {found[2]:,} test images, whatever the "
+                "image, so its accuracy is that class's share, not something it learned.")
+    if learned(trace):
         if per[hard] != per[easy]:
             return f"; '{names[hard]}' was hardest ({percent(per[hard])}), '{names[easy]}' easiest ({percent(per[easy])})."
         return "."
     if not _clearly_above_chance(trace):
-        return "; no class stands out: the network is not clearly better than guessing."
-    return ("; the network has not clearly learned yet (less than half-way from chance to 100%), so which classes "
+        return f"; no class stands out: the network is not clearly better than {baseline(trace).words}."
+    return ("; the network has not clearly learned yet (less than half-way from the baseline to 100%), so which classes "
             "it gets right says more about its bias than about the classes.")
 
 
 def _clearly_above_chance(trace: Trace) -> bool:
-    """Test accuracy more than three noise widths above guessing (training.observations.above_chance)."""
-    return above_chance(trace.evaluation.test_accuracy, len(trace.dataset["class_names"]), trace.dataset["test_count"])
+    """Test accuracy more than three noise widths above the baseline and the untrained start (insights.baseline)."""
+    return above_baseline(trace)
+
+
+def _bar_to_beat(trace: Trace) -> str:
+    """The baseline, named from the training labels: guessing, or always answering the most common class."""
+    names, bar = trace.dataset["class_names"], baseline(trace)
+    text = ("The network only ever sees these numbers; everything it learns is a pattern in them. "
+            f"With {len(names)} classes, guessing would be right {100 / len(names):.1f}% of the time")
+    if bar.is_majority:
+        return (text + f"; but '{names[bar.majority_class]}' makes up {percent(bar.majority_share)} of the training "
+                "images, so always answering it scores that much without looking at a single pixel: that is the bar to beat.")
+    return text + ": the bar to beat."
 
 
 def _test_loss_trend(epochs) -> str:
@@ -189,6 +212,33 @@ def _test_loss_trend(epochs) -> str:
     best = epochs[tests.index(lowest)].epoch
     return (f"ended at {number(tests[-1], 4)}, above its lowest ({number(lowest, 4)} after epoch {best}) by too little "
             "to tell from its measuring noise")
+
+
+def _record(epoch) -> dict:
+    return {"epoch": epoch.epoch, "loss": epoch.loss, "test_loss": epoch.test_loss, "test_loss_noise": epoch.test_loss_noise}
+
+
+def _rose_with_training(t) -> tuple[float, float] | None:
+    """(lowest, last) training loss when both losses rose beyond their noise from their lowest: instability."""
+    epochs = [e for e in t.epochs if e.loss is not None and e.test_loss is not None]
+    if len(epochs) < 2:
+        return None
+    lowest_test = min(e.test_loss for e in epochs)
+    lowest = min(e.loss for e in epochs)
+    last = epochs[-1]
+    if rose_beyond_noise(lowest_test, last.test_loss, last.test_loss_noise) and last.loss > lowest * (1 + RISE):
+        return lowest, last.loss
+    return None
+
+
+def _diagnosed(trace: Trace) -> str:
+    """What the last epoch's health checks show (training.diagnoses), as sentences."""
+    measured = [e for e in trace.training.epochs if e.layers]
+    if not measured:
+        return ""
+    start = trace.training.start.layers if trace.training.start is not None else None
+    found = health_diagnoses(measured[-1].layers, trace.training.train_measured_on, start)
+    return "".join(f" After epoch {measured[-1].epoch}, {d.text}." for d in found)
 
 
 def _training_chapter(trace: Trace) -> Chapter:
@@ -213,24 +263,31 @@ def _training_chapter(trace: Trace) -> Chapter:
         mistake = (f"Trusting an accuracy while the training loss ({number(last.loss)}) is above the untrained network's "
                    f"({number(start)}): training made the probabilities worse, the sign of steps that overshoot"
                    + (f"; {lower}." if lower else "."))
+    elif (unstable := _rose_with_training(t)) is not None:
+        mistake = (f"Calling a rising test loss over-fitting when the training loss rose too: here the training loss went "
+                   f"from {number(unstable[0])} up to {number(unstable[1])} and the test loss with it; that is unstable "
+                   f"training, steps too large for learning rate {net.learning_rate:g}, and more data or dropout would "
+                   "not help" + (f"; {lower}." if lower else "."))
     elif not _clearly_above_chance(trace):
         mistake = (f"Taking a finished training run for a trained network: here test accuracy ({percent(last.test_accuracy)}) is not "
-                   f"clearly above guessing ({percent(chance(trace))}), so the network has not learned the classes yet.")
-    elif len(tests) >= 2 and None not in tests and rose_beyond_noise(min(tests), tests[-1], last.test_loss_noise):
-        best = t.epochs[tests.index(min(tests))].epoch
-        mistake = (f"Training longer and reading only the training loss: here the test loss was lowest after epoch {best} "
-                   f"({number(min(tests), 4)}) and rose to {number(tests[-1], 4)}, more than its measuring noise: "
-                   "the pattern of over-fitting.")
+                   f"clearly above {baseline(trace).words}, so the network has not learned the classes yet.")
+    elif (found := overfitting_start([_record(e) for e in t.epochs])) is not None and last.loss is not None and (
+            last.loss < t.epochs[found[0]].loss and rose_beyond_noise(t.epochs[found[0]].test_loss, tests[-1], last.test_loss_noise)):
+        best = t.epochs[found[0]]
+        mistake = (f"Training longer and reading only the training loss: here the test loss was lowest after epoch {best.epoch} "
+                   f"({number(best.test_loss, 4)}) and rose to {number(tests[-1], 4)}, more than its measuring noise, while "
+                   "the training loss kept falling: the pattern of over-fitting.")
     else:
-        learned = clearly_learned(last.test_accuracy, classes, trace.dataset["test_count"])
+        bar = baseline(trace)
         mistake = ("Reading a falling training loss as success: judge by the test set. Here the test loss "
                    + _test_loss_trend(t.epochs)
-                   + f" and test accuracy is {percent(last.test_accuracy)} against {percent(chance(trace))} by guessing"
-                   + ("." if learned else ": above guessing, but less than half-way from guessing to every image right."))
+                   + f" and test accuracy is {percent(last.test_accuracy)} against {bar.words}"
+                   + ("." if learned(trace) else ": above that, but less than half-way from it to every image right."))
+    diagnosed = _diagnosed(trace)
     return Chapter(
         "Training",
         f"{count(len(t.epochs), 'epoch')} of {count(t.steps_per_epoch, 'batch', 'batches')} of {t.batch_size}: {loss_text}"
-        f"test accuracy reached {percent(last.test_accuracy)}.",
+        f"test accuracy reached {percent(last.test_accuracy)}." + diagnosed,
         "The loss is what training lowers; accuracy is what we care about. They usually move together, not always.",
         "Walking downhill in fog: each batch's gradient says which way is down from here, the learning rate how far to step ("
         + step + ").",

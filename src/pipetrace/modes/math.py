@@ -2,7 +2,7 @@
 
 For learners who want the math: one hidden neuron's weighted sum (its largest pixel x weight
 terms, the bias, the total, the activation), the output logits, softmax step by step, the
-loss for the true label as Keras computes it (probabilities clipped to [1e-7, 1 - 1e-7]), the
+loss for the true label as model.evaluate computes it (from the scores, unclipped), the
 chain rule back through every hidden layer with its shapes, and one gradient step on one
 weight. The numbers come from `arithmetic.arithmetic` (NumPy on the trace's packed float32
 weights, no TensorFlow) and agree with the saved model.keras. The wording of the activation
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipetrace.errors import SettingsError
-from pipetrace.insights.teaching import EPSILON, activation_words, run_optimizer
+from pipetrace.insights.teaching import activation_words, run_optimizer
 from pipetrace.modes.arithmetic import Arithmetic, arithmetic, chosen_prediction, softmax
 from pipetrace.numbers import number, probability
 from pipetrace.trace import Trace
@@ -107,14 +107,14 @@ def math_lines(m: Arithmetic, trace: Trace) -> dict[str, list[str]]:
 
 
 def loss_lines(p_true: float, label: str, loss: float) -> list[str]:
-    """Cross-entropy as Keras computes it: the probability clipped to [1e-7, 1 - 1e-7], then -ln."""
-    clipped = min(max(p_true, EPSILON), 1 - EPSILON)
-    lines = [f"Cross-entropy loss for the true label '{label}': L = -ln(p_{label}) = -ln({probability(clipped)}) = {number(loss, 6)}"]
-    if clipped != p_true:
-        lines.append(f"  (p was {probability(p_true)}; Keras clips it to {EPSILON:g}..1 - {EPSILON:g} before the log)")
-    lines.append(f"  Keras clips p to {EPSILON:g}..1 - {EPSILON:g} first, so one image's loss is at most "
-                 f"-ln({EPSILON:g}) = {number(-math.log(EPSILON))}; 0 would mean sure and right")
-    return lines
+    """Cross-entropy as model.fit and model.evaluate compute it for a softmax output: -ln p, from the scores.
+
+    Keras' loss takes the scores before softmax when the output comes from a softmax (keras/src/backend/
+    tensorflow/nn.py, `_get_logits`), so it clips nothing there: one image's loss has no upper limit.
+    """
+    return [f"Cross-entropy loss for the true label '{label}': L = -ln(p_{label}) = -ln({probability(p_true)}) = {number(loss, 6)}",
+            "  model.fit and model.evaluate compute it from the scores before softmax (L = ln(sum_k e^z_k) - z_true), "
+            "so nothing is clipped: 0 would mean sure and right, and a confident wrong answer has no upper limit"]
 
 
 def chain_rule_lines(m: Arithmetic, names: list[str], act: str) -> list[str]:
@@ -186,11 +186,11 @@ def output_side(trace: Trace, sample: int | None) -> list[Section]:
     rows = [f"  {'class':<{width}}  {'logit':>9}  {'exp(logit - max)':>16}  probability"]
     rows += [f"  {names[c]:<{width}}  {v:>+9.4f}  {np.exp(v - z.max()):>16.4g}  {q:.4f}"
              for c, (v, q) in enumerate(zip(z, probabilities))]
-    clipped = float(np.clip(probabilities[p.label], EPSILON, 1 - EPSILON))
+    true_loss = float(np.log(np.exp(z - z.max()).sum()) + z.max() - z[p.label])  # ln(sum e^z) - z_true, unclipped
     intro = [f"This network ({trace.network.architecture}) has layers whose weights the trace does not keep, "
              "so the math starts at the output layer's logits, as the trace recorded them."]
     return [Section("logits", "The output logits and softmax", intro + rows),
-            Section("loss", "The loss", loss_lines(float(probabilities[p.label]), names[p.label], -math.log(clipped)))]
+            Section("loss", "The loss", loss_lines(float(probabilities[p.label]), names[p.label], true_loss))]
 
 
 def other_mistake(trace: Trace, sample: int | None) -> int | None:

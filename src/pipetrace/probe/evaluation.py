@@ -78,4 +78,5 @@ def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray,
         misclassified=[int(i) for i in shown],
         mistakes=mistakes,
         gallery=gallery,
+        predicted_counts=np.bincount(predicted, minlength=classes).tolist(),
     )

@@ -160,6 +160,23 @@ class Network:
 
 
 @dataclass
+class LayerHealth:
+    """One Dense or Conv2D layer after an epoch, measured on the measured training images.
+
+    `dead`: units (filters) whose output was never above 0 on any of those images (ReLU only, else None);
+    `saturated`: the share of sigmoid/tanh outputs within 0.01 of their limits (None for other activations);
+    `gradient`: the root mean square of the loss's gradient over the layer's kernel (None when not measured).
+    """
+
+    layer: str
+    units: Count
+    activation: str = ""  # the layer's activation as Keras names it ("relu", "sigmoid", ...)
+    dead: Count | None = None
+    saturated: Fraction | None = None
+    gradient: Loss | None = None
+
+
+@dataclass
 class Epoch:
     """One epoch of training. Losses are None when they were not finite numbers (NaN or inf)."""
 
@@ -180,6 +197,9 @@ class Epoch:
     # The learning rate the optimizer applied in the epoch's last step (a schedule or a callback may change it
     # epoch by epoch); None when not recorded (older traces).
     learning_rate: float | None = None
+    # Cheap health checks after the epoch, on the measured training images (Training.train_measured_on): one
+    # entry per Dense/Conv2D layer; empty when not measured (older traces, TraceCallback, a model it cannot read).
+    layers: list[LayerHealth] = field(default_factory=list)
 
     def __repr__(self) -> str:
         from pipetrace.trace.reprs import epoch_repr  # one line: never the per-batch losses
@@ -203,6 +223,10 @@ class Training:
     # the running mean during the epoch (older traces, TraceCallback) and not comparable with test.
     train_measured_on: int = 0
     restored_epoch: int | None = None  # after a NaN loss: the epoch whose weights were put back (0: untrained)
+    # The most common training label and its share of the training images: always answering it is the
+    # baseline to beat when it is above 1 / classes (None in older traces and where the labels were not seen).
+    majority_class: int | None = None
+    majority_share: Fraction | None = None
 
     def __rich__(self):
         from pipetrace.views.terminal import render_training
@@ -253,6 +277,7 @@ class Evaluation:
     validation_loss: float | None = None  # on the held-out training images (Settings.validation); None when none
     validation_accuracy: float | None = None
     validation_count: int = 0  # how many training images were held out
+    predicted_counts: list[Count] = field(default_factory=list)  # test images given each class (empty in older traces)
 
     def __repr__(self) -> str:
         from pipetrace.trace.reprs import evaluation_repr  # one line: never the confusion matrix and images

@@ -27,7 +27,7 @@ TRAIN_MEASURED = 2_000
 
 
 def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True,
-        on_losses=None) -> Training:
+        on_losses=None, class_names: list[str] | None = None) -> Training:
     """Train `model` on data = (x_train, y_train, x_test, y_test) and return the training trace.
 
     Before training, the untrained network is measured on both sets (epoch 0, `Training.start`).
@@ -45,9 +45,13 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
     from pipetrace.interrupts import with_pause_points
     from pipetrace.training.loop import TrainingLoop
 
+    from pipetrace.training.health import HealthProbe, applied_learning_rate
+
     x_train, y_train, x_test, y_test = data
     loop = TrainingLoop(model, settings.batch_size, settings.seed)
     x_measured, y_measured = _measured_subset(x_train, y_train, settings.seed)
+    health = HealthProbe.of(model) if record else None
+    majority = _majority(y_train, classes)
     optimizer = _optimizer_name(model, settings)
     momentum = optimizer_momentum(model)  # SGD's: its typical learning rates are smaller
     records: list[dict] = []
@@ -55,7 +59,10 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
     restored_epoch = None
     started = time.perf_counter()
     epoch, unrecorded = 0, None
-    start = _start(loop, x_measured, y_measured, x_test, y_test, classes) if record else None
+    start = _start(loop, x_measured, y_measured, x_test, y_test, classes, bool(settings.model), majority,
+                   class_names) if record else None
+    if start is not None and health is not None:
+        start.layers = health.measure(x_measured, y_measured)
     try:
         for epoch in range(1, settings.epochs + 1):
             epoch_started = time.perf_counter()
@@ -79,6 +86,8 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
                 "running_loss": _finite(result.loss),
                 "running_accuracy": result.accuracy if result.finite else None,
                 "test_loss_noise": _finite(test_loss_noise),
+                "learning_rate": applied_learning_rate(loop.optimizer),
+                "layers": health.measure(x_measured, y_measured) if health is not None and result.finite else [],
             })
             unrecorded = None
             if not result.finite:
@@ -86,14 +95,16 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
                 status = "diverged"
                 restored_epoch = epoch - 1
             if on_epoch:
-                on_epoch(_epoch(records[-1], _observe(records, start, classes, settings, optimizer, momentum, restored_epoch, len(x_test))[-1]))
+                on_epoch(_epoch(records[-1], _observe(records, start, classes, settings, optimizer, momentum, restored_epoch, len(x_test),
+                                      _named(majority, class_names), len(x_measured))[-1]))
             if not result.finite:
                 break
     except KeyboardInterrupt:
         status = "interrupted"
         if unrecorded is not None and len(records) < epoch:  # stopped mid-epoch: the model must match its trace
             model.set_weights(unrecorded)
-    observations = _observe(records, start, classes, settings, optimizer, momentum, restored_epoch, len(x_test))
+    observations = _observe(records, start, classes, settings, optimizer, momentum, restored_epoch, len(x_test),
+                                      _named(majority, class_names), len(x_measured))
     return Training(
         epochs_planned=settings.epochs,
         batch_size=settings.batch_size,
@@ -105,7 +116,25 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
         start=start,
         train_measured_on=len(x_measured) if record else 0,
         restored_epoch=restored_epoch,
+        majority_class=majority[0],
+        majority_share=majority[1],
     )
+
+
+def _majority(y_train: np.ndarray, classes: int) -> tuple[int | None, float | None]:
+    """The most common training label and its share of the training images."""
+    if not len(y_train):
+        return None, None
+    counts = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=classes)
+    top = int(counts.argmax())
+    return top, float(counts[top] / counts.sum())
+
+
+def _named(majority: tuple[int | None, float | None], class_names: list[str] | None) -> tuple[str, float] | None:
+    top, share = majority
+    if top is None:
+        return None
+    return (class_names[top] if class_names and top < len(class_names) else str(top)), share
 
 
 def _measured_subset(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -119,9 +148,10 @@ def _measured_subset(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarra
     return x[rows], y[rows]
 
 
-def _start(loop, x_measured, y_measured, x_test, y_test, classes: int) -> Epoch:
-    """Epoch 0: the untrained network on both sets, the point every curve starts from."""
-    from pipetrace.training.observations import describe_start
+def _start(loop, x_measured, y_measured, x_test, y_test, classes: int, given_weights: bool = False,
+           majority: tuple[int | None, float | None] = (None, None), class_names: list[str] | None = None) -> Epoch:
+    """Epoch 0: the network before training on both sets, the point every curve starts from."""
+    from pipetrace.training.observations import baseline_words, describe_start
 
     started = time.perf_counter()
     loss, accuracy = loop.evaluate(x_measured, y_measured)
@@ -129,19 +159,23 @@ def _start(loop, x_measured, y_measured, x_test, y_test, classes: int) -> Epoch:
     record = {"epoch": 0, "loss": _finite(loss), "accuracy": accuracy, "test_loss": _finite(test_loss),
               "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started,
               "test_loss_noise": _finite(test_loss_noise)}
-    return Epoch(**record, observation=describe_start(record, classes))
+    named = _named(majority, class_names)
+    bar = baseline_words(classes, named[1], named[0]) if named else None
+    return Epoch(**record, observation=describe_start(record, classes, given_weights, bar))
 
 
 def _observe(records: list[dict], start: Epoch | None, classes: int, settings: Settings, optimizer: str,
-             momentum: float, restored_epoch: int | None, test_count: int) -> list[str]:
+             momentum: float, restored_epoch: int | None, test_count: int, majority: tuple[str, float] | None = None,
+             measured: int = 0) -> list[str]:
     return observe(records, classes, settings.learning_rate, optimizer=optimizer,
                    start=_as_record(start) if start is not None else None, restored_epoch=restored_epoch,
-                   test_count=test_count, comparable=start is not None, momentum=momentum)
+                   test_count=test_count, comparable=start is not None, momentum=momentum, majority=majority,
+                   measured=measured)
 
 
 def _as_record(epoch: Epoch) -> dict:
     return {"epoch": epoch.epoch, "loss": epoch.loss, "accuracy": epoch.accuracy,
-            "test_loss": epoch.test_loss, "test_accuracy": epoch.test_accuracy}
+            "test_loss": epoch.test_loss, "test_accuracy": epoch.test_accuracy, "layers": epoch.layers}
 
 
 def _optimizer_name(model, settings: Settings) -> str:

@@ -1,9 +1,12 @@
 """One observation per epoch, computed from the run's numbers by rules you can test.
 
 Every rule judges from evidence: the trend of the loss against the untrained network's start
-(epoch 0) and against the previous epoch, accuracy against chance (1 / classes) with the test
-set's noise, and the learning rate against what is typical for the optimizer. A rule that cannot
-speak correctly (a number missing, no start measured) says nothing.
+(epoch 0) and against the previous epoch, accuracy against the baseline (the higher of chance,
+1 / classes, and always answering the most common training label) with the test set's noise, and
+the learning rate against what is typical for the optimizer. The health checks of each epoch
+(training.health: dead and saturated units, gradient sizes, the rate applied) add their diagnoses
+(training.diagnoses) in the epoch where each first shows. A rule that cannot speak correctly (a
+number missing, no start measured) says nothing.
 
 Checked in this order (the first that applies speaks, later ones may add):
 
@@ -15,7 +18,8 @@ Checked in this order (the first that applies speaks, later ones may add):
 3. the loss barely moved (within 10%) from the untrained start -> steps too small (when the rate is below the
    optimizer's typical range) or the network is not learning
 4. first epoch -> from the start to now, accuracy against chance
-5. the test loss turned up while the training loss fell -> the first sign of over-fitting
+5. the test loss rose beyond its noise while the training loss kept falling -> the first sign of over-fitting
+   (said once, in the epoch where it starts; a training loss that rose too is the learning rate's: rule 2)
 6. the loss fell by less than 2% -> a plateau
 7. otherwise -> the size of the drop, and whether gains are growing or shrinking
 
@@ -68,19 +72,65 @@ def gap_noise(train_accuracy: float, train_count: int, test_accuracy: float, tes
     return math.hypot(accuracy_noise(train_accuracy, train_count), accuracy_noise(test_accuracy, test_count))
 
 
-def above_chance(accuracy: float | None, classes: int, count: int | None) -> bool:
-    """True when `accuracy`, measured on `count` images, is more than 3 standard errors above chance."""
+def baseline(classes: int, majority_share: float | None = None) -> float:
+    """The accuracy to beat without learning anything: the higher of guessing (1 / classes) and always
+    answering the most common training label (its share of the training images)."""
+    return max(chance(classes), majority_share or 0.0)
+
+
+def baseline_words(classes: int, majority_share: float | None = None, majority_name: str | None = None) -> str:
+    """'95.0% for always answering 'a', the most common training label' or '10.0% for guessing'."""
+    if majority_share is not None and majority_share > chance(classes):
+        who = f"'{majority_name}'" if majority_name is not None else "the most common class"
+        return f"{percent(majority_share)} for always answering {who}, the most common training label"
+    return f"{percent(chance(classes))} for guessing"
+
+
+def above_chance(accuracy: float | None, classes: int, count: int | None, bar: float | None = None) -> bool:
+    """True when `accuracy`, measured on `count` images, is more than 3 standard errors above the bar
+    (chance, 1 / classes, unless a higher `bar` is given: see `baseline`)."""
     if accuracy is None or not count:
         return False
-    p = chance(classes)
+    p = max(chance(classes), bar or 0.0)
+    if p >= 1:
+        return False
     return accuracy - p > 3 * math.sqrt(p * (1 - p) / count)
 
 
-def clearly_learned(accuracy: float | None, classes: int, count: int | None) -> bool:
-    """Above chance beyond noise *and* at least half of the way from chance to 100%: the bar for any praise."""
-    if not above_chance(accuracy, classes, count):
+def clearly_learned(accuracy: float | None, classes: int, count: int | None, bar: float | None = None) -> bool:
+    """Above the bar beyond noise *and* at least half of the way from the bar to 100%: the bar for any praise."""
+    if not above_chance(accuracy, classes, count, bar):
         return False
-    return accuracy >= chance(classes) + LEARNED_SHARE * (1 - chance(classes))
+    p = max(chance(classes), bar or 0.0)
+    return accuracy >= p + LEARNED_SHARE * (1 - p)
+
+
+def better_than_start(accuracy: float | None, start_accuracy: float | None, count: int | None) -> bool:
+    """Test accuracy above the untrained network's (epoch 0) by more than 3 standard errors (True when no start)."""
+    if start_accuracy is None:
+        return True
+    if accuracy is None or not count:
+        return False
+    return accuracy - start_accuracy > 3 * accuracy_noise(start_accuracy, count)
+
+
+def overfitting_start(epochs: list[dict]) -> tuple[int, int] | None:
+    """(the index of the lowest test loss before it, the index of the first epoch where over-fitting shows), or None.
+
+    Over-fitting shows where the test loss has risen above its lowest so far beyond its noise while the
+    training loss is below where it stood at that lowest (training still improving). A training loss that rose
+    too is instability (the learning rate's), not over-fitting.
+    """
+    for i in range(1, len(epochs)):
+        now = epochs[i]
+        earlier = [j for j in range(i) if epochs[j].get("test_loss") is not None and epochs[j].get("loss") is not None]
+        if now.get("test_loss") is None or now.get("loss") is None or not earlier:
+            continue
+        best = min(earlier, key=lambda j: epochs[j]["test_loss"])
+        lowest = epochs[best]
+        if rose_beyond_noise(lowest["test_loss"], now["test_loss"], now.get("test_loss_noise")) and now["loss"] < lowest["loss"]:
+            return best, i
+    return None
 
 
 def typical_rates(optimizer: str | None, momentum: float = 0.0) -> tuple[float, float, float] | None:
@@ -128,10 +178,21 @@ def rate_advice(optimizer: str | None, learning_rate: float | None, direction: s
     return f"try a learning rate of about {rate(suggested)}, typical for {name} ({rate(low)} to {rate(high)})"
 
 
-def describe_start(start: dict, classes: int) -> str:
-    """Epoch 0's lesson: an untrained network's loss is about ln(classes), its accuracy about chance."""
+def describe_start(start: dict, classes: int, given_weights: bool = False, bar_words: str | None = None) -> str:
+    """Epoch 0's lesson: an untrained network's loss is about ln(classes), its accuracy about chance.
+
+    `given_weights`: the model came with weights of its own (a --model file), so epoch 0 is not random weights;
+    `bar_words`: the baseline to name instead of chance (see `baseline_words`).
+    """
     guess = math.log(classes)
     loss = start.get("loss")
+    bar = f"the baseline is {bar_words}" if bar_words and "guessing" not in bar_words else f"chance is {percent(chance(classes))}"
+    if given_weights:
+        if loss is None:
+            return "Before training (the weights the model came with): the loss was not a finite number"
+        return (f"Before training (the weights the model came with, not random ones): loss {number(loss)}, accuracy "
+                f"{percent(start.get('accuracy'))} on training images and {percent(start.get('test_accuracy'))} on test "
+                f"images; {bar}")
     if loss is None:
         return "Before training: the untrained network's loss was not a finite number"
     closeness = abs(loss - guess) / guess
@@ -142,13 +203,18 @@ def describe_start(start: dict, classes: int) -> str:
         relation = f"{side} ln({classes}) = {guess:.3f}, the loss of a uniform guess over {classes} classes"
     return (f"Before training (random weights): loss {number(loss)}, {relation}; accuracy "
             f"{percent(start.get('accuracy'))} on training images and {percent(start.get('test_accuracy'))} on "
-            f"test images, where chance is {percent(chance(classes))}")
+            f"test images, where {bar}")
 
 
 def observe(epochs: list[dict], classes: int, learning_rate: float | None = None, *, optimizer: str | None = None,
             start: dict | None = None, restored_epoch: int | None = None, test_count: int | None = None,
-            comparable: bool = False, momentum: float = 0.0) -> list[str]:
+            comparable: bool = False, momentum: float = 0.0, majority: tuple[str, float] | None = None,
+            measured: int = 0) -> list[str]:
     """An observation for each epoch (dicts with loss, accuracy, test_loss, test_accuracy).
+
+    `majority`: (name, share) of the most common training label; accuracy is then judged against the
+    higher of its share and chance (`baseline`). `measured`: the training images the epochs' health checks
+    (an epoch's "layers" and "learning_rate", see training.health) were measured on.
 
     `start` is epoch 0 (the untrained network); `comparable` says training accuracy was measured
     like test accuracy (inference mode, after the epoch), so the two may be set side by side;
@@ -156,8 +222,29 @@ def observe(epochs: list[dict], classes: int, learning_rate: float | None = None
     """
     context = {"classes": classes, "learning_rate": learning_rate, "optimizer": optimizer, "start": start,
                "restored_epoch": restored_epoch, "test_count": test_count, "comparable": comparable,
-               "momentum": momentum}
-    return [_observe_one(epochs, i, context) for i in range(len(epochs))]
+               "momentum": momentum,
+               "bar": baseline(classes, majority[1] if majority else None),
+               "bar_words": baseline_words(classes, *(reversed(majority) if majority else ())), "measured": measured}
+    return ["; ".join([_observe_one(epochs, i, context), *_health_notes(epochs, i, context)]) for i in range(len(epochs))]
+
+
+def _health_notes(epochs: list[dict], i: int, c: dict) -> list[str]:
+    """Diagnoses from the epoch's health checks, each said in the epoch it first shows (training.diagnoses)."""
+    from pipetrace.training.diagnoses import health_diagnoses, schedule_ended
+
+    now = epochs[i]
+    if now.get("loss") is None:
+        return []
+    start = (c["start"] or {}).get("layers")
+    found = health_diagnoses(now.get("layers") or [], c["measured"], start)
+    before = {d.kind for d in health_diagnoses(epochs[i - 1].get("layers") or [], c["measured"])} if i else set()
+    notes = [d.text for d in found if d.kind not in before]
+    previous = epochs[i - 1].get("loss") if i else None
+    if previous and abs(previous - now["loss"]) / previous < PLATEAU:
+        ended = schedule_ended(now.get("learning_rate"), c["learning_rate"], now.get("epoch", i + 1))
+        if ended is not None:
+            notes.append(ended.text)
+    return notes
 
 
 def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
@@ -176,7 +263,9 @@ def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
         return _above_start(now, None, c)  # no start measured, but untrained networks start near ln(classes)
     if i > 0 and start_loss is not None and loss > start_loss * (1 + RISE):
         return _above_start(now, start_loss, c)
-    if start_loss is not None and start_loss > 0.5 * math.log(c["classes"]) and abs(loss / start_loss - 1) < BARELY_MOVED:
+    jumped = any(e["loss"] is not None and e["loss"] > start_loss * (1 + BARELY_MOVED) for e in epochs[:i]) if start_loss else False
+    if (start_loss is not None and start_loss > 0.5 * math.log(c["classes"]) and abs(loss / start_loss - 1) < BARELY_MOVED
+            and not jumped):  # a loss that jumped and came back did not "barely move"
         return _barely_moved(now, start_loss, i, c)
     if i == 0:
         return _first(now, c)
@@ -241,7 +330,7 @@ def _barely_moved(now: dict, start_loss: float, i: int, c: dict) -> str:
     relative = now["loss"] / start_loss - 1
     text = (f"The loss barely moved from the untrained start ({number(start_loss)} -> {number(now['loss'])}, "
             f"{change(relative, 1)} after {i + 1} epoch{'s' if i else ''}); test accuracy {percent(now.get('test_accuracy'))} "
-            f"(chance: {percent(chance(c['classes']))})")
+            f"{_bar_text(c)}")
     typical = typical_rates(c["optimizer"], c["momentum"])
     if c["learning_rate"] is not None and typical is not None and c["learning_rate"] < typical[0]:
         text += f": learning rate {rate(c['learning_rate'])} is too low, the steps are tiny; " + rate_advice(
@@ -258,25 +347,28 @@ def _first(now: dict, c: dict) -> str:
     else:
         text = (f"Loss {number(now['loss'])} after epoch {now.get('epoch', 1)} (ln({classes}) = {math.log(classes):.3f} is the loss of a uniform guess), "
                 f"accuracy {percent(now.get('accuracy'))}{where}")
-    text += f"; test accuracy {percent(now.get('test_accuracy'))} (chance: {percent(chance(classes))})"
-    if now.get("test_accuracy") is not None and c["test_count"] and not above_chance(now["test_accuracy"], classes, c["test_count"]):
-        text += ", not above chance beyond the test set's noise"
+    text += f"; test accuracy {percent(now.get('test_accuracy'))} {_bar_text(c)}"
+    if now.get("test_accuracy") is not None and c["test_count"] and not above_chance(now["test_accuracy"], classes, c["test_count"], c["bar"]):
+        text += ", not above " + ("chance" if c["bar"] <= chance(classes) else "that baseline") + " beyond the test set's noise"
     return text
 
 
+def _bar_text(c: dict) -> str:
+    """'(chance: 10.0%)', or the majority baseline when it is higher: '(baseline: 95.0% for always answering ...)'."""
+    if c.get("bar", 0) > chance(c["classes"]):
+        return f"(baseline: {c['bar_words']})"
+    return f"(chance: {percent(chance(c['classes']))})"
+
+
 def _test_loss_turned_up(epochs: list[dict], i: int, c: dict) -> str:
-    """The test loss rose above its lowest so far while the training loss kept falling."""
-    now, before = epochs[i], epochs[i - 1]
-    test_losses = [e["test_loss"] for e in epochs[:i] if e.get("test_loss") is not None]
-    if now.get("test_loss") is None or not test_losses or before["loss"] is None:
+    """Said once, in the epoch where over-fitting starts (see `overfitting_start`); later epochs say nothing here."""
+    found = overfitting_start(epochs[: i + 1])
+    if found is None or found[1] != i:
         return ""
-    lowest = min(test_losses)
-    if rose_beyond_noise(lowest, now["test_loss"], now.get("test_loss_noise")) and now["loss"] < before["loss"]:
-        best = next(e.get("epoch", j + 1) for j, e in enumerate(epochs[:i]) if e.get("test_loss") == lowest)
-        return (f"The test loss turned up ({number(lowest)} at epoch {best} -> {number(now['test_loss'])}) while the "
-                f"training loss fell ({number(before['loss'])} -> {number(now['loss'])}): the first sign of "
-                "over-fitting, the network fits its training images more than new ones")
-    return ""
+    best, now = epochs[found[0]], epochs[i]
+    return (f"The test loss turned up ({number(best['test_loss'])} at epoch {best.get('epoch', found[0] + 1)} -> "
+            f"{number(now['test_loss'])}) beyond its measuring noise while the training loss kept falling ({number(best['loss'])} -> "
+            f"{number(now['loss'])}): the first sign of over-fitting, the network fits its training images more than new ones")
 
 
 def rose_beyond_noise(lowest: float, now: float, noise: float | None) -> bool:
