@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from pipetrace.errors import PipetraceError
-from pipetrace.probe.layer_story import describe_input, describe_layer, describe_prediction
+from pipetrace.probe.layer_story import describe_input, describe_layer, describe_outcome
 from pipetrace.trace import Prediction
+from pipetrace.training.output_kind import UNSUPPORTED, VALUE, activation_name
 
 
 def trace_prediction(model, x, label: int | None = None, sample: int = 0, image=None,
@@ -65,42 +66,139 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join("any" if size is None else str(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def trace_predictions(model, xs, labels: list[int | None], samples: list[int], images=None,
+def trace_predictions(model, xs, labels: list, samples: list[int], images=None,
                       class_names: list[str] | None = None) -> list[Prediction]:
-    """`trace_prediction` for many inputs at once: one pass through the network for all of them."""
-    import keras
+    """`trace_prediction` for many inputs at once: one pass through the network for all of them.
 
+    Each layer is shown with the values that really flowed into it (its inbound tensors, so a
+    branched functional model is followed along its branches) and what came out of it, both
+    computed by Keras. A model the probe cannot follow is refused in one line (`PipetraceError`).
+    """
+    from pipetrace.training.output_kind import output_kind
+
+    kind = output_kind(model)
+    _check_followable(model, kind)
     xs = np.asarray(xs, dtype=np.float32)
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    outputs = _layer_outputs(model, layers, xs)
-    befores, previous = [], xs
-    for layer, out in zip(layers, outputs):
-        befores.append(_before_activation(layer, previous))
-        previous = out
-    names = class_names or [str(c) for c in range(int(outputs[-1].shape[-1]))]
-    hidden_count = sum(1 for layer in layers[:-1] if type(layer).__name__ == "Dense")
+    steps = _steps(model)
+    final = model.outputs[0]._keras_history[0]
+    values = _values_by_tensor(model, steps, xs)
+    outputs = [values[id(step.output)] for step in steps]
+    inputs = [_inbound(step, values) for step in steps]
+    befores = [_before_activation(step, inbound) for step, inbound in zip(steps, inputs)]
+    units = int(outputs[-1].shape[-1]) if outputs[-1].ndim > 1 else 1
+    names = _class_names(class_names, kind, units)
+    checked = [_checked_label(label, kind, units, names) for label in labels]
+    hidden = [step for step in steps if step is not final and type(step).__name__ == "Dense"]
+    number = {id(step): position for position, step in enumerate(hidden, start=1)} if len(hidden) > 1 else {}
     traced = []
-    for i, (x, label, sample) in enumerate(zip(xs, labels, samples)):
+    for i, (x, label, sample) in enumerate(zip(xs, checked, samples)):
         traces = [describe_input(x)]
-        previous_out = x
-        for index, (layer, out, before) in enumerate(zip(layers, outputs, befores)):
-            is_output = index == len(layers) - 1
-            traces.append(describe_layer(layer, previous_out, out[i], None if before is None else before[i],
-                                         is_output, hidden_count, names))
-            previous_out = out[i]
-        probabilities = traces[-1].values
-        predicted = int(np.argmax(probabilities))
-        traces.append(describe_prediction(predicted, float(probabilities[predicted]), label, names))
+        for step, out, inbound, before in zip(steps, outputs, inputs, befores):
+            first = inbound[0][i] if isinstance(inbound, list) else inbound[i]
+            traces.append(describe_layer(step, first, out[i], None if before is None else before[i],
+                                         step is final, number.get(id(step), 0), names, kind.kind))
+        prediction = describe_outcome(traces[-1], kind.kind, label, names)
         image = images[i] if images is not None else _picture(x)
         traced.append(Prediction(
             sample=sample,
-            label=predicted if label is None else int(label),
+            label=prediction.details["predicted"] if label is None or kind.kind == VALUE else int(label),
             image=np.asarray(image).tolist(),
-            layers=traces,
-            predicted=predicted,
-            confidence=float(probabilities[predicted]),
+            layers=[*traces, prediction],
+            predicted=prediction.details["predicted"],
+            confidence=prediction.details["confidence"],
+            output=kind.kind,
         ))
     return traced
+
+
+def _check_followable(model, kind) -> None:
+    """One line for a model the probe cannot follow: subclassed, several inputs or outputs, an unknown head."""
+    name = getattr(model, "name", type(model).__name__)
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        raise PipetraceError(f"trace_prediction: {name} is a subclassed model ({type(model).__name__}), which does not "
+                             "record its layers' inputs, so pipetrace cannot follow it; build it with keras.Sequential "
+                             "or the functional API")
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise PipetraceError(f"trace_prediction: {name} has {len(inputs)} inputs and {len(outputs)} outputs; "
+                             "pipetrace follows models with one input and one output")
+    if kind.kind == UNSUPPORTED:
+        raise PipetraceError(f"trace_prediction: {name}: not supported: {kind.why}")
+
+
+def _steps(model) -> list:
+    """The model's layers and operations in the order they run (a functional model's ops too, e.g. keras.ops.softmax)."""
+    import keras
+
+    steps = list(getattr(model, "operations", None) or model.layers)
+    steps = [step for step in steps if not isinstance(step, keras.layers.InputLayer)]
+    for step in steps:
+        try:
+            output = step.output
+        except (AttributeError, ValueError) as error:
+            raise PipetraceError(f"trace_prediction: layer {step.name} is used more than once in {model.name}; "
+                                 "pipetrace follows each layer through one call") from error
+        if isinstance(output, (list, tuple, dict)):
+            raise PipetraceError(f"trace_prediction: layer {step.name} has several outputs; pipetrace follows layers "
+                                 "with one output")
+    return steps
+
+
+def _values_by_tensor(model, steps, batch: np.ndarray) -> dict[int, np.ndarray]:
+    """Every step's output for `batch`, computed by Keras in one pass, keyed by the id of its tensor."""
+    import keras
+
+    probe = keras.Model(model.inputs[0], [step.output for step in steps])
+    outputs = probe(batch, training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    values = {id(model.inputs[0]): batch.astype(np.float64)}
+    for step, out in zip(steps, outputs):
+        values[id(step.output)] = keras.ops.convert_to_numpy(out).astype(np.float64)
+    return values
+
+
+def _inbound(step, values: dict[int, np.ndarray]):
+    """The values that flowed into `step`: its real inbound tensor(s), not the step listed before it."""
+    tensors = step.input
+    if isinstance(tensors, (list, tuple)):
+        return [values[id(tensor)] for tensor in tensors] if len(tensors) != 1 else values[id(tensors[0])]
+    return values[id(tensors)]
+
+
+def _class_names(class_names, kind, units: int) -> list[str]:
+    from pipetrace.training.output_kind import SIGMOID, SIGMOID_LOGITS
+
+    wanted = 2 if kind.kind in (SIGMOID, SIGMOID_LOGITS) and units == 1 else units
+    if class_names is None:
+        return [str(c) for c in range(wanted)]
+    names = [str(name) for name in class_names]
+    if kind.kind != VALUE and len(names) != wanted:
+        raise PipetraceError(f"trace_prediction: {len(names)} class names for a model with {wanted} "
+                             f"{'classes' if kind.kind != SIGMOID or units == 1 else 'labels'}")
+    return names
+
+
+def _checked_label(label, kind, units: int, names: list[str]):
+    """The true label, checked against what this head predicts (a class, class 0 or 1, a value)."""
+    from pipetrace.training.output_kind import PER_UNIT
+
+    if label is None:
+        return None
+    if kind.kind == VALUE:
+        value = np.asarray(label, dtype=np.float64).reshape(-1)
+        if value.size != units:
+            raise PipetraceError(f"trace_prediction: label= has {value.size} values; the model outputs {units}")
+        return value
+    if kind.kind in PER_UNIT and units > 1:
+        raise PipetraceError("trace_prediction: label= is one class, but this model gives each of its "
+                             f"{units} labels its own probability (multi-label); leave label out")
+    if isinstance(label, (bool, np.bool_)) or not float(label).is_integer() or not 0 <= int(label) < len(names):
+        raise PipetraceError(f"trace_prediction: label={label!r} is not one of the model's {len(names)} classes "
+                             f"(0 to {len(names) - 1})")
+    return int(label)
 
 
 def _picture(x: np.ndarray) -> np.ndarray:
@@ -109,24 +207,19 @@ def _picture(x: np.ndarray) -> np.ndarray:
     return image.reshape(image.shape[0], -1) if image.ndim > 1 else image.reshape(1, -1)
 
 
-def _layer_outputs(model, layers, batch: np.ndarray) -> list[np.ndarray]:
-    """Every layer's output for `batch`, computed by Keras in one pass."""
-    import keras
-
-    probe = keras.Model(model.inputs[0], [layer.output for layer in layers])
-    outputs = probe(batch, training=False)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return [keras.ops.convert_to_numpy(o).astype(np.float64) for o in outputs]
-
-
 def _before_activation(layer, inputs: np.ndarray) -> np.ndarray | None:
     """The layer's output with its activation switched off (weighted sums, logits, ...)."""
     import keras
 
+    if type(layer).__name__ == "Softmax" and not isinstance(inputs, list):
+        return inputs  # a Softmax layer (or keras.ops.softmax): what flowed in are the scores it turned into probabilities
     activation = getattr(layer, "activation", None)
-    if activation is None or getattr(activation, "__name__", "linear") == "linear":
+    if activation is None or activation_name(activation) == "linear" or isinstance(inputs, list):
         return None
-    layer.activation = keras.activations.linear
+    try:
+        layer.activation = keras.activations.linear
+    except AttributeError:  # a recurrent layer's activation is its cell's, with no setter: no "before" view
+        return None
     try:
         return keras.ops.convert_to_numpy(layer(inputs.astype(np.float32), training=False)).astype(np.float64)
     except Exception:  # a layer that cannot be called on its input alone: skip the "before" view
