@@ -79,24 +79,29 @@ def trace_predictions(model, xs, labels: list, samples: list[int], images=None,
     kind = output_kind(model)
     _check_followable(model, kind)
     xs = np.asarray(xs, dtype=np.float32)
-    steps = _steps(model)
-    final = model.outputs[0]._keras_history[0]
-    values = _values_by_tensor(model, steps, xs)
-    outputs = [values[id(step.output)] for step in steps]
-    inputs = [_inbound(step, values) for step in steps]
+    graph = getattr(model, "_functional", None) or model  # a Sequential runs as the functional graph it holds
+    nodes = _nodes(graph)
+    values = _values_by_tensor(graph, nodes, xs)
+    final = next(node for node in nodes if id(node.outputs[0]) == id(graph.outputs[0]))
+    steps = [node.operation for node in nodes]
+    outputs = [values[id(node.outputs[0])] for node in nodes]
+    inputs = [_inbound(node, values) for node in nodes]
     befores = [_before_activation(step, inbound) for step, inbound in zip(steps, inputs)]
     units = int(outputs[-1].shape[-1]) if outputs[-1].ndim > 1 else 1
     names = _class_names(class_names, kind, units)
     checked = [_checked_label(label, kind, units, names) for label in labels]
-    hidden = [step for step in steps if step is not final and type(step).__name__ == "Dense"]
-    number = {id(step): position for position, step in enumerate(hidden, start=1)} if len(hidden) > 1 else {}
+    scores = _scores_node(final, nodes)  # the Dense whose outputs a final Softmax / Activation layer turns into the output
+    hidden = [node for node in nodes if node is not final and node is not scores and type(node.operation).__name__ == "Dense"]
+    number = {id(node): position for position, node in enumerate(hidden, start=1)} if len(hidden) > 1 else {}
     traced = []
     for i, (x, label, sample) in enumerate(zip(xs, checked, samples)):
         traces = [describe_input(x)]
-        for step, out, inbound, before in zip(steps, outputs, inputs, befores):
+        for node, out, inbound, before in zip(nodes, outputs, inputs, befores):
             first = inbound[0][i] if isinstance(inbound, list) else inbound[i]
-            traces.append(describe_layer(step, first, out[i], None if before is None else before[i],
-                                         step is final, number.get(id(step), 0), names, kind.kind))
+            traces.append(describe_layer(node.operation, first, out[i], None if before is None else before[i],
+                                         node is final, number.get(id(node), 0), names, kind.kind))
+            if node is scores:
+                traces[-1].name = traces[-1].name.replace("Hidden:", "Scores:")
         prediction = describe_outcome(traces[-1], kind.kind, label, names)
         image = images[i] if images is not None else _picture(x)
         traced.append(Prediction(
@@ -111,61 +116,59 @@ def trace_predictions(model, xs, labels: list, samples: list[int], images=None,
     return traced
 
 
+def _scores_node(final, nodes):
+    """The Dense call right before a final step that has no weights of its own (Softmax, Activation), if any."""
+    if getattr(final.operation, "weights", None) or len(final.input_tensors) != 1:
+        return None
+    feeding = next((node for node in nodes if id(node.outputs[0]) == id(final.input_tensors[0])), None)
+    return feeding if feeding is not None and type(feeding.operation).__name__ == "Dense" else None
+
+
 def _check_followable(model, kind) -> None:
     """One line for a model the probe cannot follow: subclassed, several inputs or outputs, an unknown head."""
+    from pipetrace.training.network import follow_problem
+
     name = getattr(model, "name", type(model).__name__)
-    try:
-        inputs, outputs = model.inputs, model.outputs
-    except (AttributeError, ValueError):
-        inputs = outputs = None
-    if not inputs or not outputs:
-        raise PipetraceError(f"trace_prediction: {name} is a subclassed model ({type(model).__name__}), which does not "
-                             "record its layers' inputs, so pipetrace cannot follow it; build it with keras.Sequential "
-                             "or the functional API")
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise PipetraceError(f"trace_prediction: {name} has {len(inputs)} inputs and {len(outputs)} outputs; "
-                             "pipetrace follows models with one input and one output")
+    problem = follow_problem(model)
+    if problem:
+        raise PipetraceError(f"trace_prediction: {name}: {problem}")
     if kind.kind == UNSUPPORTED:
         raise PipetraceError(f"trace_prediction: {name}: not supported: {kind.why}")
 
 
-def _steps(model) -> list:
-    """The model's layers and operations in the order they run (a functional model's ops too, e.g. keras.ops.softmax)."""
+def _nodes(graph) -> list:
+    """Every call of a layer or operation in the model's graph, in the order Keras runs them (inputs first).
+
+    A node holds the tensors that really flowed into that call, so a branched model is followed along its
+    branches, and a layer called twice is shown once per call.
+    """
+    by_depth = graph._nodes_by_depth
+    nodes = [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]
+             if node.operation is not None and not node.is_input]
+    for node in nodes:
+        if len(node.outputs) != 1:
+            raise PipetraceError(f"trace_prediction: layer {node.operation.name} has {len(node.outputs)} outputs; "
+                                 "pipetrace follows layers with one output")
+    return nodes
+
+
+def _values_by_tensor(graph, nodes, batch: np.ndarray) -> dict[int, np.ndarray]:
+    """Every call's output for `batch`, computed by Keras in one pass, keyed by the id of its symbolic tensor."""
     import keras
 
-    steps = list(getattr(model, "operations", None) or model.layers)
-    steps = [step for step in steps if not isinstance(step, keras.layers.InputLayer)]
-    for step in steps:
-        try:
-            output = step.output
-        except (AttributeError, ValueError) as error:
-            raise PipetraceError(f"trace_prediction: layer {step.name} is used more than once in {model.name}; "
-                                 "pipetrace follows each layer through one call") from error
-        if isinstance(output, (list, tuple, dict)):
-            raise PipetraceError(f"trace_prediction: layer {step.name} has several outputs; pipetrace follows layers "
-                                 "with one output")
-    return steps
-
-
-def _values_by_tensor(model, steps, batch: np.ndarray) -> dict[int, np.ndarray]:
-    """Every step's output for `batch`, computed by Keras in one pass, keyed by the id of its tensor."""
-    import keras
-
-    probe = keras.Model(model.inputs[0], [step.output for step in steps])
+    probe = keras.Model(graph.inputs[0], [node.outputs[0] for node in nodes])
     outputs = probe(batch, training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    values = {id(model.inputs[0]): batch.astype(np.float64)}
-    for step, out in zip(steps, outputs):
-        values[id(step.output)] = keras.ops.convert_to_numpy(out).astype(np.float64)
+    values = {id(graph.inputs[0]): batch.astype(np.float64)}
+    for node, out in zip(nodes, outputs):
+        values[id(node.outputs[0])] = keras.ops.convert_to_numpy(out).astype(np.float64)
     return values
 
 
-def _inbound(step, values: dict[int, np.ndarray]):
-    """The values that flowed into `step`: its real inbound tensor(s), not the step listed before it."""
-    tensors = step.input
-    if isinstance(tensors, (list, tuple)):
-        return [values[id(tensor)] for tensor in tensors] if len(tensors) != 1 else values[id(tensors[0])]
-    return values[id(tensors)]
+def _inbound(node, values: dict[int, np.ndarray]):
+    """The values that flowed into this call: its real inbound tensor(s), not the layer listed before it."""
+    tensors = node.input_tensors
+    return values[id(tensors[0])] if len(tensors) == 1 else [values[id(tensor)] for tensor in tensors]
 
 
 def _class_names(class_names, kind, units: int) -> list[str]:

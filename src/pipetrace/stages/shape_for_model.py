@@ -38,8 +38,7 @@ def keep_images(images: np.ndarray, sample_position: int, pixel: tuple[int, int]
     stage = Stage(
         number=3,
         name="Reshape",
-        did=(f"Kept each {shape_text(images.shape[1:])} image as it is: the model reads height x width (no channel "
-             "axis) and flattens later, in its own Flatten layer"),
+        did=f"Kept each {shape_text(images.shape[1:])} image as it is: the model reads height x width, with no channel axis",
         inputs=[array_info("images", images)],
         outputs=[array_info("images", images)],
         example=f"Pixel (row {row}, column {col}) of image {sample_position} stays at [{row}, {col}] (value {value:.4g})",

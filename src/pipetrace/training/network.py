@@ -116,12 +116,9 @@ def check_traceable(model, what: str) -> None:
     """One line, before any work, for a model pipetrace cannot follow or train as a classifier."""
     from pipetrace.training.output_kind import ONE_OF_MANY, output_kind
 
-    if not _records_inputs(model):
-        raise SettingsError(f"{what}: a subclassed model ({type(model).__name__}) does not record its layers' inputs, "
-                            "so pipetrace cannot follow it; build it with keras.Sequential or the functional API")
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise SettingsError(f"{what}: pipetrace traces models with one input and one output "
-                            f"(this one has {len(model.inputs)} and {len(model.outputs)})")
+    problem = follow_problem(model)
+    if problem:
+        raise SettingsError(f"{what}: {problem}")
     kind = output_kind(model)
     if kind.kind not in ONE_OF_MANY:
         why = kind.why or f"its output is {kind.kind} ({kind.units} units)"
@@ -129,11 +126,22 @@ def check_traceable(model, what: str) -> None:
                             "softmax probabilities or logits (no activation)")
 
 
-def _records_inputs(model) -> bool:
+def follow_problem(model) -> str:
+    """Why pipetrace cannot follow an input through `model` layer by layer ('' when it can)."""
     try:
-        return bool(model.inputs)
+        inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):
-        return False
+        inputs = outputs = None
+    if not inputs or not outputs:
+        if type(model).__name__ == "Sequential":
+            return ("the Sequential model has not been built yet (it does not know its input shape): start it with "
+                    "keras.Input(shape), or call it on data first")
+        return (f"a subclassed model ({type(model).__name__}) does not record its layers' inputs, so pipetrace cannot "
+                "follow it; build it with keras.Sequential or the functional API")
+    if len(inputs) != 1 or len(outputs) != 1:
+        return (f"pipetrace follows models with one input and one output (this one has {len(inputs)} "
+                f"input{'s' if len(inputs) != 1 else ''} and {len(outputs)} output{'s' if len(outputs) != 1 else ''})")
+    return ""
 
 
 def compile_network(model, settings: Settings, total_steps: int, steps_per_execution: int = 1) -> None:
