@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from pipetrace.errors import PipetraceError
 from pipetrace.trace import Evaluation, Example
 
 EPSILON = 1e-7  # Keras clips probabilities the same way before taking the log
@@ -21,7 +22,11 @@ def evaluate(model, x_test: np.ndarray, y_test: np.ndarray, classes: int, batch_
     """Predict every test image once and count what was right and what was confused."""
     from pipetrace.training.output_kind import output_kind
 
-    outputs, kind = model_outputs(model, x_test, batch_size), output_kind(model)
+    kind = output_kind(model)
+    if not kind.one_of_many:
+        raise PipetraceError(f"evaluate: {model.name} is not a softmax classifier (its output is {kind.kind}); "
+                             "the confusion matrix and per-class accuracy are a classifier's")
+    outputs = model_outputs(model, x_test, batch_size)
     return evaluation_from_probabilities(kind.probabilities(outputs), y_test, classes, images,
                                          losses=kind.class_losses(outputs, y_test))
 
