@@ -35,7 +35,15 @@ def _dense(*layers):
     return keras.Sequential([keras.Input((6,)), *layers])
 
 
+def _ops_softmax():
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, keras.ops.softmax(keras.layers.Dense(3)(inputs)))
+
+
 HEADS = {  # name: (model, loss, target, the output kind pipetrace must read)
+    "keras.activations.softmax": (lambda: _dense(keras.layers.Dense(3, activation=keras.activations.softmax)), "sparse_categorical_crossentropy", "class", "softmax"),
+    "Activation('softmax')": (lambda: _dense(keras.layers.Dense(3), keras.layers.Activation("softmax")), "sparse_categorical_crossentropy", "class", "softmax"),
+    "keras.ops.softmax": (_ops_softmax, "sparse_categorical_crossentropy", "class", "softmax"),
     "softmax Dense": (lambda: _dense(keras.layers.Dense(3, activation="softmax")), "sparse_categorical_crossentropy", "class", "softmax"),
     "Softmax layer": (lambda: _dense(keras.layers.Dense(3), keras.layers.Softmax()), "sparse_categorical_crossentropy", "class", "softmax"),
     "tf.nn.softmax": (lambda: _dense(keras.layers.Dense(3, activation=tf.nn.softmax)), "sparse_categorical_crossentropy", "class", "softmax"),
@@ -99,7 +107,7 @@ def test_each_head_is_read_as_what_it_is_and_shown_with_keras_own_numbers(heads,
         assert words.startswith("Predicted value") and math.isclose(p.layers[-1].details["value"][0], shown[0], rel_tol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["softmax Dense", "Softmax layer", "tf.nn.softmax", "logits"])
+@pytest.mark.parametrize("name", ["softmax Dense", "Softmax layer", "tf.nn.softmax", "keras.ops.softmax", "logits"])
 def test_test_loss_is_what_keras_evaluate_computes(heads, name):
     model, _ = heads[name]
     keras_loss = model.evaluate(X, CLASSES, verbose=0, batch_size=240)
