@@ -244,6 +244,11 @@ def test_run_takes_the_tensorflow_quickstart_model_from_a_keras_file(tmp_path):
     np.testing.assert_allclose(trace.prediction.output_layer.values, _softmax(trace.model.predict(first, verbose=0)[0].astype(np.float64)), rtol=1e-5)
     loaded = Trace.load(tmp_path / "run" / "trace.json")
     assert loaded.network.output == "logits" and loaded.prediction.output == "logits"
+    assert trace.stages[2].outputs[0].shape[1:] == [28, 28]  # as the model reads them: no channel axis
+    from pipetrace.insights.teaching import shaping_key
+    from pipetrace.modes.code import recipe
+
+    assert shaping_key(loaded.stages[2]) == "Reshape (kept)" and recipe(loaded).channel_axis is False
 
 
 def test_run_never_softmaxes_a_softmax_layer_twice():
