@@ -37,6 +37,10 @@ def trace_prediction(model, x, label=None, class_names=None, image=None):
     """Follow one input through any Keras model, layer by layer (see `pipetrace.probe.prediction`).
 
     `x` is one input (`x_test[0]`) or a batch of one (`x_test[:1]`, as `model.predict` takes).
+    Sequential and functional models with one input and one output; each kind of head is shown in
+    its own words (`prediction.output`: "softmax", "logits", "sigmoid", "sigmoid logits", "value";
+    see `pipetrace.training.output_kind`). `label` is a class index (a true value for a regression).
+    A model or label it cannot trace truly raises `PipetraceError` in one line.
     """
     from pipetrace.probe.prediction import trace_prediction as _trace_prediction
 

@@ -25,12 +25,13 @@ from pipetrace.files import check_writable, claimed_folder, private_folder, remo
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.interrupts import InterruptHold, pause_point
 from pipetrace.options import check_against_data, check_settings, limited_test_count
-from pipetrace.probe import choose_samples, evaluation_from_probabilities, predict_all, trace_predictions
+from pipetrace.probe import choose_samples, evaluation_from_probabilities, model_outputs, trace_predictions
 from pipetrace.stages import load, preprocess, shape_for_model, split, training_stage
 from pipetrace.trace import LayerWeights, PackedArray, Settings, Trace
 from pipetrace.training import backend
 from pipetrace.training import fit as training
 from pipetrace.training import network as network_lib
+from pipetrace.training.output_kind import activation_name, output_kind
 
 
 class Observer:
@@ -109,9 +110,12 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     if settings.model and loaded is None:  # a model of yours decides the shape of stage 3, so Keras must load it now
         keras_import.result()
         loaded = network_lib.load_network(settings.model)
+    if loaded is not None:  # before any work: a model pipetrace cannot follow is refused in one line
+        network_lib.check_traceable(loaded, f"model {settings.model}")
     images_in = network_lib.takes_images(loaded) if loaded is not None else network_lib.wants_images(settings)
+    channels = network_lib.takes_channel_axis(loaded) if loaded is not None else True
     mid = stage2.details["examples"][-1]
-    vectors, stage3 = shape_for_model(scaled, position, (mid["row"], mid["col"]), images_in)
+    vectors, stage3 = shape_for_model(scaled, position, (mid["row"], mid["col"]), images_in, channels)
     observer.on_stage(stage3)
     data, stage4 = split(vectors, labels, train_count, settings.sample, dataset.class_names, dataset.split)
     observer.on_stage(stage4)
@@ -130,6 +134,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     network_lib.check_fits(model, x_train.shape[1:], dataset.num_classes, f"model {settings.model}" if loaded else "the network")
     network_lib.compile_network(model, settings, steps * settings.epochs)
     network = network_lib.describe_network(model, settings)
+    _check_probe(model, x_test, y_test, dataset.class_names)  # what runs after training is tried before it
     if hasattr(observer, "on_model"):  # observers written before it lack it
         observer.on_model(model)
     observer.on_training_start(settings.epochs, steps)
@@ -143,8 +148,10 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     timings["Model training"] = trained.seconds
 
     t = time.perf_counter()
-    probabilities = predict_all(model, x_test)
-    evaluation = evaluation_from_probabilities(probabilities, y_test, dataset.num_classes, dataset.x_test)
+    outputs, kind = model_outputs(model, x_test), output_kind(model)
+    probabilities = kind.probabilities(outputs)
+    evaluation = evaluation_from_probabilities(probabilities, y_test, dataset.num_classes, dataset.x_test,
+                                               losses=kind.class_losses(outputs, y_test))  # as Keras computes it
     evaluation.test_loss = _measured_test_loss(trained, evaluation.test_loss)  # one test loss: the epoch table's
     if held_out is not None:
         _validate(evaluation, model, held_out, dataset.pixel_max, x_train.shape[1:])
@@ -187,6 +194,17 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     return trace
 
 
+def _check_probe(model, x_test, y_test, class_names) -> None:
+    """Follow one test image through the untrained model, so a model the probe cannot follow fails before training."""
+    try:
+        trace_predictions(model, x_test[:1], [int(y_test[0])], [0], None, class_names)
+    except PipetraceError:
+        raise
+    except Exception as error:  # any model Keras builds: the learner needs one line, not a lost run
+        raise SettingsError(f"model {model.name}: pipetrace cannot follow an input through it "
+                            f"({type(error).__name__}: {error})") from error
+
+
 def save_run(trace: Trace, model, out_dir: Path) -> None:
     """model.keras, report.html and trace.json: written in a private folder inside `out_dir`, then renamed into place.
 
@@ -226,7 +244,7 @@ def _weights(model) -> list[LayerWeights]:
         if kind != "Dense" or len(parts) != 2:
             return []
         kernel, bias = parts
-        packed.append(LayerWeights(layer.name, layer.activation.__name__, PackedArray.pack(kernel), PackedArray.pack(bias)))
+        packed.append(LayerWeights(layer.name, activation_name(layer.activation), PackedArray.pack(kernel), PackedArray.pack(bias)))
     return packed
 
 
@@ -322,9 +340,9 @@ def _validate(evaluation, model, held_out: tuple, pixel_max: float, input_shape:
 
     images, labels = held_out
     x = (images.astype("float32") / np.float32(pixel_max)).reshape((len(images), *input_shape))
-    probabilities = predict_all(model, x)
-    right = probabilities[np.arange(len(labels)), labels]
-    loss = float(-np.log(np.clip(right, 1e-7, 1.0)).mean())
+    outputs, kind = model_outputs(model, x), output_kind(model)
+    probabilities = kind.probabilities(outputs)
+    loss = float(kind.class_losses(outputs, labels).mean())
     evaluation.validation_loss = loss if math.isfinite(loss) else None  # None: not a number (a diverged run)
     evaluation.validation_accuracy = float((probabilities.argmax(axis=1) == labels).mean())
     evaluation.validation_count = len(labels)

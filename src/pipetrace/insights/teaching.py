@@ -134,7 +134,16 @@ SHAPING = {
                             "and the rows and columns stay where they were.",
                             "A Conv2D layer slides small filters over height x width x channels, so each image keeps its "
                             "grid and gains the channel axis."),
+    "Reshape (kept)": ShapingWords("Keeping each image as it is: rows of pixels, height x width.",
+                                   "This model reads height x width itself (a Flatten or a recurrent layer first), so the "
+                                   "image needs no channel axis and no change."),
 }
+
+
+def shaping_key(stage) -> str:
+    """SHAPING's key for the stage: a Reshape that kept the images as they were has words of its own."""
+    kept = stage.name == "Reshape" and stage.inputs and stage.outputs and stage.inputs[0].shape == stage.outputs[0].shape
+    return "Reshape (kept)" if kept and len(stage.outputs[0].shape) == 3 else stage.name
 
 
 def layer_role(layer: LayerInfo) -> str | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,8 @@ class Recipe:
     stage_shapes: tuple[tuple[int, ...], ...]  # the outputs of Load, Preprocessing, Flatten/Reshape, Split (2)
     test_accuracy: float
     created_at: str  # an ISO date and time we formatted, or "unknown"
+    # False when the model reads grey images as height x width (no channel axis: the Reshape stage kept them)
+    channel_axis: bool = True
 
     @property
     def architecture(self) -> str:
@@ -159,7 +162,7 @@ def recipe(trace: Trace) -> Recipe:
         created = datetime.datetime.fromisoformat(created).isoformat(timespec="seconds")
     except (TypeError, ValueError):
         created = "unknown"
-    return Recipe(
+    recipe_ = Recipe(
         seed=_whole(s.seed, "settings.seed", 0, 2**32 - 1),
         epochs=_whole(s.epochs, "settings.epochs", 1, 100_000),
         batch_size=_whole(s.batch_size, "settings.batch_size", 1, 10**7),
@@ -185,6 +188,8 @@ def recipe(trace: Trace) -> Recipe:
         test_accuracy=_real(trace.evaluation.test_accuracy, "evaluation.test_accuracy", 0.0, 1.0),
         created_at=created,
     )
+    kept = recipe_.images_in and len(recipe_.stage_shapes[2]) == 3  # N x H x W: no channel axis was added
+    return dataclasses.replace(recipe_, channel_axis=not kept)
 
 
 def _shape(shape, field: str) -> tuple[int, ...]:
@@ -376,9 +381,11 @@ def _fit_reading(r: Recipe, reads_itself: bool) -> list[str]:
 
 def _fit_model_lines(r: Recipe) -> list[str]:
     """Shape the data for the network and build it: your model, or the run's layers."""
-    if r.images_in:
+    if r.images_in and r.channel_axis:
         lines = ["if x_train.ndim == 3:  # grey images get a channel axis: height x width x 1, what Conv2D reads",
                  "    x_train, x_test = x_train[..., None], x_test[..., None]"]
+    elif r.images_in:
+        lines = ["# the model reads each image as height x width (no channel axis): the images stay as they are"]
     elif r.model_file:
         lines = ["x_train = x_train.reshape(len(x_train), -1)  # each image as one row of pixels",
                  "x_test = x_test.reshape(len(x_test), -1)"]
@@ -478,6 +485,9 @@ def _blocks(r: Recipe) -> list[Block]:
     shaping = Block(
         "Reshape", "Give each image a channel axis: height x width x channels, what Conv2D reads",
         ["if images.ndim == 3:", "    images = images[..., np.newaxis]", "vectors = images", 'show("Stage 3, Reshape", vectors)'],
+    ) if r.images_in and r.channel_axis else Block(
+        "Reshape", "Keep each image as height x width: the model reads it so, with no channel axis",
+        ["vectors = images", 'show("Stage 3, Reshape", vectors)'],
     ) if r.images_in else Block(
         "Flatten", "Lay each image out as one row: pixel (r, c) lands at index width * r + c",
         ["vectors = images.reshape(len(images), -1)  # a view: no value is copied or changed", 'show("Stage 3, Flatten", vectors)'],

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipetrace.insights.baseline import above_baseline, baseline, learned, one_answer
-from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations,
-                                         health_diagnoses, hidden_activation, layer_role, run_optimizer, untrained_loss)
+from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations, chance,
+                                         health_diagnoses, hidden_activation, layer_role, run_optimizer, shaping_key,
+                                         untrained_loss)
 from pipetrace.numbers import count, number, percent
 from pipetrace.stages.measure import shape_text
 from pipetrace.training.observations import RISE, accuracy_noise, overfitting_start, rate_advice, rose_beyond_noise
@@ -58,7 +59,7 @@ def chapters(trace: Trace) -> list[Chapter]:
         (f"Scaling training data but not new inputs (a new image must be divided by {top:g} too), or scaling twice."
          if top > 1 else "Scaling twice: these values already lay in 0..1, and dividing them again would only shrink them."),
     )]
-    shaping = SHAPING.get(shape.name)
+    shaping = SHAPING.get(shaping_key(shape))
     if shaping is not None:
         out.append(Chapter(
             f"{shape.name}",
@@ -68,6 +69,8 @@ def chapters(trace: Trace) -> list[Chapter]:
             ("Believing flattening loses information: no value changes, only their arrangement "
              f"(the same {shape_text(shape.outputs[0].shape[1:])} values) - but a Dense layer no longer knows which "
              "pixels were neighbours." if shape.name == "Flatten" else
+             "Adding a channel axis the model does not read: this model takes height x width, so "
+             f"{shape_text(shape.outputs[0].shape[1:])} images fit it as they are." if shaping_key(shape) == "Reshape (kept)" else
              "Forgetting the channel axis: a Conv2D layer needs height x width x channels even for grey images "
              f"({shape_text(shape.inputs[0].shape[1:])} -> {shape_text(shape.outputs[0].shape[1:])}); the values "
              "themselves do not change."),

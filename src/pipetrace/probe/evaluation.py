@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from pipetrace.errors import PipetraceError
 from pipetrace.trace import Evaluation, Example
 from pipetrace.trace.model import GALLERY, GALLERY_VALUES
 
@@ -20,45 +21,60 @@ SHOWN_MISTAKES = 24
 def evaluate(model, x_test: np.ndarray, y_test: np.ndarray, classes: int, batch_size: int = 2000,
              images: np.ndarray | None = None) -> Evaluation:
     """Predict every test image once and count what was right and what was confused."""
-    probabilities = predict_all(model, x_test, batch_size)
-    return evaluation_from_probabilities(probabilities, y_test, classes, images)
+    from pipetrace.training.output_kind import output_kind
+
+    kind = output_kind(model)
+    if not kind.one_of_many:
+        raise PipetraceError(f"evaluate: {model.name} is not a softmax classifier (its output is {kind.kind}); "
+                             "the confusion matrix and per-class accuracy are a classifier's")
+    outputs = model_outputs(model, x_test, batch_size)
+    return evaluation_from_probabilities(kind.probabilities(outputs), y_test, classes, images,
+                                         losses=kind.class_losses(outputs, y_test))
 
 
 def predict_all(model, x_test: np.ndarray, batch_size: int = 2000) -> np.ndarray:
-    """The N x classes probabilities for every test image.
+    """The N x classes probabilities for every test image, as the model's output kind makes them.
+
+    Probabilities from a softmax (any spelling of it, see `output_kind`) are taken as Keras gives
+    them, never softmaxed twice; logits get softmax applied here.
+    """
+    from pipetrace.training.output_kind import output_kind
+
+    return output_kind(model).probabilities(model_outputs(model, x_test, batch_size))
+
+
+def model_outputs(model, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+    """The model's own outputs for every row of `x` (float64), as `model.predict` gives them.
 
     The model is called directly, a few thousand images at a time (`model.predict` would
-    first trace a prediction function: a quarter of a second for nothing). A model that
-    outputs logits gets softmax applied, so the loss and the confidences are probabilities.
+    first trace a prediction function: a quarter of a second for nothing).
     """
     import keras
 
-    from pipetrace.training.network import outputs_probabilities
-
-    outputs = np.concatenate([
-        keras.ops.convert_to_numpy(model(x_test[start : start + batch_size], training=False))
-        for start in range(0, len(x_test), batch_size)
+    return np.concatenate([
+        keras.ops.convert_to_numpy(model(x[start : start + batch_size], training=False))
+        for start in range(0, len(x), batch_size)
     ]).astype(np.float64)
-    if outputs_probabilities(model):
-        return outputs
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def evaluation_from_probabilities(probabilities: np.ndarray, y_test: np.ndarray, classes: int,
-                                  images: np.ndarray | None = None) -> Evaluation:
+                                  images: np.ndarray | None = None, losses: np.ndarray | None = None) -> Evaluation:
     """The same numbers from an N x classes array of probabilities (testable without Keras).
 
     With the raw test `images`, the shown mistakes carry their pictures too, and so do the first GALLERY test
     images (for the report's galleries).
+    `losses`, each example's loss as Keras computes it (`OutputKind.class_losses`: from logits
+    where the model outputs logits), gives the test loss; without them it is computed from the
+    probabilities, clipped as Keras clips them.
     """
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (y_test, predicted), 1)
     totals = confusion.sum(axis=1)
     per_class = [float(confusion[c, c] / totals[c]) if totals[c] else 0.0 for c in range(classes)]
-    picked = np.clip(probabilities[np.arange(len(y_test)), y_test], EPSILON, 1 - EPSILON)
-    loss = float(-np.log(picked).mean())
+    if losses is None:
+        losses = -np.log(np.clip(probabilities[np.arange(len(y_test)), y_test], EPSILON, 1 - EPSILON))
+    loss = float(np.mean(losses))
     shown = np.flatnonzero(predicted != y_test)[:SHOWN_MISTAKES]
     mistakes, gallery = [], []
     if images is not None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipetrace.numbers import number, percent
 from pipetrace.trace import LayerTrace
+from pipetrace.training.output_kind import PER_UNIT, SIGMOID, SOFTMAX, VALUE, activation_name
 
 TOP_UNITS = 5
 MAX_VALUES = 4096  # a layer's values are kept in the trace up to this many numbers
@@ -37,34 +38,49 @@ def describe_input(x: np.ndarray) -> LayerTrace:
 
 
 def describe_layer(layer, inputs: np.ndarray, out: np.ndarray, before: np.ndarray | None, is_output: bool,
-                   hidden_count: int, class_names: list[str]) -> LayerTrace:
+                   hidden_number: int, class_names: list[str], output: str = "softmax") -> LayerTrace:
+    """One layer's story; `hidden_number` is its position among the hidden Dense layers (0: not numbered)."""
     kind = type(layer).__name__
-    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    activation = activation_name(layer.activation) if hasattr(layer, "activation") else ""
     if is_output:
-        return _output(layer, kind, out, before, activation, class_names)
+        return _output(layer, kind, out, before, output, class_names)
     story = {
         "Dense": _dense, "Conv2D": _conv, "MaxPooling2D": _pool, "AveragePooling2D": _pool,
         "GlobalAveragePooling2D": _pool, "GlobalMaxPooling2D": _pool, "Flatten": _flatten, "Dropout": _dropout,
         "BatchNormalization": _batchnorm, "Rescaling": _rescaling, "Reshape": _reshape,
     }.get(kind, _other)
     trace = story(layer, inputs, out, before, activation)
-    if kind == "Dense" and hidden_count > 1:
-        number = int(layer.name.rsplit("_", 1)[-1]) if layer.name.rsplit("_", 1)[-1].isdigit() else ""
-        trace.name = trace.name.replace("Hidden:", f"Hidden {number}:" if number else "Hidden:")
+    if kind == "Dense" and hidden_number:
+        trace.name = trace.name.replace("Hidden:", f"Hidden {hidden_number}:")
     trace.kind, trace.layer = kind, layer.name
     return trace
 
 
-def describe_prediction(predicted: int, confidence: float, label: int | None, class_names: list[str]) -> LayerTrace:
+def describe_outcome(output: LayerTrace, kind: str, label, class_names: list[str]) -> LayerTrace:
+    """The last step: what the output layer's values say, in the words of its kind of head."""
+    values = np.asarray(output.values, dtype=np.float64)
+    if kind == VALUE:
+        return _predicted_value(values, label)
+    if kind in PER_UNIT and len(values) > 1:
+        return _predicted_labels(values, class_names)
+    if kind in PER_UNIT:
+        predicted = int(values[0] >= 0.5)
+        confidence = float(values[0] if predicted else 1 - values[0])
+        said = (f"The probability of class 1 ('{class_names[1]}') is {number(values[0], 4)}, so the prediction is "
+                f"'{class_names[predicted]}' (at 0.5 or above: class 1) with {percent(confidence, 2)} confidence")
+        return describe_prediction(predicted, confidence, label, class_names, said)
+    predicted = int(np.argmax(values))
+    return describe_prediction(predicted, float(values[predicted]), label, class_names)
+
+
+def describe_prediction(predicted: int, confidence: float, label: int | None, class_names: list[str],
+                        said: str = "") -> LayerTrace:
+    said = said or f"Predicted '{class_names[predicted]}' with {percent(confidence, 2)} confidence"
     if label is None:
-        summary = f"Predicted '{class_names[predicted]}' with {percent(confidence, 2)} confidence (no true label given)"
-        correct = None
+        summary, correct = f"{said} (no true label given)", None
     else:
         correct = predicted == label
-        summary = (
-            f"Predicted '{class_names[predicted]}' with {percent(confidence, 2)} confidence; "
-            f"the true label is '{class_names[label]}': {'right' if correct else 'wrong'}"
-        )
+        summary = f"{said}; the true label is '{class_names[label]}': {'right' if correct else 'wrong'}"
     return LayerTrace(
         name="Prediction",
         shape=[1],
@@ -73,6 +89,33 @@ def describe_prediction(predicted: int, confidence: float, label: int | None, cl
         details={"predicted": predicted, "label": label, "confidence": confidence, "correct": correct},
         kind="Prediction",
     )
+
+
+def _predicted_labels(probabilities: np.ndarray, names: list[str]) -> LayerTrace:
+    """A multi-label head: every label whose own probability is at least 0.5."""
+    on = [i for i, p in enumerate(probabilities) if p >= 0.5]
+    best = int(np.argmax(probabilities))
+    listed = ", ".join(f"'{names[i]}' ({number(probabilities[i], 3)})" for i in on) or "none"
+    summary = (f"Each of the {len(probabilities)} labels has its own probability (they need not sum to 1); labels at 0.5 "
+               f"or above: {listed}; the most probable is '{names[best]}' ({number(probabilities[best], 4)})")
+    return LayerTrace("Prediction", [len(on)], summary, [float(i) for i in on],
+                      {"predicted": best, "label": None, "confidence": float(probabilities[best]), "correct": None,
+                       "labels_on": on}, kind="Prediction")
+
+
+def _predicted_value(values: np.ndarray, label) -> LayerTrace:
+    """A regression head: the predicted value(s) and, with the true value, the error."""
+    shown = number(values[0], 4) if values.size == 1 else "[" + ", ".join(number(v, 4) for v in values) + "]"
+    details = {"predicted": 0, "label": None, "confidence": 0.0, "correct": None, "value": [float(v) for v in values]}
+    if label is None:
+        summary = f"Predicted value {shown} (no true value given)"
+    else:
+        error = values - label
+        truth = number(label[0], 4) if label.size == 1 else "[" + ", ".join(number(v, 4) for v in label) + "]"
+        said = number(error[0], 4) if error.size == 1 else "[" + ", ".join(number(v, 4) for v in error) + "]"
+        summary = f"Predicted value {shown}; the true value is {truth}: error (predicted - true) {said}"
+        details.update(true_value=[float(v) for v in label], error=[float(v) for v in error])
+    return LayerTrace("Prediction", [int(values.size)], summary, [float(v) for v in values], details, kind="Prediction")
 
 
 # ---- the kinds ------------------------------------------------------------------------
@@ -169,8 +212,22 @@ def _other(layer, inputs, out, before, activation) -> LayerTrace:
     return LayerTrace(kind, list(out.shape), summary, _values(out), {"min": float(out.min()), "max": float(out.max())})
 
 
-def _output(layer, kind, out, before, activation, class_names) -> LayerTrace:
-    if activation == "softmax":
+def _output(layer, kind, out, before, output, class_names) -> LayerTrace:
+    """The output layer, in the words of its kind of head (see pipetrace.training.output_kind)."""
+    if output == VALUE:
+        summary = (f"The model outputs {'a real value' if out.size == 1 else f'{out.size} real values'} "
+                   f"(a regression head, no activation): {', '.join(number(v, 4) for v in out.reshape(-1))}")
+        trace = LayerTrace(f"Output: {kind}", [out.size], summary, [float(v) for v in out.reshape(-1)], {})
+    elif output in PER_UNIT:
+        trace = _sigmoid_output(kind, out, before, output, class_names)
+    else:
+        trace = _softmax_output(kind, out, before, output, class_names)
+    trace.kind, trace.layer = kind, layer.name
+    return trace
+
+
+def _softmax_output(kind, out, before, output, class_names) -> LayerTrace:
+    if output == SOFTMAX:
         probabilities, logits = out, before
         how = f"Softmax turned {out.size} scores"
     else:  # the model outputs logits: softmax them here so the trace can show probabilities
@@ -180,7 +237,7 @@ def _output(layer, kind, out, before, activation, class_names) -> LayerTrace:
         how = f"The model outputs {out.size} scores (logits); softmax, applied here, turned them"
     best = int(np.argmax(probabilities))
     scores = "" if logits is None else f" (from {number(logits.min(), 2)} to {number(logits.max(), 2)})"
-    title = f"Output: {kind} + Softmax" if activation in ("softmax", "", "linear") else f"Output: {kind}"
+    title = "Output: Softmax" if kind == "Softmax" else f"Output: {kind} + Softmax"
     summary = (
         f"{how}{scores} into probabilities that sum to {number(probabilities.sum(), 6)}; the largest, "
         f"{number(probabilities[best], 4)}, is for '{class_names[best]}'"
@@ -188,9 +245,31 @@ def _output(layer, kind, out, before, activation, class_names) -> LayerTrace:
     details = {"sum": float(probabilities.sum())}
     if logits is not None:
         details["logits"] = [float(v) for v in logits]
-    trace = LayerTrace(title, [out.size], summary, [float(v) for v in probabilities], details)
-    trace.kind, trace.layer = kind, layer.name
-    return trace
+    return LayerTrace(title, [out.size], summary, [float(v) for v in probabilities], details)
+
+
+def _sigmoid_output(kind, out, before, output, class_names) -> LayerTrace:
+    if output == SIGMOID:
+        probabilities, scores = out, before
+        how = "Sigmoid turned"
+    else:  # the loss applies the sigmoid: apply it here so the trace shows probabilities
+        probabilities, scores = 1 / (1 + np.exp(-out)), out
+        how = "The model outputs scores (logits); sigmoid, applied here, turned"
+    if scores is None:
+        raw = ""
+    elif out.size == 1:
+        raw = f" ({number(scores[0], 3)})"
+    else:
+        raw = f" (from {number(scores.min(), 2)} to {number(scores.max(), 2)})"
+    if out.size == 1:
+        summary = (f"{how} one score{raw} into the probability of class 1 ('{class_names[1]}'): "
+                   f"{number(probabilities[0], 4)} (class 0, '{class_names[0]}': {number(1 - probabilities[0], 4)})")
+    else:
+        summary = (f"{how} each of {out.size} scores{raw} into the probability of its own label, each from 0 to 1 "
+                   f"(they need not sum to 1; here {number(probabilities.sum(), 4)})")
+    details = {} if scores is None else {"logits": [float(v) for v in scores]}
+    title = "Output: Sigmoid" if kind == "Activation" else f"Output: {kind} + Sigmoid"
+    return LayerTrace(title, [out.size], summary, [float(v) for v in probabilities], details)
 
 
 def _values(array: np.ndarray) -> list[float]:

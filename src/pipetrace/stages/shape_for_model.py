@@ -16,11 +16,37 @@ from pipetrace.stages.measure import array_info, shape_text
 from pipetrace.trace import Stage
 
 
-def shape_for_model(images: np.ndarray, sample_position: int, pixel: tuple[int, int], images_in: bool) -> tuple[np.ndarray, Stage]:
-    """Flatten (the model takes rows) or add a channel axis (the model takes images)."""
+def shape_for_model(images: np.ndarray, sample_position: int, pixel: tuple[int, int], images_in: bool,
+                    channels: bool = True) -> tuple[np.ndarray, Stage]:
+    """Flatten (the model takes rows), add a channel axis (the model takes images), or neither.
+
+    `channels=False`: the model reads height x width (a Flatten first, as TensorFlow's beginner
+    quickstart model does), so grey images pass as they are.
+    """
     if not images_in:
         return flatten(images, sample_position, pixel)
+    if not channels and images.ndim == 3:
+        return keep_images(images, sample_position, pixel)
     return add_channel_axis(images, sample_position, pixel)
+
+
+def keep_images(images: np.ndarray, sample_position: int, pixel: tuple[int, int]) -> tuple[np.ndarray, Stage]:
+    """N x H x W, unchanged: the model reads each image as height x width and flattens it itself."""
+    started = time.perf_counter()
+    row, col = pixel
+    value = float(images[sample_position, row, col])
+    stage = Stage(
+        number=3,
+        name="Reshape",
+        did=f"Kept each {shape_text(images.shape[1:])} image as it is: the model reads height x width, with no channel axis",
+        inputs=[array_info("images", images)],
+        outputs=[array_info("images", images)],
+        example=f"Pixel (row {row}, column {col}) of image {sample_position} stays at [{row}, {col}] (value {value:.4g})",
+        seconds=time.perf_counter() - started,
+        details={"height": int(images.shape[1]), "width": int(images.shape[2]), "channels": 1,
+                 "row": row, "col": col, "value": value, "shares_memory": True},
+    )
+    return images, stage
 
 
 def add_channel_axis(images: np.ndarray, sample_position: int, pixel: tuple[int, int]) -> tuple[np.ndarray, Stage]:

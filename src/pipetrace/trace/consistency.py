@@ -20,6 +20,7 @@ from pipetrace.trace.model import GALLERY, Example, LayerTrace, PackedArray, Pre
 
 STAGE_ORDER = (("Load",), ("Preprocessing",), ("Flatten", "Reshape"), ("Train/Test split",), ("Model training",))
 STATUSES = ("completed", "diverged", "interrupted", "stopped early")  # stopped early: a fit TraceCallback recorded
+RUN_OUTPUTS = ("softmax", "logits")  # the heads `pipetrace run` trains (pipetrace.training.output_kind): classifiers
 
 
 class Inconsistent(ValueError):
@@ -47,6 +48,9 @@ def check_consistency(trace: Trace) -> None:
              f"{trace.settings.sample} is outside the {dataset['test_count']} test images")
     _require(not trace.settings.momentum or trace.settings.optimizer == "sgd", "settings.momentum",
              f"{trace.settings.momentum:g} is for optimizer sgd, not {trace.settings.optimizer!r}")
+    for field, output in (("network.output", trace.network.output), ("prediction.output", trace.prediction.output),
+                          *((f"samples[{i}].output", p.output) for i, p in enumerate(trace.samples))):
+        _require(output in RUN_OUTPUTS, field, f"{output!r} is not a classifier's output ({', '.join(RUN_OUTPUTS)})")
     _stages(trace, classes, images)
     _network(trace, classes)
     _training(trace)

@@ -128,6 +128,9 @@ class Network:
     schedule: str
     loss: str
     momentum: Momentum = 0.0  # read off the optimizer that trained (SGD's; 0.0 for the others and in older traces)
+    # What the model's output is (pipetrace.training.output_kind): "softmax" (probabilities) or "logits" for the
+    # networks `pipetrace run` trains; views ask this, never the last layer's activation. Older traces: "softmax".
+    output: str = "softmax"
 
     @property
     def optimizer_label(self) -> str:
@@ -357,6 +360,11 @@ class Prediction:
     layers: list[LayerTrace]
     predicted: int
     confidence: Fraction
+    # What the model's output is (pipetrace.training.output_kind): "softmax"/"logits" (predicted = the most probable
+    # class), "sigmoid"/"sigmoid logits" (1 unit: predicted = 1 when the probability of class 1 is at least 0.5;
+    # several: the most probable label), "value" (regression: predicted and confidence are 0, the value and its
+    # error are in layers[-1].details). Older traces: "softmax".
+    output: str = "softmax"
 
     @property
     def correct(self) -> bool:

@@ -102,8 +102,17 @@ def layer_trace_repr(layer) -> str:
 
 
 def prediction_repr(prediction) -> str:
-    verdict = "right" if prediction.correct else "wrong"
-    return (f"Prediction(test image {prediction.sample}, label {prediction.label}, predicted {prediction.predicted} "
+    outcome = prediction.layers[-1].details if prediction.layers else {}
+    correct = outcome.get("correct", prediction.correct)
+    verdict = "no true label given" if correct is None else "right" if correct else "wrong"
+    if getattr(prediction, "output", "softmax") == "value":  # a regression: a value, not a class
+        values = ", ".join(f"{value:.4g}" for value in outcome.get("value", []))
+        return f"Prediction(test image {prediction.sample}, value {values}, {len(prediction.layers)} layers)"
+    if "labels_on" in outcome:  # a multi-label head: every label at 0.5 or above
+        return (f"Prediction(test image {prediction.sample}, labels at 0.5 or above {outcome['labels_on']}, "
+                f"{len(prediction.layers)} layers)")
+    label = "" if correct is None else f"label {prediction.label}, "
+    return (f"Prediction(test image {prediction.sample}, {label}predicted {prediction.predicted} "
             f"with {percent(prediction.confidence)}, {verdict}, {len(prediction.layers)} layers)")
 
 

@@ -31,6 +31,7 @@ import keras
 from pipetrace.trace import Epoch, Training
 from pipetrace.training.network import optimizer_momentum
 from pipetrace.training.observations import observe
+from pipetrace.training.output_kind import output_kind
 
 ACCURACY_NAMES = ("accuracy", "sparse_categorical_accuracy", "acc", "categorical_accuracy")
 
@@ -124,7 +125,7 @@ class TraceCallback(keras.callbacks.Callback):
             self.model.set_weights(self._last_good_weights)
 
     def on_train_end(self, logs=None):
-        classes = int(self.model.outputs[0].shape[-1]) if getattr(self.model, "outputs", None) else 2
+        classes = output_kind(self.model).classes  # None unless a softmax classifier: no ln(classes), no chance
         optimizer = type(getattr(self.model, "optimizer", None)).__name__.lower()  # for a typical rate in advice
         observations = observe(self.epochs, classes, _learning_rate(self.model), optimizer=optimizer,
                                momentum=optimizer_momentum(self.model))

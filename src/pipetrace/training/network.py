@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipetrace.errors import SettingsError
 from pipetrace.trace import LayerInfo, Network, Settings
+from pipetrace.training.output_kind import activation_name
 
 LOSS = "sparse_categorical_crossentropy"
 SCHEDULES = ("cosine", "constant")
@@ -86,10 +87,14 @@ def takes_images(model) -> bool:
     return len(model.inputs[0].shape) > 2
 
 
+def takes_channel_axis(model) -> bool:
+    """Does an image model read height x width x channels (a Conv2D does), not height x width (a Flatten first)?"""
+    return len(model.inputs[0].shape) != 3
+
+
 def check_fits(model, input_shape: tuple[int, ...], classes: int, what: str) -> None:
-    """The model must take this data's inputs and give one output per class."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise SettingsError(f"{what}: pipetrace traces models with one input and one output")
+    """The model must be one pipetrace can follow, take this data's inputs and give one output per class."""
+    check_traceable(model, what)
     expected = tuple(model.inputs[0].shape[1:])
     if any(e is not None and e != g for e, g in zip(expected, input_shape)) or len(expected) != len(input_shape):
         raise SettingsError(
@@ -101,10 +106,42 @@ def check_fits(model, input_shape: tuple[int, ...], classes: int, what: str) -> 
 
 
 def outputs_probabilities(model) -> bool:
-    """True when the last layer ends in softmax (else the model outputs logits)."""
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
+    """True when the model's output is softmax probabilities (see `output_kind`; else logits)."""
+    from pipetrace.training.output_kind import SOFTMAX, output_kind
+
+    return output_kind(model).kind == SOFTMAX
+
+
+def check_traceable(model, what: str) -> None:
+    """One line, before any work, for a model pipetrace cannot follow or train as a classifier."""
+    from pipetrace.training.output_kind import ONE_OF_MANY, output_kind
+
+    problem = follow_problem(model)
+    if problem:
+        raise SettingsError(f"{what}: {problem}")
+    kind = output_kind(model)
+    if kind.kind not in ONE_OF_MANY:
+        why = kind.why or f"its output is {kind.kind} ({kind.units} units)"
+        raise SettingsError(f"{what}: not supported: {why}; pipetrace run trains classifiers whose last layer gives "
+                            "softmax probabilities or logits (no activation)")
+
+
+def follow_problem(model) -> str:
+    """Why pipetrace cannot follow an input through `model` layer by layer ('' when it can)."""
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        if type(model).__name__ == "Sequential":
+            return ("the Sequential model has not been built yet (it does not know its input shape): start it with "
+                    "keras.Input(shape), or call it on data first")
+        return (f"a subclassed model ({type(model).__name__}) does not record its layers' inputs, so pipetrace cannot "
+                "follow it; build it with keras.Sequential or the functional API")
+    if len(inputs) != 1 or len(outputs) != 1:
+        return (f"pipetrace follows models with one input and one output (this one has {len(inputs)} "
+                f"input{'s' if len(inputs) != 1 else ''} and {len(outputs)} output{'s' if len(outputs) != 1 else ''})")
+    return ""
 
 
 def compile_network(model, settings: Settings, total_steps: int, steps_per_execution: int = 1) -> None:
@@ -127,6 +164,8 @@ def compile_network(model, settings: Settings, total_steps: int, steps_per_execu
 
 def describe_network(model, settings: Settings) -> Network:
     """Read every layer's shape, configuration and parameter count off the model (nothing assumed)."""
+    from pipetrace.training.output_kind import output_kind
+
     layers = [describe_layer(layer) for layer in model.layers if type(layer).__name__ != "InputLayer"]
     return Network(
         layers=layers,
@@ -135,6 +174,7 @@ def describe_network(model, settings: Settings) -> Network:
         schedule=settings.schedule,
         loss="sparse_categorical_crossentropy" + ("" if outputs_probabilities(model) else " (from logits)"),
         momentum=optimizer_momentum(model),
+        output=output_kind(model).kind,
     )
 
 
@@ -156,7 +196,7 @@ def describe_layer(layer) -> LayerInfo:
     for weight in layer.weights:
         role = weight.path.rsplit("/", 1)[-1].split(":")[0]
         sizes[role if role in ("kernel", "bias") else "other"] += int(_count(weight.shape))
-    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    activation = activation_name(layer.activation) if hasattr(layer, "activation") else ""
     input_shape = _dims(layer.input.shape) if _has_input(layer) else []
     output_shape = _dims(layer.output.shape)
     config = {k: v for k, v in _config(layer).items() if k in ("units", "filters", "kernel_size", "strides", "padding", "pool_size", "rate", "target_shape", "scale", "offset", "epsilon", "momentum")}

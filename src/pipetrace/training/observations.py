@@ -6,7 +6,9 @@ Every rule judges from evidence: the trend of the loss against the untrained net
 the learning rate against what is typical for the optimizer. The health checks of each epoch
 (training.health: dead and saturated units, gradient sizes, the rate applied) add their diagnoses
 (training.diagnoses) in the epoch where each first shows. A rule that cannot speak correctly (a
-number missing, no start measured) says nothing.
+number missing, no start measured) says nothing: `classes` is None for any model but a softmax
+classifier (a regression, a sigmoid head, a model whose classes are not known), and then nothing
+is said of ln(classes), chance or a baseline.
 
 Checked in this order (the first that applies speaks, later ones may add):
 
@@ -206,7 +208,7 @@ def describe_start(start: dict, classes: int, given_weights: bool = False, bar_w
             f"test images, where {bar}")
 
 
-def observe(epochs: list[dict], classes: int, learning_rate: float | None = None, *, optimizer: str | None = None,
+def observe(epochs: list[dict], classes: int | None, learning_rate: float | None = None, *, optimizer: str | None = None,
             start: dict | None = None, restored_epoch: int | None = None, test_count: int | None = None,
             comparable: bool = False, momentum: float = 0.0, majority: tuple[str, float] | None = None,
             measured: int = 0) -> list[str]:
@@ -259,13 +261,13 @@ def _observe_one(epochs: list[dict], i: int, c: dict) -> str:
     start_loss = c["start"].get("loss") if c["start"] else None
     if before_loss is not None and loss > before_loss * (1 + RISE):
         return _rising(now, before, i, c)
-    if start_loss is None and loss > FAR_ABOVE_GUESS * math.log(c["classes"]):
+    if start_loss is None and c["classes"] and loss > FAR_ABOVE_GUESS * math.log(c["classes"]):
         return _above_start(now, None, c)  # no start measured, but untrained networks start near ln(classes)
     if i > 0 and start_loss is not None and loss > start_loss * (1 + RISE):
         return _above_start(now, start_loss, c)
     jumped = any(e["loss"] is not None and e["loss"] > start_loss * (1 + BARELY_MOVED) for e in epochs[:i]) if start_loss else False
-    if (start_loss is not None and start_loss > 0.5 * math.log(c["classes"]) and abs(loss / start_loss - 1) < BARELY_MOVED
-            and not jumped):  # a loss that jumped and came back did not "barely move"
+    if (start_loss is not None and c["classes"] and start_loss > 0.5 * math.log(c["classes"])
+            and abs(loss / start_loss - 1) < BARELY_MOVED and not jumped):  # a loss that jumped and came back did not "barely move"
         return _barely_moved(now, start_loss, i, c)
     if i == 0:
         return _first(now, c)
@@ -302,7 +304,7 @@ def _rising(now: dict, before: dict, i: int, c: dict) -> str:
     else:
         text = (f"The training loss exploded from {number(before['loss'])} ({what}) to {number(now['loss'])} "
                 f"({number(factor, 0)} times as large")
-    text += f"), accuracy {percent(now.get('accuracy'))}: the steps overshoot"
+    text += f"){_accuracy_text(now)}: the steps overshoot"
     advice = rate_advice(c["optimizer"], c["learning_rate"], "lower", c["momentum"])
     if c["learning_rate"] is not None:
         text += f"; learning rate {rate(c['learning_rate'])} is too high"
@@ -317,7 +319,7 @@ def _above_start(now: dict, start_loss: float | None, c: dict) -> str:
         where = f"far above ln({c['classes']}) = {guess:.3f}, near where an untrained network starts"
     else:
         where = f"still above the untrained start's {number(start_loss)}"
-    text = f"The training loss is {number(now['loss'])}, {where}, accuracy {percent(now.get('accuracy'))}: the steps overshoot"
+    text = f"The training loss is {number(now['loss'])}, {where}{_accuracy_text(now)}: the steps overshoot"
     if c["learning_rate"] is not None:
         text += f"; learning rate {rate(c['learning_rate'])} is too high"
         advice = rate_advice(c["optimizer"], c["learning_rate"], "lower", c["momentum"])
@@ -338,8 +340,33 @@ def _barely_moved(now: dict, start_loss: float, i: int, c: dict) -> str:
     return text
 
 
+def _accuracy_text(now: dict) -> str:
+    """', accuracy 91.0%', or nothing for a model that reports no accuracy (a regression)."""
+    return f", accuracy {percent(now['accuracy'])}" if now.get("accuracy") is not None else ""
+
+
+def _test_text(now: dict) -> str:
+    """'test accuracy 90.5%', else 'test loss 0.310', else 'no test data'."""
+    if now.get("test_accuracy") is not None:
+        return f"test accuracy {percent(now['test_accuracy'])}"
+    return f"test loss {number(now['test_loss'])}" if now.get("test_loss") is not None else "no test data measured"
+
+
+def _first_without_classes(now: dict, c: dict) -> str:
+    """Epoch 1 of a model that is not a softmax classifier: its numbers, with no ln(classes) and no chance."""
+    start = c["start"]
+    where = " on training images" if c["comparable"] else " (running mean during the epoch)"
+    if start is not None:
+        text = f"From the untrained start (loss {number(start['loss'])}) to loss {number(now['loss'])}"
+    else:
+        text = f"Loss {number(now['loss'])} after epoch 1"
+    return text + f"{_accuracy_text(now)}{where}; {_test_text(now)}"
+
+
 def _first(now: dict, c: dict) -> str:
     classes, start = c["classes"], c["start"]
+    if not classes:
+        return _first_without_classes(now, c)
     where = " on training images" if c["comparable"] else " (running mean during the epoch)"
     if start is not None:
         text = (f"From the untrained start (loss {number(start['loss'])}, accuracy {percent(start.get('accuracy'))}) "
@@ -381,7 +408,7 @@ def _progress(epochs: list[dict], i: int, c: dict) -> str:
     loss = now["loss"]
     drop = before["loss"] - loss
     relative = drop / before["loss"] if before["loss"] else 0.0
-    accuracy = f"test accuracy {percent(now.get('test_accuracy'))}"
+    accuracy = _test_text(now) if not c["classes"] else f"test accuracy {percent(now.get('test_accuracy'))}"
     if relative < PLATEAU:
         return f"The loss barely moved ({number(before['loss'])} -> {number(loss)}, {change(-relative, 1)}): a plateau; {accuracy}"
     text = f"The loss fell {percent(relative, 0)} ({number(before['loss'])} -> {number(loss)}), {accuracy}"

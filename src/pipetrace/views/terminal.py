@@ -291,7 +291,11 @@ def _layer_extra(layer: LayerTrace, prediction: Prediction, class_names: list[st
         return Digit(grey(prediction.image), pixel_max)
     if "fired" in layer.details and layer.values:
         return _activation_grid(layer.values)
+    if layer.name.startswith("Output") and getattr(prediction, "output", "softmax") == "value":
+        return None  # real values, not probabilities: the summary says them, no 0..1 bars
     if layer.name.startswith("Output"):
+        if getattr(prediction, "output", "softmax").startswith("sigmoid") and len(layer.values) == 1:
+            class_names = [f"P({class_names[1] if len(class_names) > 1 else 'class 1'})"]
         table = Table.grid(padding=(0, 1))
         table.add_column(justify="right")
         table.add_column(width=40)
