@@ -225,8 +225,9 @@ def observe(epochs: list[dict], classes: int | None, learning_rate: float | None
     context = {"classes": classes, "learning_rate": learning_rate, "optimizer": optimizer, "start": start,
                "restored_epoch": restored_epoch, "test_count": test_count, "comparable": comparable,
                "momentum": momentum,
-               "bar": baseline(classes, majority[1] if majority else None),
-               "bar_words": baseline_words(classes, *(reversed(majority) if majority else ())), "measured": measured}
+               "bar": baseline(classes, majority[1] if majority else None) if classes else None,  # None: not a classifier
+               "bar_words": baseline_words(classes, *(reversed(majority) if majority else ())) if classes else "",
+               "measured": measured}
     return ["; ".join([_observe_one(epochs, i, context), *_health_notes(epochs, i, context)]) for i in range(len(epochs))]
 
 
@@ -382,7 +383,7 @@ def _first(now: dict, c: dict) -> str:
 
 def _bar_text(c: dict) -> str:
     """'(chance: 10.0%)', or the majority baseline when it is higher: '(baseline: 95.0% for always answering ...)'."""
-    if c.get("bar", 0) > chance(c["classes"]):
+    if (c.get("bar") or 0) > chance(c["classes"]):
         return f"(baseline: {c['bar_words']})"
     return f"(chance: {percent(chance(c['classes']))})"
 
