@@ -117,7 +117,7 @@ def test_the_address_with_the_token_sets_a_strict_httponly_cookie_and_the_page_c
 
 def test_a_post_with_the_cookie_alone_or_from_another_origin_is_refused(lab):
     client, runner = lab
-    client.cookies.set(cookie_name(80), TOKEN)
+    client.cookies.set(cookie_name(8000), TOKEN)
     assert client.post("/api/runs", json={"epochs": 1}).status_code == 403
     foreign = client.post("/api/runs", json={"epochs": 1}, headers={**AUTH, "Origin": "https://evil.example"})
     assert foreign.status_code == 403
@@ -255,7 +255,7 @@ def test_events_replay_from_the_start_and_resume_after_last_event_id(lab):
 def test_stop_needs_the_header_and_reaches_the_runner(lab):
     client, runner = lab
     run_id = client.post("/api/runs", json={"epochs": 1}, headers=AUTH).json()["id"]
-    client.cookies.set(cookie_name(80), TOKEN)
+    client.cookies.set(cookie_name(8000), TOKEN)
     assert client.post(f"/api/runs/{run_id}/stop").status_code == 403
     assert client.post(f"/api/runs/{run_id}/stop", headers=AUTH).status_code == 202
     assert runner.stopped == [run_id]
