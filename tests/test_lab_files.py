@@ -114,8 +114,13 @@ def test_a_large_sparse_model_is_streamed_in_pieces_not_read_whole(runs):
                  "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "scheme": "http",
                  "http_version": "1.1", "asgi": {"version": "3.0"}}
 
+        asked = []
+
         async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
+            if not asked:
+                asked.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # the client stays connected
 
         async def send(message):
             nonlocal total

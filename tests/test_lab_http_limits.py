@@ -175,11 +175,17 @@ def test_the_token_is_no_longer_a_command_line_argument():
 # --- the real lab, over TCP --------------------------------------------------------------------
 
 def _machine_address() -> str | None:
+    """An IPv4 address of this machine that is not loopback (from its name, else from `hostname -I`)."""
+    found = set()
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+        found |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
     except OSError:
-        return None
-    return next((a for a in sorted(found) if not a.startswith("127.")), None)
+        pass
+    try:
+        found |= set(subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=30).stdout.split())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return next((a for a in sorted(found) if "." in a and not a.startswith("127.")), None)
 
 
 @pytest.fixture(scope="module")
