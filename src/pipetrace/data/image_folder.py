@@ -159,9 +159,10 @@ def _read_bytes(path: Path) -> bytes:
     try:  # O_NONBLOCK: a FIFO put there in place of an image cannot hold the read; fstat then refuses it
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
                 raise DataError(f"{readable(path)}: not a regular file; remove it or replace it with an image file")
-            raw = handle.read(MAX_IMAGE_FILE_BYTES + 1)
+            raw = handle.read(min(info.st_size, MAX_IMAGE_FILE_BYTES) + 1)  # not a 100 MB buffer for every image
     except OSError as error:
         raise DataError(f"{readable(path)}: cannot be read ({error.strerror})") from error
     if len(raw) > MAX_IMAGE_FILE_BYTES:
