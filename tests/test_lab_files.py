@@ -166,3 +166,21 @@ def test_the_runs_list_keeps_only_a_few_parsed_traces_and_reads_a_rewritten_one_
     os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
     assert listing.trace(ids[-1]).created_at == "2031-01-01T00:00:00+00:00"
     assert listing.summary(ids[-1])["created_at"] == "2031-01-01T00:00:00+00:00"
+
+
+def test_a_served_report_is_sandboxed_and_runs_only_pipetraces_own_report_script(small_run, runs):
+    import re
+
+    _trace, made = small_run
+    client, _ = _client(runs)
+    (runs / "20250101-120000").mkdir()
+    shutil.copyfile(made / "report.html", runs / "20250101-120000" / "report.html")
+    response = client.get("/api/runs/20250101-120000/report.html", headers=AUTH)
+    header = {d.split()[0]: d.split()[1:] for d in response.headers["content-security-policy"].split("; ")}
+    own = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', response.text).group(1)
+    own = {d.split()[0]: d.split()[1:] for d in own.split("; ")}
+    assert header["sandbox"] == ["allow-scripts"] and header["default-src"] == ["'none'"]
+    assert "allow-top-navigation" not in header["sandbox"] and "connect-src" not in header  # nothing but itself
+    assert header["script-src"] == own["script-src"] and header["style-src"] == own["style-src"]  # it keeps working
+    assert all("unsafe-inline" not in v for v in header["script-src"])  # a planted report's own script never runs
+    assert response.headers["x-content-type-options"] == "nosniff"
