@@ -264,3 +264,34 @@ def test_a_thousand_half_open_connections_neither_lock_out_the_page_nor_flood_th
     assert _get(f"http://127.0.0.1:{port}/api/settings", token).status == 200
     assert stderr.stat().st_size - before < 10_000, stderr.read_text(errors="replace")[-2000:]
     assert json.load(_get(f"http://127.0.0.1:{port}/api/runs", token))["runs"] == []
+
+
+def test_a_lab_on_ipv6_loopback_prints_a_usable_address_and_answers_it(tmp_path):
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    token = "ipv6-lab-token"
+    env = {**os.environ, "PIPETRACE_LAB_TOKEN": token, "NO_COLOR": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--host", "::1",
+                                "--runs", str(tmp_path / "runs")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, cwd=ROOT)
+    try:
+        process.stdout.readline()
+        address = process.stdout.readline().strip()
+        assert address.startswith("http://[::1]:") and address.endswith(f"/?token={token}"), address
+        base = address.split("/?")[0]
+        assert _get(f"{base}/api/settings", token).status == 200  # urllib sends Host: [::1]:PORT
+        import http.client
+
+        connection = http.client.HTTPConnection("::1", int(base.rsplit(":", 1)[1]), timeout=GUARD_SECONDS)
+        connection.request("GET", address.split(base, 1)[1])  # the address printed: a cookie, then the page without the token
+        answer = connection.getresponse()
+        assert answer.status == 303 and answer.getheader("location") == "/"
+        assert answer.getheader("set-cookie").startswith(f"pipetrace-lab-{base.rsplit(':', 1)[1]}={token};")
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
