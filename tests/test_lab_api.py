@@ -18,7 +18,7 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2, not on the pac
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from pipetrace.lab.app import COOKIE, LabConfig, create_app  # noqa: E402
+from pipetrace.lab.app import LabConfig, cookie_name, create_app  # noqa: E402
 from pipetrace.lab.runner import LabRun  # noqa: E402
 
 TOKEN = "test-token-123"
@@ -117,7 +117,7 @@ def test_the_address_with_the_token_sets_a_strict_httponly_cookie_and_the_page_c
 
 def test_a_post_with_the_cookie_alone_or_from_another_origin_is_refused(lab):
     client, runner = lab
-    client.cookies.set(COOKIE, TOKEN)
+    client.cookies.set(cookie_name(8000), TOKEN)
     assert client.post("/api/runs", json={"epochs": 1}).status_code == 403
     foreign = client.post("/api/runs", json={"epochs": 1}, headers={**AUTH, "Origin": "https://evil.example"})
     assert foreign.status_code == 403
@@ -219,7 +219,7 @@ def test_run_files_are_served_from_the_run_folder_and_the_report_is_sandboxed(la
     trace = client.get(f"/api/runs/{FOLDER_RUN}/trace.json", headers=AUTH)
     assert trace.status_code == 200 and trace.content == (runs_dir / FOLDER_RUN / "trace.json").read_bytes()
     report = client.get(f"/api/runs/{FOLDER_RUN}/report.html", headers=AUTH)
-    assert report.status_code == 200 and report.headers["content-security-policy"] == "sandbox allow-scripts"
+    assert report.status_code == 200 and "sandbox allow-scripts;" in report.headers["content-security-policy"]
     model = client.get(f"/api/runs/{FOLDER_RUN}/model.keras", headers=AUTH)
     assert model.status_code == 200 and "attachment" in model.headers["content-disposition"]
 
@@ -255,7 +255,7 @@ def test_events_replay_from_the_start_and_resume_after_last_event_id(lab):
 def test_stop_needs_the_header_and_reaches_the_runner(lab):
     client, runner = lab
     run_id = client.post("/api/runs", json={"epochs": 1}, headers=AUTH).json()["id"]
-    client.cookies.set(COOKIE, TOKEN)
+    client.cookies.set(cookie_name(8000), TOKEN)
     assert client.post(f"/api/runs/{run_id}/stop").status_code == 403
     assert client.post(f"/api/runs/{run_id}/stop", headers=AUTH).status_code == 202
     assert runner.stopped == [run_id]

@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--cluster", metavar="ADDRESS", help="train on an existing Dask scheduler (tcp://HOST:8786) instead")
     lab.add_argument("--runs", default="runs", metavar="DIR", help="where runs are saved and listed from (default %(default)s)")
     lab.add_argument("--data", action="append", metavar="DIR", help="also offer this folder of class folders as a dataset (repeatable)")
-    lab.add_argument("--token", help="the access token (default: $PIPETRACE_LAB_TOKEN, else a random one)")
+    lab.add_argument("--token-file", metavar="FILE",
+                     help="read the access token from this file (default: $PIPETRACE_LAB_TOKEN, else a random one)")
     lab.add_argument("--max-epochs", type=int, default=50, metavar="N", help="most epochs a run may ask for (default %(default)s)")
     lab.add_argument("--max-units", type=int, default=4096, metavar="N", help="most units in a hidden layer (default %(default)s)")
     lab.add_argument("--no-open", action="store_true", help="do not open a browser")

@@ -26,6 +26,7 @@ DATA_BUDGET_ENV = "PIPETRACE_DATA_BUDGET_GB"  # raise the data budget, in GB (10
 MAX_IMAGE_SIDE = 4096  # pixels per side of an image given as an array (an .npz, IDX): a network input, not a photo
 MAX_CLASSES = 1000  # classes in one dataset (ImageNet has 1000); the trace holds at most as many
 MAX_IMAGE_FILES = 1_000_000  # files in an image folder, counted before any is opened
+MAX_DECODED_IMAGE_BYTES = 128 * 2**20  # one image file decoded at full size (a 42-megapixel RGB photo), from its header
 
 
 def data_budget() -> int:
@@ -59,6 +60,16 @@ def check_image_side(height: int, width: int, what: str) -> None:
         raise DataError(
             f"{what}: images of {height} x {width} pixels are larger than pipetrace takes "
             f"({MAX_IMAGE_SIDE} x {MAX_IMAGE_SIDE} at most); resize them first"
+        )
+
+
+def check_decoded_image(width: int, height: int, bands: int, band_bytes: int, what: str) -> None:
+    """One image's pixels at full size, from its header, before Pillow decodes it (its pixel limit counts no bytes)."""
+    size = width * height * bands * band_bytes
+    if size > MAX_DECODED_IMAGE_BYTES:
+        raise DataError(
+            f"{what}: {width} x {height} pixels, {bands} band(s) of {8 * band_bytes} bits, decode to {_gb(size)}, "
+            f"more than pipetrace decodes for one image ({_gb(MAX_DECODED_IMAGE_BYTES)}); make the image smaller"
         )
 
 

@@ -6,6 +6,11 @@ comes in as one uint8 array. Hidden files (``.DS_Store``, ...) are skipped; any 
 is not an image Pillow can read is reported by name rather than silently dropped, because
 a learner who put it there expects it to count. With no official split, the data gets a
 seeded, stratified one.
+
+The folder is input from anyone (the lab offers it to whoever holds the token): a symbolic
+link that leads out of it is refused by name, never followed, and each image's decoded size
+is budgeted from its header (a 329 KB PNG can decode to gigabytes) and converted to 8 bits in
+integers or float32, one image at a time.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
-from pipetrace.data.budgets import MAX_IMAGE_FILES, check_class_count, check_data_bytes
+from pipetrace.data.budgets import MAX_IMAGE_FILES, check_class_count, check_data_bytes, check_decoded_image
 from pipetrace.data.dataset import Dataset, SourceFile
 from pipetrace.data.names import check_class_name, readable
 from pipetrace.data.split import describe_split, stratified_split
@@ -50,7 +56,9 @@ def load_image_folder(folder: str | Path, *, image_size: tuple[int, int] = (28, 
         raise SettingsError(f"color {color!r}: must be 'grayscale', 'rgb' or None (decided from the images)")
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder" if not folder.exists() else f"{folder}: is a file, not a folder")
-    class_dirs = sorted((d for d in folder.iterdir() if d.is_dir() and not _hidden(d)), key=lambda d: d.name)
+    root = folder.resolve()
+    class_dirs = sorted((d for d in folder.iterdir() if not _hidden(d) and _inside(d, root) and d.is_dir()),
+                        key=lambda d: d.name)
     if len(class_dirs) < 2:
         found = ", ".join(d.name for d in class_dirs) or "none"
         raise DataError(
@@ -61,7 +69,7 @@ def load_image_folder(folder: str | Path, *, image_size: tuple[int, int] = (28, 
     class_names = [readable(d.name) for d in class_dirs]  # a name that is not UTF-8 keeps its odd bytes as \xNN
     for name in class_names:
         check_class_name(name, f"{readable(folder)}: a class folder")
-    found = [_image_paths(class_dir) for class_dir in class_dirs]
+    found = [_image_paths(class_dir, root) for class_dir in class_dirs]
     for class_dir, paths in zip(class_dirs, found):
         if not paths:
             raise DataError(f"{readable(class_dir)}: the class folder holds no images")
@@ -116,21 +124,45 @@ def _hidden(path: Path) -> bool:
     return path.name.startswith(".") or path.name.startswith("__")
 
 
-def _image_paths(class_dir: Path) -> list[Path]:
-    """Every non-hidden file under the class folder (its subfolders too, as Keras reads them), sorted."""
+def _inside(path: Path, root: Path) -> bool:
+    """True unless `path` is a symbolic link leading out of `root` (then a DataError names it)."""
+    if not path.is_symlink():
+        return True
+    target = path.resolve()
+    if target == root or root in target.parents:
+        return True
+    raise DataError(f"{readable(path)}: a symbolic link out of the folder (to {readable(target)}); "
+                    "pipetrace reads only what is inside the folder: copy the files in instead")
+
+
+def _image_paths(class_dir: Path, root: Path) -> list[Path]:
+    """Every non-hidden file under the class folder (its subfolders too, as Keras reads them), sorted.
+
+    Walked without following links to folders; a link (to a file or a folder) that stays inside
+    the folder counts as what it leads to, one that leads out is refused.
+    """
     found = []
-    for path in sorted(class_dir.rglob("*")):
-        relative = path.relative_to(class_dir)
-        if any(_hidden(Path(part)) for part in relative.parts) or not path.is_file():
-            continue
-        found.append(path)
-    return found
+    for parent, folders, files in os.walk(class_dir, followlinks=False):
+        parent = Path(parent)
+        folders[:] = [name for name in folders if not _hidden(Path(name))]
+        for name in folders:
+            if (parent / name).is_symlink() and _inside(parent / name, root):
+                found.extend(_image_paths(parent / name, root))  # a link within the folder: what it leads to
+        for name in files:
+            path = parent / name
+            if not _hidden(path) and _inside(path, root) and path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_IMAGE_FILE_BYTES + 1)
+    try:  # O_NONBLOCK: a FIFO put there in place of an image cannot hold the read; fstat then refuses it
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise DataError(f"{readable(path)}: not a regular file; remove it or replace it with an image file")
+            raw = handle.read(min(info.st_size, MAX_IMAGE_FILE_BYTES) + 1)  # not a 100 MB buffer for every image
     except OSError as error:
         raise DataError(f"{readable(path)}: cannot be read ({error.strerror})") from error
     if len(raw) > MAX_IMAGE_FILE_BYTES:
@@ -146,10 +178,13 @@ def _decode(raw: bytes, path: Path, size: tuple[int, int]) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             image.draft("RGB", (size[1], size[0]))  # JPEG decodes straight at a smaller scale: much faster
+            check_decoded_image(*image.size, len(image.getbands()), _band_bytes(image.mode), readable(path))
             image = _to_8_bits(image).convert("RGB")
             if image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
+    except DataError:
+        raise
     except Exception as error:  # Pillow raises UnidentifiedImageError, OSError, ValueError, SyntaxError, ...
         kind = type(error).__name__
         if kind == "DecompressionBombError":  # Pillow's guard: checked from the header, before decoding
@@ -159,18 +194,39 @@ def _decode(raw: bytes, path: Path, size: tuple[int, int]) -> np.ndarray:
         raise DataError(f"{readable(path)}: {what}; remove it or replace it with an image file") from error
 
 
+def _band_bytes(mode: str) -> int:
+    """Bytes a band of a decoded pixel takes in Pillow's `mode`."""
+    if mode.startswith("I;16"):
+        return 2
+    return 4 if mode in ("I", "F") else 1
+
+
 def _to_8_bits(image):
-    """16-bit and float images scaled to 0..255 (Pillow's own convert would clip them to white)."""
+    """16-bit and float images scaled to 0..255 (Pillow's own convert would clip them to white).
+
+    In integers (16-bit, 32-bit) or float32 (float images), a band of rows at a time: never a
+    float64 copy of the whole image.
+    """
     from PIL import Image
 
     if not (image.mode.startswith("I") or image.mode == "F"):
         return image
-    values = np.asarray(image, dtype=np.float64)
-    if image.mode.startswith("I;16") or (image.mode == "I" and values.max(initial=0) > 255):
-        values = values / 257.0  # 65535 -> 255
-    elif image.mode == "F" and values.max(initial=0) <= 1:
-        values = values * 255.0
-    return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
+    values = np.asarray(image)
+    out = np.empty(values.shape, np.uint8)
+    floats = values.dtype.kind == "f"
+    scale_16 = image.mode.startswith("I;16") or (not floats and int(values.max(initial=0)) > 255)
+    scale_1 = floats and float(np.nanmax(values, initial=0)) <= 1
+    for start in range(0, values.shape[0], 256):
+        rows = values[start:start + 256]
+        if floats:
+            rows = np.nan_to_num(rows.astype(np.float32, copy=False) * (255.0 if scale_1 else 1.0))
+            out[start:start + 256] = np.clip(np.round(rows), 0, 255)
+        elif scale_16:  # 65535 -> 255, rounded half up: round(v / 257) exactly, in integers
+            rows = np.clip(rows.astype(np.int64), 0, 65535)
+            out[start:start + 256] = (rows * 2 + 257) // 514
+        else:
+            out[start:start + 256] = np.clip(rows, 0, 255)
+    return Image.fromarray(out, "L")
 
 
 def _grayscale(rgb: np.ndarray, has_colour: bool) -> np.ndarray:

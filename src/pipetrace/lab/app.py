@@ -6,24 +6,30 @@ the token in a `<meta name="pipetrace-token">` (rendered only for a request that
 cookie); the page's script sends it as `Authorization: token ...`, as API clients do. GET
 requests may be authorized by the cookie alone (the report in its iframe, downloads); POST needs
 the header (a cross-site form or script cannot set it) and, when the browser sends an Origin, the
-lab's own. Requests whose Host is not the lab's are refused (DNS rebinding).
+lab's own. The cookie's name carries the lab's port (`pipetrace-lab-8000`): browsers send a
+cookie to every port of a host, so two labs on one machine must not share one name. Requests
+whose Host is not the lab's are refused (DNS rebinding): a name the lab was given, or the IP
+address the request arrived on, written as an IP address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import html
+import ipaddress
 import os
 import re
 import secrets
 import stat
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -35,9 +41,12 @@ STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"lab.js": "text/javascript; charset=utf-8", "lab.css": "text/css; charset=utf-8"}
 RUN_FILES = {"trace.json": "application/json", "report.html": "text/html; charset=utf-8",
              "model.keras": "application/octet-stream"}
-RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}(-[0-9a-z]{1,12})?$")  # the lab's ids and the command line's run folders
-COOKIE = "pipetrace_lab_token"
+RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}(-[0-9a-z]{1,12})?")  # the lab's ids and the command line's run folders (fullmatch)
+COOKIE_PREFIX = "pipetrace-lab-"  # + the lab's port
 MAX_BODY_BYTES = 64 * 1024
+BODY_SECONDS = 10  # a request body slower than this is refused (408): a slow client holds nothing for long
+RUN_FILE_CHUNK = 1024 * 1024  # run files are streamed in pieces this size, never read whole
+MAX_EVENT_STREAMS = 3  # open event streams; a browser has ~6 connections a host, so tabs never take them all
 # the settings a request may give, named as pipetrace.run's keywords (no file paths: --data names the folders)
 SETTINGS = ("dataset", "hidden", "activation", "dropout", "conv", "optimizer", "momentum", "learning_rate", "schedule",
             "batch_size", "epochs", "limit", "seed", "sample", "questions", "image_size")
@@ -45,6 +54,24 @@ PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src
                "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 SSE_POLL_SECONDS = 0.05
 MNIST_TRAIN, MNIST_TEST = 60_000, 10_000  # the bundled MNIST
+
+
+def cookie_name(port: int | None) -> str:
+    """The token cookie's name for the lab listening on `port`."""
+    return f"{COOKIE_PREFIX}{port or 0}"
+
+
+def report_policy() -> str:
+    """The Content-Security-Policy of a served report.html: pipetrace's own report script and style only, sandboxed.
+
+    A report.html planted in a run folder is anyone's HTML: no script but the report's own
+    (by its hash) runs, nothing is loaded from any host, and the sandbox (an opaque origin,
+    no top navigation, no popups, no forms) keeps it off the lab's tab and cookie.
+    """
+    from pipetrace.views.html.report import _static, content_security_policy
+
+    return content_security_policy(_static("report.js"), _static("report.css")) + \
+        "; sandbox allow-scripts; frame-ancestors 'self'"
 
 
 @dataclass
@@ -78,7 +105,15 @@ def checked_settings(body, config: LabConfig) -> dict:
         if key not in SETTINGS:
             raise BadRequest(f"unknown setting {str(key)[:40]!r}: the lab takes {', '.join(SETTINGS)}", str(key)[:40])
     values = dict(body)
+    for key, value in values.items():  # JSON of the wrong shape is named, not passed on to fail somewhere else
+        if isinstance(value, dict) or (isinstance(value, list) and key != "hidden"):
+            raise BadRequest(f"{key} must be a single value, not {'an object' if isinstance(value, dict) else 'a list'}",
+                             key)
+    if isinstance(values.get("hidden"), list) and not all(type(v) is int for v in values["hidden"]):
+        raise BadRequest("hidden must be a list of whole numbers of units, such as [128, 64]", "hidden")
     dataset = values.get("dataset", "mnist")
+    if not isinstance(dataset, str):
+        raise BadRequest(f"dataset must be a name (got {str(dataset)[:40]})", "dataset")
     if dataset not in ("mnist", "digits") and dataset not in config.data:
         allowed = ", ".join(["mnist", "digits", *config.data])
         raise BadRequest(f"dataset must be one of {allowed} (got {str(dataset)[:40]!r})", "dataset")
@@ -126,6 +161,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
     stops at once instead of cancelling them.
     """
     listing = FolderRuns(config.runs_dir)
+    streams = EventStreams(MAX_EVENT_STREAMS)
 
     def authorized(request: Request, changing: bool) -> bool:
         given = request.headers.get("authorization", "")
@@ -134,7 +170,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
             return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host')}"
         if changing:
             return False
-        cookie = request.cookies.get(COOKIE, "")
+        cookie = request.cookies.get(_cookie(request), "")
         return secrets.compare_digest(cookie.encode(), config.token.encode())
 
     def guarded(changing: bool = False):
@@ -155,8 +191,9 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         if given is not None:
             if not secrets.compare_digest(given.encode(), config.token.encode()):
                 return _error("forbidden: wrong token", 403)
-            response = RedirectResponse("/", status_code=303)
-            response.set_cookie(COOKIE, config.token, httponly=True, samesite="strict", path="/")
+            response = RedirectResponse("/", status_code=303,  # the address without the token
+                                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+            response.set_cookie(_cookie(request), config.token, httponly=True, samesite="strict", path="/")
             return response
         if not authorized(request, False):
             return Response("Open the address `pipetrace lab` printed (it carries the lab's token).\n", 403,
@@ -221,18 +258,22 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         run = runner.get(_run_id(request))
         if run is None:
             return _error("no lab run with that id (runs made with the command line have no events)", 404)
-        after = request.headers.get("last-event-id", "0")
-        after = int(after) if after.isdigit() and len(after) < 10 else 0
+        after = request.headers.get("last-event-id", "0")  # any bytes a client sends (Latin-1): digits only count
+        after = int(after) if re.fullmatch(r"[0-9]{1,9}", after) else 0
 
         async def stream():
             sent = after
-            while True:
-                for event in run.events.since(sent):
-                    yield event.as_sse()
-                    sent = event.number
-                if closing() or run.events.finished and not run.events.since(sent):
-                    return
-                await asyncio.sleep(SSE_POLL_SECONDS)
+            with streams.opened() as superseded:
+                while True:
+                    for event in run.events.since(sent):
+                        yield event.as_sse()
+                        sent = event.number
+                    if closing() or run.events.finished and not run.events.since(sent):
+                        return
+                    if superseded.is_set():  # a newer stream (another tab) needs the connection: this page stops following
+                        yield "event: superseded\ndata: {}\n\n"
+                        return
+                    await asyncio.sleep(SSE_POLL_SECONDS)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -250,15 +291,16 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         run_id, name = _run_id(request), request.path_params["name"]
         if name not in RUN_FILES:
             return _error(f"a run has {', '.join(RUN_FILES)}", 404)
-        data = await asyncio.to_thread(_read_run_file, config.runs_dir, run_id, name)
-        if data is None:
+        handle = await asyncio.to_thread(open_run_file, config.runs_dir, run_id, name)
+        if handle is None:
             return _error(f"run {run_id} has no {name} (yet)", 404)
-        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        size = os.fstat(handle.fileno()).st_size
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Length": str(size)}
         if name == "report.html":
-            headers["Content-Security-Policy"] = "sandbox allow-scripts"  # even opened on its own: no lab cookie, no API
+            headers["Content-Security-Policy"] = report_policy()  # even opened on its own: no lab cookie, no API
         if name == "model.keras":
             headers["Content-Disposition"] = f'attachment; filename="{run_id}.keras"'
-        return Response(data, media_type=RUN_FILES[name], headers=headers)
+        return StreamingResponse(_pieces(handle, size), media_type=RUN_FILES[name], headers=headers)
 
     @guarded()
     async def compare(request: Request):
@@ -280,7 +322,67 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         Route("/api/runs/{id}/stop", stop, methods=["POST"]),
         Route("/api/runs/{id}/{name}", run_file),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(config.hosts))])
+    return Starlette(routes=routes, middleware=[Middleware(OwnHosts, hosts=config.hosts)])
+
+
+class OwnHosts:
+    """ASGI middleware: a request's Host must be one of the lab's names, or the IP address it arrived on.
+
+    A DNS-rebinding page reaches the lab under the attacker's name, never under an IP literal,
+    so the address the connection was accepted on (127.0.0.1, ::1, or the machine's address
+    when the lab listens on every interface) is safe to accept; any other name is refused.
+    """
+
+    def __init__(self, app, hosts):
+        self.app, self.hosts = app, {h.lower() for h in hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not self.allowed(scope):
+            await JSONResponse({"error": "not this lab's host name"}, 400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def allowed(self, scope) -> bool:
+        host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "").lower()
+        found = re.fullmatch(r"\[([0-9a-f:.]+)\](?::[0-9]{1,5})?|([^:\[\]]*)(?::[0-9]{1,5})?", host)
+        if not found:
+            return False
+        name = found.group(1) or found.group(2) or ""
+        if name in self.hosts:
+            return True
+        try:
+            literal = ipaddress.ip_address(name)
+        except ValueError:
+            return False  # a name that is not the lab's, even one that resolves here
+        server = scope.get("server") or (None,)
+        try:
+            arrived = ipaddress.ip_address(server[0] or "")
+        except ValueError:
+            return False
+        return literal == arrived or (arrived.version == 6 and arrived.ipv4_mapped == literal)
+
+
+class EventStreams:
+    """The open event streams: at most `limit`; opening one more tells the oldest to end.
+
+    A browser opens about six connections to one host; six tabs following runs would hold them
+    all, and the seventh page, or a Stop, would wait for ever. The oldest stream ends with a
+    `superseded` event, on which the page stops following (and says so) rather than reconnect.
+    """
+
+    def __init__(self, limit: int):
+        self.limit, self._open = limit, []
+
+    @contextlib.contextmanager
+    def opened(self):
+        mine = asyncio.Event()
+        self._open.append(mine)
+        for older in self._open[:-self.limit]:
+            older.set()
+        try:
+            yield mine
+        finally:
+            self._open.remove(mine)
 
 
 def _error(message: str, status: int, setting: str | None = None) -> JSONResponse:
@@ -294,13 +396,21 @@ async def _json_body(request: Request):
     import json
 
     declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+    if not re.fullmatch(r"[0-9]{1,9}", declared) or int(declared) > MAX_BODY_BYTES:
         raise BadRequest(f"the body must be at most {MAX_BODY_BYTES // 1024} KB of JSON", status=413)
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise BadRequest(f"the body must be at most {MAX_BODY_BYTES // 1024} KB of JSON", status=413)
+
+    async def read() -> bytes:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                raise BadRequest(f"the body must be at most {MAX_BODY_BYTES // 1024} KB of JSON", status=413)
+        return raw
+
+    try:
+        raw = await asyncio.wait_for(read(), BODY_SECONDS)
+    except asyncio.TimeoutError:
+        raise BadRequest(f"the body did not arrive within {BODY_SECONDS} s", status=408) from None
     try:
         return json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
@@ -311,8 +421,13 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _cookie(request: Request) -> str:
+    server = request.scope.get("server") or (None, None)
+    return cookie_name(server[1])
+
+
 def _valid_id(run_id: str) -> str:
-    if not RUN_ID.match(run_id):
+    if not RUN_ID.fullmatch(run_id):
         raise BadRequest("not a run id (runs are named like 20250101-120000 or 20250101-120000-a1b2c3)", status=404)
     return run_id
 
@@ -321,19 +436,39 @@ def _run_id(request: Request) -> str:
     return _valid_id(request.path_params["id"])
 
 
-def _read_run_file(runs_dir: Path, run_id: str, name: str) -> bytes | None:
-    """A file of a run folder, never through a symbolic link (neither the folder nor the file may be one)."""
+def open_run_file(runs_dir: Path, run_id: str, name: str):
+    """A run folder's file, open for reading, or None: a regular file with one name, never through a link.
+
+    Neither the folder nor the file may be a symbolic link; O_NONBLOCK keeps a FIFO planted
+    under the name from holding the thread, fstat then refuses anything but a regular file
+    (a FIFO, a directory, a device) and a file with other hard links (it may be anyone's file).
+    """
     folder = Path(runs_dir) / run_id
     try:
         if not stat.S_ISDIR(os.lstat(folder).st_mode):
             return None
-        descriptor = os.open(folder / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        descriptor = os.open(folder / name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        return handle.read()
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(descriptor)
+        return None
+    return os.fdopen(descriptor, "rb")
+
+
+async def _pieces(handle, size: int):
+    """The file's first `size` bytes (its size when opened) in RUN_FILE_CHUNK pieces; closes it."""
+    try:
+        left = size
+        while left > 0:
+            piece = await asyncio.to_thread(handle.read, min(RUN_FILE_CHUNK, left))
+            if not piece:
+                break
+            left -= len(piece)
+            yield piece
+    finally:
+        handle.close()
 
 
 def _lab_summary(run, runner) -> dict:
@@ -360,54 +495,90 @@ def _comparison(a, b) -> dict:
 
 
 class FolderRuns:
-    """The run folders under --runs (the lab's and the command line's), each trace read and validated once."""
+    """The run folders under --runs (the lab's and the command line's), each trace read and validated once.
+
+    Summaries (a few hundred bytes a run) are kept for every folder; parsed traces, which can
+    be tens of MB each, only for the few most recently used (TRACES_KEPT, TRACE_BYTES_KEPT of
+    trace.json). Both are keyed by the file's identity and modification time, so a trace
+    rewritten in place (`pipetrace run --force`) is read again.
+    """
+
+    TRACES_KEPT = 4
+    TRACE_BYTES_KEPT = 128 * 2**20
 
     def __init__(self, runs_dir: Path):
         self.runs_dir = Path(runs_dir)
-        self._cache: dict[str, tuple[tuple, dict, object]] = {}
+        self._summaries: dict[str, tuple[tuple, dict]] = {}
+        self._traces: OrderedDict[str, tuple[tuple, object]] = OrderedDict()
+        self._lock = threading.Lock()  # handlers run in threads
 
     def summaries(self) -> list[dict]:
         try:
             names = sorted(os.listdir(self.runs_dir))
         except OSError:
             return []
-        found = (self.summary(name) for name in names if RUN_ID.match(name))
+        ids = [name for name in names if RUN_ID.fullmatch(name)]
+        with self._lock:
+            for gone in set(self._summaries) - set(ids):
+                del self._summaries[gone]
+        found = (self.summary(name) for name in ids)
         return [s for s in found if s is not None]
 
     def summary(self, run_id: str) -> dict | None:
-        entry = self._read(run_id)
-        return entry[1] if entry else None
+        key = self._identity(run_id)
+        if key is None:
+            return None
+        with self._lock:
+            cached = self._summaries.get(run_id)
+        if cached and cached[0] == key:
+            return cached[1]
+        return self._read(run_id, key)[0]
 
     def trace(self, run_id: str):
-        entry = self._read(run_id)
-        return entry[2] if entry else None
+        key = self._identity(run_id)
+        if key is None:
+            return None
+        with self._lock:
+            cached = self._traces.get(run_id)
+            if cached and cached[0] == key:
+                self._traces.move_to_end(run_id)
+                return cached[1]
+        return self._read(run_id, key)[1]
 
-    def _read(self, run_id: str):
-        from pipetrace.trace.reading import read_trace
+    def kept_traces(self) -> int:
+        return len(self._traces)
 
+    def _identity(self, run_id: str) -> tuple | None:
         folder = self.runs_dir / run_id
-        path = folder / "trace.json"
         try:
             if not stat.S_ISDIR(os.lstat(folder).st_mode):
                 return None
-            info = os.lstat(path)
+            info = os.lstat(folder / "trace.json")
         except OSError:
             return None
         if not stat.S_ISREG(info.st_mode):  # a symbolic link planted in a run folder is never followed
             return None
-        key = (info.st_mtime_ns, info.st_size, info.st_ino)
-        cached = self._cache.get(run_id)
-        if cached and cached[0] == key:
-            return cached
+        return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def _read(self, run_id: str, key: tuple) -> tuple[dict, object]:
+        from pipetrace.trace.reading import read_trace
+
         try:
-            trace = read_trace(path)
+            trace = read_trace(self.runs_dir / run_id / "trace.json")
         except (PipetraceError, OSError) as error:
-            entry = (key, {"id": run_id, "source": "folder", "status": "unreadable", "created_at": None,
-                           "reason": str(error)[:300]}, None)
+            summary, trace = {"id": run_id, "source": "folder", "status": "unreadable", "created_at": None,
+                              "reason": str(error)[:300]}, None
         else:
-            entry = (key, _folder_summary(run_id, trace), trace)
-        self._cache[run_id] = entry
-        return entry
+            summary = _folder_summary(run_id, trace)
+        with self._lock:
+            self._summaries[run_id] = (key, summary)
+            if trace is not None:
+                self._traces[run_id] = (key, trace)
+                self._traces.move_to_end(run_id)
+                while len(self._traces) > self.TRACES_KEPT or (
+                        len(self._traces) > 1 and sum(k[3] for k, _ in self._traces.values()) > self.TRACE_BYTES_KEPT):
+                    self._traces.popitem(last=False)
+        return summary, trace
 
 
 def _folder_summary(run_id: str, trace) -> dict:

@@ -2,6 +2,9 @@
 
 Ctrl-C (or SIGTERM) stops the server, then every run (each saved with `status: interrupted`, the
 epochs finished so far kept), then the cluster, within a few seconds and without a traceback.
+
+The token is never a command-line argument (anyone on the machine can read those with `ps`):
+it comes from $PIPETRACE_LAB_TOKEN, a --token-file, or is made at random.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from pathlib import Path
 from pipetrace.errors import PipetraceError
 
 TOKEN_ENV = "PIPETRACE_LAB_TOKEN"
+MAX_TOKEN_FILE_BYTES = 4096
 
 
 def serve(args) -> int:
     import uvicorn
 
     from pipetrace.lab.app import LabConfig, create_app
+    from pipetrace.lab.limits import server_limits
     from pipetrace.lab.runner import Runner
 
     data = {}
@@ -31,9 +36,9 @@ def serve(args) -> int:
         data[path.name] = path
     if args.workers < 1:
         raise PipetraceError(f"--workers must be at least 1 (got {args.workers})")
-    token = args.token or os.environ.get(TOKEN_ENV) or None
-    hosts = {"127.0.0.1", "localhost", args.host}  # the Host names requests may carry (DNS rebinding: no other)
-    if args.host in ("0.0.0.0", "::"):  # every interface: this machine's own names too
+    token = _token_from_file(args.token_file) if args.token_file else os.environ.get(TOKEN_ENV) or None
+    hosts = {"127.0.0.1", "localhost", "::1", args.host}  # Host names requests may carry (DNS rebinding: no other);
+    if args.host in ("0.0.0.0", "::"):  # every interface: this machine's own names too (and, in the app, its addresses)
         hosts |= {socket.gethostname(), socket.getfqdn()}
     config = LabConfig(hosts=tuple(sorted(hosts)), runs_dir=Path(args.runs), data=data, max_epochs=args.max_epochs,
                        max_units=args.max_units, **({"token": token} if token else {}))
@@ -42,9 +47,10 @@ def serve(args) -> int:
     runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, live=not args.no_live_events)
     try:
         app = create_app(config, runner, closing=lambda: server.should_exit)  # asked only once `server` serves
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
-                                               lifespan="off", access_log=False))
+        server = uvicorn.Server(uvicorn.Config(app, timeout_graceful_shutdown=2, lifespan="off", access_log=False,
+                                               **server_limits()))
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        shown = f"[{shown}]" if ":" in shown else shown
         address = f"http://{shown}:{port}/?token={config.token}"
         where = f"the cluster at {args.cluster}" if args.cluster else f"{args.workers} local worker(s)"
         print(f"pipetrace lab: training on {where}, runs saved under {config.runs_dir}/. Open this address "
@@ -62,7 +68,23 @@ def serve(args) -> int:
     return 0
 
 
+def _token_from_file(name: str) -> str:
+    """The first line of --token-file, stripped; one clear error if it cannot be read or is empty."""
+    try:
+        with open(name, "rb") as handle:
+            raw = handle.read(MAX_TOKEN_FILE_BYTES + 1)
+    except OSError as error:
+        raise PipetraceError(f"--token-file {name}: cannot be read ({error.strerror or error})") from None
+    lines = raw.decode("utf-8", "replace").splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(raw) > MAX_TOKEN_FILE_BYTES or not token or not token.isascii() or not token.isprintable():
+        raise PipetraceError(f"--token-file {name}: must hold one line of printable ASCII, the token")
+    return token
+
+
 def _listening(host: str, port: int) -> socket.socket:
+    from pipetrace.lab.limits import BACKLOG
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -71,6 +93,6 @@ def _listening(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         raise PipetraceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    sock.listen(128)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock

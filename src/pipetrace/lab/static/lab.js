@@ -123,6 +123,11 @@ function follow(id) {
       refreshRuns();
     });
   }
+  // the lab keeps a few event streams open at once (a browser has ~6 connections to it): a newer tab took this one
+  on("superseded", () => {
+    source.close();
+    setStatus("no longer following live: newer tabs follow runs; reload this page to follow here");
+  });
 }
 
 function setStatus(text) { document.getElementById("run-status").textContent = `(${text})`; }
