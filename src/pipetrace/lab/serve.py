@@ -37,9 +37,11 @@ def serve(args) -> int:
         hosts |= {socket.gethostname(), socket.getfqdn()}
     config = LabConfig(hosts=tuple(sorted(hosts)), runs_dir=Path(args.runs), data=data, max_epochs=args.max_epochs,
                        max_units=args.max_units, **({"token": token} if token else {}))
+    security = _cluster_security(args)
     sock = _listening(args.host, args.port)
     port = sock.getsockname()[1]
-    runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, live=not args.no_live_events)
+    runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, security=security,
+                    live=not args.no_live_events)
     try:
         app = create_app(config, runner, closing=lambda: server.should_exit)  # asked only once `server` serves
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
@@ -60,6 +62,30 @@ def serve(args) -> int:
         print("pipetrace lab: stopping the runs (their epochs so far are saved) and the workers...", file=sys.stderr, flush=True)
         runner.close()
     return 0
+
+
+def _cluster_security(args):
+    """The TLS credentials for `--cluster`; a scheduler without TLS only with `--insecure-cluster`.
+
+    Refused rather than warned: a plain `dask scheduler` runs any code any client sends, so whoever
+    reaches its port runs code as the lab's user (and reads its token); a warning line scrolls away.
+    """
+    from pipetrace.lab.runner import cluster_security
+
+    tls = (args.tls_ca_file, args.tls_cert, args.tls_key)
+    if args.cluster is None:
+        if any(tls) or args.insecure_cluster:
+            raise PipetraceError("--tls-ca-file, --tls-cert, --tls-key and --insecure-cluster go with --cluster")
+        return None
+    security = cluster_security(*tls)
+    plain = not args.cluster.startswith("tls://")
+    if plain and not args.insecure_cluster:
+        raise PipetraceError(f"--cluster {args.cluster}: not a TLS address (tls://...): without TLS anyone who reaches "
+                             "that scheduler runs code as you; start it with TLS and give --tls-ca-file, --tls-cert "
+                             "and --tls-key (see the README), or say --insecure-cluster")
+    if not plain and security is None:
+        raise PipetraceError(f"--cluster {args.cluster}: a TLS scheduler needs --tls-ca-file, --tls-cert and --tls-key")
+    return security
 
 
 def _listening(host: str, port: int) -> socket.socket:
