@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +127,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
     stops at once instead of cancelling them.
     """
     listing = FolderRuns(config.runs_dir)
+    admission, admitting = threading.Lock(), set()  # POSTs admitted whose run is not yet in runner.runs()
 
     def authorized(request: Request, changing: bool) -> bool:
         given = request.headers.get("authorization", "")
@@ -176,11 +178,18 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
     async def start(request: Request):
         body = await _json_body(request)
         settings = checked_settings(body, config)
-        waiting = sum(1 for r in runner.runs() if not r.events.finished)
-        if waiting >= config.max_waiting:
-            raise BadRequest(f"{waiting} runs are already waiting or training (the lab takes {config.max_waiting} at most)",
-                             status=429)
-        run = await asyncio.to_thread(runner.submit, settings)
+        with admission:  # counted and reserved at once: simultaneous POSTs cannot all see room for one more
+            waiting = sum(1 for r in runner.runs() if not r.events.finished) + len(admitting)
+            if waiting >= config.max_waiting:
+                raise BadRequest(f"{waiting} runs are already waiting or training (the lab takes {config.max_waiting} at most)",
+                                 status=429)
+            ticket = object()
+            admitting.add(ticket)
+        try:
+            run = await asyncio.to_thread(runner.submit, settings)
+        finally:
+            with admission:  # the run itself now counts (runner.runs()); a run both listed and reserved is counted twice for a moment: never one too many
+                admitting.discard(ticket)
         return JSONResponse({"id": run.id, "position": run.events.events[0].data["position"]}, 202)
 
     @guarded()
