@@ -1,15 +1,18 @@
 """`pipetrace lab`: start the cluster and the server, print the address with its token, open the browser.
 
-Ctrl-C (or SIGTERM) stops the server, then every run (each saved with `status: interrupted`, the
-epochs finished so far kept), then the cluster, within a few seconds and without a traceback.
+Ctrl-C, SIGTERM (`kill`, a service manager) and SIGHUP (the terminal closed) stop the server, then
+every run (each saved with `status: interrupted`, the epochs finished so far kept), then the cluster,
+within a few seconds and without a traceback; the exit status is 128 + the signal's number.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from pipetrace.errors import PipetraceError
@@ -23,6 +26,7 @@ def serve(args) -> int:
     from pipetrace.lab.app import LabConfig, create_app
     from pipetrace.lab.runner import Runner
 
+    LabServer = _lab_server_class()
     data = {}
     for folder in args.data or []:
         path = Path(folder).expanduser().resolve()
@@ -40,12 +44,14 @@ def serve(args) -> int:
     security = _cluster_security(args)
     sock = _listening(args.host, args.port)
     port = sock.getsockname()[1]
+    if hasattr(signal, "SIGHUP"):  # inherited by the worker processes and multiprocessing's resource tracker,
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # which a closed terminal would kill; the server handles it (LabServer)
     runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, security=security,
                     live=not args.no_live_events)
     try:
         app = create_app(config, runner, closing=lambda: server.should_exit)  # asked only once `server` serves
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
-                                               lifespan="off", access_log=False))
+        server = LabServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
+                                          lifespan="off", access_log=False))
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         address = f"http://{shown}:{port}/?token={config.token}"
         where = f"the cluster at {args.cluster}" if args.cluster else f"{args.workers} local worker(s)"
@@ -61,7 +67,43 @@ def serve(args) -> int:
     finally:
         print("pipetrace lab: stopping the runs (their epochs so far are saved) and the workers...", file=sys.stderr, flush=True)
         runner.close()
-    return 0
+    return 128 + server.stopped_by if server.stopped_by else 0
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _lab_server_class():
+    import uvicorn
+
+    class LabServer(uvicorn.Server):
+        """uvicorn's server, stopped alike by SIGINT, SIGTERM and SIGHUP, which it does not raise again once stopped.
+
+        uvicorn re-raises the signal it caught after shutting down: for SIGTERM (and SIGHUP, which it
+        does not catch at all) that kills the process before the lab has saved its running runs.
+        """
+
+        stopped_by = 0
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {number: signal.signal(number, self.handle_exit) for number in STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+
+        def handle_exit(self, sig, frame) -> None:
+            self.stopped_by = self.stopped_by or sig
+            if self.should_exit:
+                self.force_exit = True  # a second signal: stop waiting for open connections
+            self.should_exit = True
+
+    return LabServer
 
 
 def _cluster_security(args):

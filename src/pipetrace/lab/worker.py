@@ -76,7 +76,7 @@ def close_http_servers(dask_scheduler=None, dask_worker=None) -> None:
 class WarmWorker(WorkerPlugin):
     """Warms every worker as it starts (in a thread: the worker answers the scheduler meanwhile).
 
-    The lab's own worker processes ignore Ctrl-C: the terminal sends it to the whole process
+    The lab's own worker processes ignore Ctrl-C and SIGHUP: the terminal sends them to the whole process
     group, and the lab, not the worker, decides how its runs end (stopped and saved).
     """
 
@@ -91,6 +91,8 @@ class WarmWorker(WorkerPlugin):
             close_http_servers(dask_worker=worker)
         if self.ignore_interrupts and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if hasattr(signal, "SIGHUP"):  # the terminal closed: the lab stops its runs and saves them
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
         threading.Thread(target=warm, name="pipetrace-warm", daemon=True).start()
 
 
