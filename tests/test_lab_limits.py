@@ -110,3 +110,39 @@ def test_the_command_line_refuses_the_same_seed_before_loading_anything():
     done = pipetrace_cli("run", "--seed", str(2**32), "--limit", "600", "--epochs", "1", timeout=300)
     assert done.returncode == 2
     assert done.stderr.strip() == "pipetrace run: error: --seed must be a whole number from 0 to 4294967295 (got 4294967296)"
+
+
+EIGHT_WIDE = [4096] * 8  # 120,725,514 parameters: a 648 MB trace.json, over the 64 MB any trace may be
+
+
+def _lab_client(tmp_path, **limits):
+    runner = GatedRunner(tmp_path)
+    runner.gate.set()
+    config = LabConfig(token=TOKEN, runs_dir=tmp_path, **limits)
+    return TestClient(create_app(config, runner), base_url="http://127.0.0.1:8000"), runner
+
+
+def test_a_network_whose_trace_would_be_over_the_read_cap_is_refused_at_post_with_its_estimate(tmp_path):
+    client, runner = _lab_client(tmp_path)
+    answer = client.post("/api/runs", json={"hidden": EIGHT_WIDE, "epochs": 1, "limit": 600}, headers=AUTH)
+    assert answer.status_code == 400 and answer.json()["setting"] == "hidden", answer.text
+    error = answer.json()["error"]
+    assert error.startswith("--hidden: this network has 120,725,514 parameters: trace.json about 648 MB")
+    assert "over the 64 MB a trace may be" in error and runner.entered == 0
+
+
+def test_a_run_over_the_labs_time_budget_is_refused_at_post(tmp_path):
+    client, runner = _lab_client(tmp_path, max_hours=0.01)
+    answer = client.post("/api/runs", json={"hidden": [1024], "epochs": 5}, headers=AUTH)
+    assert answer.status_code == 400 and answer.json()["setting"] == "epochs", answer.text
+    assert "over this lab's 36 s" in answer.json()["error"] and runner.entered == 0
+    assert client.post("/api/runs", json={"hidden": [16], "epochs": 1, "limit": 600}, headers=AUTH).status_code == 202
+
+
+def test_the_command_line_refuses_the_same_network_before_training(tmp_path):
+    hidden = ",".join(map(str, EIGHT_WIDE))
+    done = pipetrace_cli("run", "--hidden", hidden, "--limit", "600", "--epochs", "1", "--out", str(tmp_path / "run"),
+                         timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith("pipetrace run: error: --hidden: this network has 120,725,514 parameters")
+    assert not (tmp_path / "run" / "trace.json").exists()

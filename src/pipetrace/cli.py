@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--token", help="the access token (default: $PIPETRACE_LAB_TOKEN, else a random one)")
     lab.add_argument("--max-epochs", type=int, default=50, metavar="N", help="most epochs a run may ask for (default %(default)s)")
     lab.add_argument("--max-units", type=int, default=4096, metavar="N", help="most units in a hidden layer (default %(default)s)")
+    lab.add_argument("--max-hours", type=float, default=4.0, metavar="H",
+                     help="most estimated training time of one run (default %(default)s)")
     lab.add_argument("--no-open", action="store_true", help="do not open a browser")
     lab.add_argument("--no-live-events", action="store_true",
                      help="publish only how runs end, no stages, batches or epochs (to measure what live events cost)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import html
+import math
 import os
 import re
 import secrets
@@ -46,6 +47,7 @@ PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src
                "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 SSE_POLL_SECONDS = 0.05
 MNIST_TRAIN, MNIST_TEST = 60_000, 10_000  # the bundled MNIST
+BUNDLED_SHAPES = {"mnist": ((28, 28), MNIST_TRAIN), "digits": ((8, 8), 1_797)}  # image shape, most training images
 
 
 @dataclass
@@ -61,6 +63,7 @@ class LabConfig:
     max_layers: int = 8
     max_batch_size: int = 8192
     max_waiting: int = 20  # runs queued or training at once
+    max_hours: float = 4.0  # the estimated training time of one run (budgets.estimate)
 
 
 class BadRequest(Exception):
@@ -71,6 +74,7 @@ class BadRequest(Exception):
 
 def checked_settings(body, config: LabConfig) -> dict:
     """The settings of a POST /api/runs body, checked as `pipetrace run` checks its options, within the lab's limits."""
+    from pipetrace.budgets import check_cost, estimate
     from pipetrace.options import check_against_data, check_settings, limited_test_count
 
     if not isinstance(body, dict):
@@ -106,6 +110,15 @@ def checked_settings(body, config: LabConfig) -> dict:
         test = limited_test_count(settings.limit, MNIST_TRAIN, MNIST_TEST)  # as the pipeline's --limit cuts
         try:
             check_against_data(settings, MNIST_TRAIN, test)
+        except PipetraceError as error:
+            raise BadRequest(str(error), _setting_named(str(error))) from None
+    if dataset in BUNDLED_SHAPES:  # the cost, as the pipeline will check it, plus this lab's time budget
+        shape, train = BUNDLED_SHAPES[dataset]
+        train = min(train, settings.limit or train)
+        try:
+            check_cost(estimate(settings.hidden, inputs=math.prod(shape), classes=10, train_images=train,
+                                epochs=settings.epochs, batch_size=settings.batch_size, conv=settings.conv, shape=shape),
+                       max_seconds=config.max_hours * 3600)
         except PipetraceError as error:
             raise BadRequest(str(error), _setting_named(str(error))) from None
     chosen = dataclasses.asdict(settings)
@@ -211,7 +224,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
             "choices": {"dataset": ["mnist", "digits", *config.data], "activation": list(ACTIVATIONS),
                         "optimizer": list(OPTIMIZERS), "schedule": list(SCHEDULES)},
             "limits": {"epochs": config.max_epochs, "units": config.max_units, "layers": config.max_layers,
-                       "batch_size": config.max_batch_size},
+                       "batch_size": config.max_batch_size, "hours": config.max_hours},
         })
 
     @guarded()

@@ -40,7 +40,7 @@ def serve(args) -> int:
     if args.host in ("0.0.0.0", "::"):  # every interface: this machine's own names too
         hosts |= {socket.gethostname(), socket.getfqdn()}
     config = LabConfig(hosts=tuple(sorted(hosts)), runs_dir=Path(args.runs), data=data, max_epochs=args.max_epochs,
-                       max_units=args.max_units, **({"token": token} if token else {}))
+                       max_units=args.max_units, max_hours=args.max_hours, **({"token": token} if token else {}))
     security = _cluster_security(args)
     sock = _listening(args.host, args.port)
     port = sock.getsockname()[1]
