@@ -100,6 +100,7 @@ class LabRun:
     order: int = 0  # 1, 2, ...: the order runs were asked for
     events: RunEvents = field(default_factory=RunEvents)
     future: object = None
+    attempt: int = 0  # tasks sent for it: more than one when a worker died with it still waiting, never started
 
     @property
     def status(self) -> str:
@@ -137,10 +138,16 @@ class Runner:
             run.order = len(self._runs) + 1
             self._runs[run_id] = run
         run.events.add("queued", {"position": self.position(run), "settings": settings})
-        run.future = self.client.submit(train, run_id, settings, str(run.folder.resolve()), self.topic,
-                                        self._stop_name(run_id), self.live, key=f"pipetrace-run-{run_id}", pure=False)
+        self._send(run)
         threading.Thread(target=self._await, args=(run,), name=f"pipetrace-lab-{run_id}", daemon=True).start()
         return run
+
+    def _send(self, run: LabRun) -> None:
+        """Hand the run to the scheduler (again, after the worker it was waiting on died: a new task key)."""
+        run.attempt += 1
+        run.future = self.client.submit(train, run.id, run.settings, str(run.folder.resolve()), self.topic,
+                                        self._stop_name(run.id), self.live,
+                                        key=f"pipetrace-run-{run.id}-{run.attempt}", pure=False)
 
     def stop(self, run_id: str) -> None:
         """Ask a run to stop: queued, it never starts; training, it keeps the finished epochs and is saved."""
@@ -215,19 +222,28 @@ class Runner:
         from distributed.scheduler import KilledWorker
 
         reason = None
-        try:
-            run.future.result()
-        except CancelledError:
-            self._wait_final(run, FINAL_EVENT_WAIT_SECONDS / 10)  # it may have started after all
-            run.events.add("stopped", {"saved": False})
-            return
-        except KilledWorker:
-            reason = KILLED
-        except Exception as error:  # the cluster went away
-            reason = f"the run could not finish: {type(error).__name__}: {error}"
+        while True:
+            try:
+                run.future.result()
+            except CancelledError:
+                self._wait_final(run, FINAL_EVENT_WAIT_SECONDS / 10)  # it may have started after all
+                run.events.add("stopped", {"saved": False})
+                return
+            except KilledWorker:
+                if self._never_started(run):  # it was only waiting on that worker: queue it again, nothing lost
+                    self._send(run)
+                    continue
+                reason = KILLED
+            except Exception as error:  # the cluster went away
+                reason = f"the run could not finish: {type(error).__name__}: {error}"
+            break
         if reason is None:
             self._wait_final(run)
         run.events.add("failed", {"reason": reason or "the worker ended the run without saying how"})
+
+    def _never_started(self, run: LabRun) -> bool:
+        """No worker said `started` for it, and no folder of it exists (a start whose event was lost still wrote one)."""
+        return all(e.kind != "started" for e in run.events.events) and not run.folder.exists() and not run.events.finished
 
     def _wait_final(self, run: LabRun, seconds: float = FINAL_EVENT_WAIT_SECONDS) -> None:
         import time
