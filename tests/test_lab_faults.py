@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -66,8 +67,6 @@ TINY = {"limit": 600, "epochs": 1, "batch_size": 32}
 
 
 def _wait_for(run, predicate, what: str):
-    import time
-
     deadline = time.monotonic() + GUARD_SECONDS
     while time.monotonic() < deadline:
         if predicate([e.kind for e in run.events.events]):
@@ -93,5 +92,40 @@ def test_killing_a_worker_fails_only_its_run_and_the_queued_one_runs_after(tmp_p
         _wait_for(waiting, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "the end of the queued run")
         assert waiting.events.last.kind == "done", [(e.kind, e.data) for e in waiting.events.events]
         assert read_trace(waiting.folder / "trace.json").status == "completed"
+    finally:
+        runner.close(timeout=30)
+
+
+def test_a_worker_frozen_past_stop_is_given_up_on_and_restarted(tmp_path, monkeypatch):
+    """The worker hangs at its first batch (a test hook: deaf to Stop); Stop then fails the run within the lab's
+    bound and its worker is restarted, so the next run trains."""
+    from pipetrace.lab.runner import Runner
+    from pipetrace.lab.worker import FREEZE_ENV
+
+    monkeypatch.setenv(FREEZE_ENV, "lab batch 1")  # the worker processes inherit it
+    runner = Runner(tmp_path / "runs", workers=1)
+    runner.stop_grace = 1.0  # the frozen worker never acknowledges: any bound gives the same outcome
+    try:
+        frozen = runner.submit(dict(LONG))
+        _wait_for(frozen, lambda kinds: "batch" in kinds, "training to start")  # nothing checks Stop from there to the frozen point
+        before = set(runner.client.run(os.getpid).values())
+        monkeypatch.delenv(FREEZE_ENV)  # the frozen worker has it; the one that replaces it will not
+        runner.stop(frozen.id)
+        _wait_for(frozen, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "the end of the frozen run")
+        assert frozen.events.last.kind == "failed"
+        assert frozen.events.last.data["reason"] == "it did not stop within 1 s of Stop: given up on; its worker is being restarted"
+        deadline = time.monotonic() + GUARD_SECONDS
+        while True:  # a new worker process replaces the frozen one
+            runner.client.wait_for_workers(1, timeout=GUARD_SECONDS)
+            try:
+                if set(runner.client.run(os.getpid).values()).isdisjoint(before):
+                    break
+            except Exception:  # the worker left between the two calls
+                pass
+            assert time.monotonic() < deadline, "the frozen worker was not restarted"
+            time.sleep(0.05)
+        after = runner.submit(dict(TINY))
+        _wait_for(after, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "the end of the next run")
+        assert after.events.last.kind == "done", [(e.kind, e.data) for e in after.events.events]
     finally:
         runner.close(timeout=30)

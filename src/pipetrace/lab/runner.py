@@ -23,6 +23,7 @@ from pipetrace.lab.events import RunEvents
 from pipetrace.lab.worker import KILLED, WarmWorker, close_http_servers, train
 
 FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
+STOP_GRACE_SECONDS = 60.0  # after Stop, how long a running run may take to acknowledge it before its worker is restarted
 
 
 def start_cluster(workers: int = 1, address: str | None = None, security=None):
@@ -122,6 +123,7 @@ class Runner:
                  live: bool = True):
         self.runs_dir = Path(runs_dir)
         self.live = live  # False: workers publish only how runs end (to measure what live events cost)
+        self.stop_grace = STOP_GRACE_SECONDS
         self.topic = f"pipetrace-lab-{secrets.token_hex(4)}"  # one lab's events, even on a shared cluster
         self._runs: dict[str, LabRun] = {}
         self._lock = threading.Lock()
@@ -159,6 +161,23 @@ class Runner:
         Event(self._stop_name(run_id), client=self.client).set()
         if run.status == "queued" and run.future is not None:
             run.future.cancel()  # not on a worker yet: it never starts (one that just started sees the Event)
+        threading.Thread(target=self._give_up_unless_stopped, args=(run,), name=f"pipetrace-stop-{run_id}",
+                         daemon=True).start()
+
+    def _give_up_unless_stopped(self, run: LabRun) -> None:
+        """A run that has not ended `stop_grace` seconds after Stop (its worker frozen, or stuck in a long call)
+        ends `failed`, and its worker is restarted (by its nanny) so the next runs get a working one."""
+        self._wait_final(run, self.stop_grace)
+        if run.events.finished:
+            return
+        started = [e.data.get("worker") for e in run.events.events if e.kind == "started"]
+        ended = run.events.add("failed", {"reason": f"it did not stop within {self.stop_grace:g} s of Stop: given up on"
+                                                    + ("; its worker is being restarted" if started else "")})
+        if ended is not None and started:  # said first: the restart ends the task, which must not speak for the run
+            try:
+                self.client.restart_workers([started[-1]], raise_for_error=False)
+            except Exception:  # no nanny there (a --cluster worker started without one): the worker stays
+                pass
 
     def get(self, run_id: str) -> LabRun | None:
         return self._runs.get(run_id)

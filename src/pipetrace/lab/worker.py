@@ -96,6 +96,21 @@ class WarmWorker(WorkerPlugin):
         threading.Thread(target=warm, name="pipetrace-warm", daemon=True).start()
 
 
+FREEZE_ENV = "PIPETRACE_TEST_FREEZE_AT"  # test hook: a worker that stops answering Stop at this point
+
+
+def freeze_point(name: str) -> None:
+    """Test hook: when PIPETRACE_TEST_FREEZE_AT is `name`, this worker thread hangs here, deaf to Stop
+    (as a worker stuck in a native call would), until its process ends or a guard of 10 minutes passes."""
+    if os.environ.get(FREEZE_ENV) != name:
+        return
+    import time
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 class StopWatch:
     """Whether Stop was pressed, learned by a thread that waits on the run's `distributed.Event`.
 
@@ -173,6 +188,7 @@ class LabObserver(Observer):
         self._pending = losses
 
     def on_batch(self, step: int) -> None:
+        freeze_point(f"lab batch {step}")
         losses = self.coalescer.add(self._pending)
         self._pending = []
         if losses is not None:
