@@ -59,6 +59,9 @@ class GatedRunner:
     def get(self, run_id):
         return self._runs.get(run_id)
 
+    def position(self, run):
+        return 0
+
 
 def test_simultaneous_posts_admit_at_most_the_queue_bound_and_the_rest_get_429(tmp_path):
     runner = GatedRunner(tmp_path)
@@ -146,3 +149,24 @@ def test_the_command_line_refuses_the_same_network_before_training(tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().startswith("pipetrace run: error: --hidden: this network has 120,725,514 parameters")
     assert not (tmp_path / "run" / "trace.json").exists()
+
+
+def test_after_a_forced_run_into_a_lab_runs_folder_the_lab_describes_the_new_run(tmp_path, small_run):
+    """A lab run ended (its worker said 50%); then `pipetrace run --force --out` that folder wrote another trace."""
+    import shutil
+
+    trace, folder = small_run
+    client, runner = _lab_client(tmp_path)
+    assert client.post("/api/runs", json={"epochs": 1, "limit": 600, "hidden": [16]}, headers=AUTH).status_code == 202
+    run = runner.runs()[0]
+    run.events.add("done", {"status": "completed", "test_accuracy": 0.5, "epochs": 1, "saved": True,
+                            "architecture": "Input(784) -> Dense(16, relu) -> Dense(10, softmax)"})
+    before = client.get(f"/api/runs/{run.id}", headers=AUTH).json()
+    assert before["test_accuracy"] == 0.5 or before["test_accuracy"] is None
+    run.folder.mkdir()
+    shutil.copy(folder / "trace.json", run.folder / "trace.json")  # as `pipetrace run --force --out` leaves it
+    for answer in (client.get(f"/api/runs/{run.id}", headers=AUTH).json(),
+                   next(r for r in client.get("/api/runs", headers=AUTH).json()["runs"] if r["id"] == run.id)):
+        assert answer["test_accuracy"] == trace.evaluation.test_accuracy
+        assert answer["epochs"] == len(trace.training.epochs) == 2
+        assert answer["settings"]["hidden"] == trace.settings.hidden != [16]

@@ -205,9 +205,20 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
                 admitting.discard(ticket)
         return JSONResponse({"id": run.id, "position": run.events.events[0].data["position"]}, 202)
 
+    def described(run) -> dict:
+        """A lab run as the lab saw it; once it has ended, what its folder holds now (its trace may have been
+        replaced since, by `pipetrace run --force` into that folder: the folder's trace is the truth)."""
+        summary = _lab_summary(run, runner)
+        if run.events.finished:
+            saved = listing.summary(run.id)
+            if saved is not None and saved.get("status") != "unreadable":
+                summary.update({key: saved.get(key) for key in ("settings", "test_accuracy", "epochs", "architecture")})
+                summary["saved"] = True
+        return summary
+
     @guarded()
     async def all_runs(request: Request):
-        summaries = await asyncio.to_thread(lambda: [_lab_summary(run, runner) for run in runner.runs()])  # asks the scheduler
+        summaries = await asyncio.to_thread(lambda: [described(run) for run in runner.runs()])  # asks the scheduler
         lab = {summary["id"]: summary for summary in summaries}
         folder = await asyncio.to_thread(listing.summaries)
         merged = [*lab.values(), *(s for s in folder if s["id"] not in lab)]
@@ -232,7 +243,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         run_id = _run_id(request)
         run = runner.get(run_id)
         if run is not None:
-            return JSONResponse(await asyncio.to_thread(_lab_summary, run, runner))
+            return JSONResponse(await asyncio.to_thread(described, run))
         summary = await asyncio.to_thread(listing.summary, run_id)
         if summary is None:
             return _error(f"no run {run_id}", 404)
