@@ -129,3 +129,55 @@ def test_a_worker_frozen_past_stop_is_given_up_on_and_restarted(tmp_path, monkey
         assert after.events.last.kind == "done", [(e.kind, e.data) for e in after.events.events]
     finally:
         runner.close(timeout=30)
+
+
+def test_after_a_sigkill_of_the_lab_mid_run_a_restarted_lab_lists_the_run_and_clears_its_stale_lock(tmp_path):
+    import warnings
+
+    from pipetrace.files import LOCK_NAME, _flock_inodes
+    from pipetrace.lab.app import LabConfig, create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    token = "faults-token"
+    env = {**os.environ, "PIPETRACE_LAB_TOKEN": token, "NO_COLOR": "1"}
+    lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--max-epochs", "1000",
+                            "--runs", str(tmp_path / "runs")],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+                           start_new_session=True)
+    try:
+        lab.stdout.readline()
+        base = lab.stdout.readline().strip().split("/?")[0]
+        run = json.load(_request(f"{base}/api/runs", token, json.dumps(LONG).encode()))
+        for line in _request(f"{base}/api/runs/{run['id']}/events", token):
+            if line.startswith(b"event: epoch"):
+                break
+    finally:
+        os.killpg(lab.pid, signal.SIGKILL)  # the lab and its workers, outright
+        lab.wait()
+    folder = tmp_path / "runs" / run["id"]
+    assert (folder / LOCK_NAME).exists() and not (folder / "trace.json").exists()  # what a killed run leaves
+    info = os.stat(folder / LOCK_NAME)
+    lock = (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino)
+    deadline = time.monotonic() + GUARD_SECONDS
+    while lock in _flock_inodes():  # the killed worker process is gone once the kernel has released its lock
+        assert time.monotonic() < deadline, "the killed worker still holds its run's lock"
+        time.sleep(0.02)
+
+    class NoRuns:  # the restarted lab's runner: none of its own runs yet
+        def runs(self):
+            return []
+
+        def get(self, run_id):
+            return None
+
+    client = TestClient(create_app(LabConfig(token=token, runs_dir=tmp_path / "runs"), NoRuns()),
+                        base_url="http://127.0.0.1:8000")
+    listed = client.get("/api/runs", headers={"Authorization": f"token {token}"}).json()["runs"]
+    assert [(r["id"], r["status"]) for r in listed] == [(run["id"], "failed")]
+    assert "before it was saved" in listed[0]["reason"]
+    assert not (folder / LOCK_NAME).exists()  # the stale lock is cleared
+    one = client.get(f"/api/runs/{run['id']}", headers={"Authorization": f"token {token}"})
+    assert one.status_code == 200 and one.json()["status"] == "failed"

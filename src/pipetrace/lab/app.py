@@ -415,6 +415,9 @@ class FolderRuns:
         entry = self._read(run_id)
         return entry[2] if entry else None
 
+    def _unsaved(self, run_id: str, folder: Path):
+        return _unsaved_summary(run_id, folder)
+
     def _read(self, run_id: str):
         from pipetrace.trace.reading import read_trace
 
@@ -424,6 +427,8 @@ class FolderRuns:
             if not stat.S_ISDIR(os.lstat(folder).st_mode):
                 return None
             info = os.lstat(path)
+        except FileNotFoundError:  # a run folder without its trace: being written, or killed before it was saved
+            return self._unsaved(run_id, folder)
         except OSError:
             return None
         if not stat.S_ISREG(info.st_mode):  # a symbolic link planted in a run folder is never followed
@@ -441,6 +446,22 @@ class FolderRuns:
             entry = (key, _folder_summary(run_id, trace), trace)
         self._cache[run_id] = entry
         return entry
+
+
+def _unsaved_summary(run_id: str, folder: Path) -> tuple | None:
+    """A run folder with no trace.json: still being written (its lock is held), or left by a run killed
+    outright (its lab or worker): listed as failed, its stale lock and temporary files removed (a folder
+    created an instant before its run claims it is also listed failed, for that instant)."""
+    from pipetrace.files import LOCK_NAME, clear_stale_claim
+
+    cleared = clear_stale_claim(folder) if (folder / LOCK_NAME).exists() else None
+    if cleared is False:
+        summary = {"id": run_id, "source": "folder", "status": "running", "created_at": None,
+                   "reason": "another pipetrace process is writing this run"}
+    else:
+        summary = {"id": run_id, "source": "folder", "status": "failed", "created_at": None, "saved": False,
+                   "reason": "it was stopped outright (killed with its lab or worker) before it was saved"}
+    return ((), summary, None)
 
 
 def _folder_summary(run_id: str, trace) -> dict:
