@@ -21,6 +21,7 @@ pytest.importorskip("cryptography")
 from pipetrace.trace.reading import read_trace  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
+from test_lab_server import wait_for as _wait_for  # noqa: E402
 
 LONG = {"limit": 600, "epochs": 500, "batch_size": 16}  # never finishes: the lab is stopped after its first epoch
 GUARD_SECONDS = 240
@@ -32,11 +33,12 @@ def _request(url, token, data=None):
     return urllib.request.urlopen(request, timeout=GUARD_SECONDS)
 
 
-@pytest.mark.parametrize("number, whole_group", [(signal.SIGTERM, False), (signal.SIGHUP, True)],
-                         ids=["SIGTERM to the lab (kill PID)", "SIGHUP to the process group (the terminal closed)"])
-def test_sigterm_and_sighup_stop_the_lab_and_save_its_running_run(tmp_path, number, whole_group):
-    token = "faults-token"
-    env = {**os.environ, "PIPETRACE_LAB_TOKEN": token, "NO_COLOR": "1"}
+TOKEN = "faults-token"
+
+
+def _lab_training(tmp_path) -> tuple[subprocess.Popen, dict]:
+    """`pipetrace lab` in its own process group (as in a terminal), with a long run past its first epoch."""
+    env = {**os.environ, "PIPETRACE_LAB_TOKEN": TOKEN, "NO_COLOR": "1"}
     lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--max-epochs", "1000",
                             "--runs", str(tmp_path / "runs")],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
@@ -44,10 +46,22 @@ def test_sigterm_and_sighup_stop_the_lab_and_save_its_running_run(tmp_path, numb
     try:
         lab.stdout.readline()
         base = lab.stdout.readline().strip().split("/?")[0]
-        run = json.load(_request(f"{base}/api/runs", token, json.dumps(LONG).encode()))
-        for line in _request(f"{base}/api/runs/{run['id']}/events", token):
+        run = json.load(_request(f"{base}/api/runs", TOKEN, json.dumps(LONG).encode()))
+        for line in _request(f"{base}/api/runs/{run['id']}/events", TOKEN):
             if line.startswith(b"event: epoch"):
                 break
+    except BaseException:
+        os.killpg(lab.pid, signal.SIGKILL)
+        lab.wait()
+        raise
+    return lab, run
+
+
+@pytest.mark.parametrize("number, whole_group", [(signal.SIGTERM, False), (signal.SIGHUP, True)],
+                         ids=["SIGTERM to the lab (kill PID)", "SIGHUP to the process group (the terminal closed)"])
+def test_sigterm_and_sighup_stop_the_lab_and_save_its_running_run(tmp_path, number, whole_group):
+    lab, run = _lab_training(tmp_path)
+    try:
         if whole_group:
             os.killpg(lab.pid, number)
         else:
@@ -64,15 +78,6 @@ def test_sigterm_and_sighup_stop_the_lab_and_save_its_running_run(tmp_path, numb
 
 
 TINY = {"limit": 600, "epochs": 1, "batch_size": 32}
-
-
-def _wait_for(run, predicate, what: str):
-    deadline = time.monotonic() + GUARD_SECONDS
-    while time.monotonic() < deadline:
-        if predicate([e.kind for e in run.events.events]):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"no {what} within {GUARD_SECONDS} s; events: {[e.kind for e in run.events.events]}")
 
 
 def test_killing_a_worker_fails_only_its_run_and_the_queued_one_runs_after(tmp_path):
@@ -96,20 +101,20 @@ def test_killing_a_worker_fails_only_its_run_and_the_queued_one_runs_after(tmp_p
         runner.close(timeout=30)
 
 
-def test_a_worker_frozen_past_stop_is_given_up_on_and_restarted(tmp_path, monkeypatch):
-    """The worker hangs at its first batch (a test hook: deaf to Stop); Stop then fails the run within the lab's
+def test_a_worker_frozen_past_stop_is_given_up_on_and_restarted(tmp_path):
+    """The worker hangs at its first batches (a test hook: deaf to Stop); Stop then fails the run within the lab's
     bound and its worker is restarted, so the next run trains."""
     from pipetrace.lab.runner import Runner
     from pipetrace.lab.worker import FREEZE_ENV
 
-    monkeypatch.setenv(FREEZE_ENV, "lab batch 1")  # the worker processes inherit it
     runner = Runner(tmp_path / "runs", workers=1)
     runner.stop_grace = 1.0  # the frozen worker never acknowledges: any bound gives the same outcome
     try:
+        runner.client.wait_for_workers(1, timeout=GUARD_SECONDS)
+        runner.client.run(lambda: os.environ.update({FREEZE_ENV: "lab batch"}))  # in this worker process only
         frozen = runner.submit(dict(LONG))
         _wait_for(frozen, lambda kinds: "batch" in kinds, "training to start")  # nothing checks Stop from there to the frozen point
         before = set(runner.client.run(os.getpid).values())
-        monkeypatch.delenv(FREEZE_ENV)  # the frozen worker has it; the one that replaces it will not
         runner.stop(frozen.id)
         _wait_for(frozen, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "the end of the frozen run")
         assert frozen.events.last.kind == "failed"
@@ -141,22 +146,9 @@ def test_after_a_sigkill_of_the_lab_mid_run_a_restarted_lab_lists_the_run_and_cl
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
-    token = "faults-token"
-    env = {**os.environ, "PIPETRACE_LAB_TOKEN": token, "NO_COLOR": "1"}
-    lab = subprocess.Popen([sys.executable, "-m", "pipetrace", "lab", "--no-open", "--max-epochs", "1000",
-                            "--runs", str(tmp_path / "runs")],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
-                           start_new_session=True)
-    try:
-        lab.stdout.readline()
-        base = lab.stdout.readline().strip().split("/?")[0]
-        run = json.load(_request(f"{base}/api/runs", token, json.dumps(LONG).encode()))
-        for line in _request(f"{base}/api/runs/{run['id']}/events", token):
-            if line.startswith(b"event: epoch"):
-                break
-    finally:
-        os.killpg(lab.pid, signal.SIGKILL)  # the lab and its workers, outright
-        lab.wait()
+    lab, run = _lab_training(tmp_path)
+    os.killpg(lab.pid, signal.SIGKILL)  # the lab and its workers, outright
+    lab.wait()
     folder = tmp_path / "runs" / run["id"]
     assert (folder / LOCK_NAME).exists() and not (folder / "trace.json").exists()  # what a killed run leaves
     info = os.stat(folder / LOCK_NAME)
@@ -173,11 +165,11 @@ def test_after_a_sigkill_of_the_lab_mid_run_a_restarted_lab_lists_the_run_and_cl
         def get(self, run_id):
             return None
 
-    client = TestClient(create_app(LabConfig(token=token, runs_dir=tmp_path / "runs"), NoRuns()),
+    client = TestClient(create_app(LabConfig(token=TOKEN, runs_dir=tmp_path / "runs"), NoRuns()),
                         base_url="http://127.0.0.1:8000")
-    listed = client.get("/api/runs", headers={"Authorization": f"token {token}"}).json()["runs"]
+    listed = client.get("/api/runs", headers={"Authorization": f"token {TOKEN}"}).json()["runs"]
     assert [(r["id"], r["status"]) for r in listed] == [(run["id"], "failed")]
     assert "before it was saved" in listed[0]["reason"]
     assert not (folder / LOCK_NAME).exists()  # the stale lock is cleared
-    one = client.get(f"/api/runs/{run['id']}", headers={"Authorization": f"token {token}"})
+    one = client.get(f"/api/runs/{run['id']}", headers={"Authorization": f"token {TOKEN}"})
     assert one.status_code == 200 and one.json()["status"] == "failed"
