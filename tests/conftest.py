@@ -64,16 +64,19 @@ def start_paused(point: str, *args: str, stdout=subprocess.DEVNULL) -> subproces
 
 
 @contextlib.contextmanager
-def dask_scheduler_and_worker(folder: Path, guard_seconds: float = 120):
+def dask_scheduler_and_worker(folder: Path, guard_seconds: float = 120, tls: list[str] | None = None):
     """A real `dask scheduler` and one `dask worker`, as processes on loopback; yields the scheduler's address.
 
     The scheduler writes its address to a file once it listens (waited for, with a guard, not a sleep);
     both are ended afterwards. Each test checks for itself that a cluster it did not start is left running.
+    `tls`: the options `--tls-ca-file CA --tls-cert CERT --tls-key KEY` both are started with (tls://).
     """
     scheduler_file = folder / "scheduler.json"
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=folder)
+    tls = list(tls or [])
     scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  *(["--protocol", "tls"] if tls else []), *tls,
                                   "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)
     worker = None
     try:
@@ -83,7 +86,7 @@ def dask_scheduler_and_worker(folder: Path, guard_seconds: float = 120):
             time.sleep(0.05)
         address = json.loads(scheduler_file.read_text())["address"]
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-                                   "--no-dashboard", "--host", "127.0.0.1"], **quiet)
+                                   "--no-dashboard", "--host", "127.0.0.1", *tls], **quiet)
         yield address
         assert scheduler.poll() is None, "the scheduler ended while in use"
     finally:

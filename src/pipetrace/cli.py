@@ -172,13 +172,20 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine only)")
     lab.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     lab.add_argument("--workers", type=int, default=1, metavar="N", help="local Dask worker processes (default %(default)s)")
-    lab.add_argument("--cluster", metavar="ADDRESS", help="train on an existing Dask scheduler (tcp://HOST:8786) instead")
+    lab.add_argument("--cluster", metavar="ADDRESS", help="train on an existing Dask scheduler (tls://HOST:8786) instead")
+    lab.add_argument("--tls-ca-file", metavar="FILE", help="with --cluster: the CA certificate the scheduler's and workers' certificates are signed by")
+    lab.add_argument("--tls-cert", metavar="FILE", help="with --cluster: the lab's own certificate (as `dask scheduler --tls-cert`)")
+    lab.add_argument("--tls-key", metavar="FILE", help="with --cluster: the lab's private key")
+    lab.add_argument("--insecure-cluster", action="store_true",
+                     help="allow a --cluster scheduler without TLS (tcp://): whoever reaches it can run code as you")
     lab.add_argument("--runs", default="runs", metavar="DIR", help="where runs are saved and listed from (default %(default)s)")
     lab.add_argument("--data", action="append", metavar="DIR", help="also offer this folder of class folders as a dataset (repeatable)")
     lab.add_argument("--token-file", metavar="FILE",
                      help="read the access token from this file (default: $PIPETRACE_LAB_TOKEN, else a random one)")
     lab.add_argument("--max-epochs", type=int, default=50, metavar="N", help="most epochs a run may ask for (default %(default)s)")
     lab.add_argument("--max-units", type=int, default=4096, metavar="N", help="most units in a hidden layer (default %(default)s)")
+    lab.add_argument("--max-hours", type=float, default=4.0, metavar="H",
+                     help="most estimated training time of one run (default %(default)s)")
     lab.add_argument("--no-open", action="store_true", help="do not open a browser")
     lab.add_argument("--no-live-events", action="store_true",
                      help="publish only how runs end, no stages, batches or epochs (to measure what live events cost)")

@@ -154,3 +154,44 @@ def remove_leftovers(folder: Path) -> None:
             else:
                 with contextlib.suppress(OSError):
                     entry.unlink()
+
+
+def clear_stale_claim(folder: Path) -> bool | None:
+    """Remove the lock file (and our temporary files) a run killed outright left in `folder`; whether it was stale.
+
+    True: it was stale and is removed; False: a live process holds it (the run goes on); None: no lock
+    file there, or this system cannot tell without taking the lock (no /proc/locks), which could
+    make a run starting at that moment find its folder busy: left as it is.
+    """
+    path = folder / LOCK_NAME
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    held = _flock_inodes()
+    if held is None:
+        return None
+    if (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino) in held:
+        return False
+    with contextlib.suppress(OSError):
+        remove_leftovers(folder)
+        os.unlink(path)
+    return True
+
+
+def _flock_inodes() -> set[tuple[int, int, int]] | None:
+    """(major, minor, inode) of every file a process holds a flock on, read from /proc/locks (Linux); None elsewhere."""
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    held = set()
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 5 and parts[1] == "FLOCK":
+            device = parts[5].split(":")  # MAJOR:MINOR:INODE, the first two in hex
+            if len(device) == 3:
+                with contextlib.suppress(ValueError):
+                    held.add((int(device[0], 16), int(device[1], 16), int(device[2])))
+    return held

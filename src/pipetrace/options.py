@@ -10,6 +10,7 @@ from pipetrace.trace import Settings
 from pipetrace.training.network import ACTIVATIONS, OPTIMIZERS, SCHEDULES
 
 MAX_HIDDEN = 65536
+MAX_SEED = 2**32 - 1  # NumPy's global seed (np.random.seed, set by keras.utils.set_random_seed) takes no more
 
 
 def check_settings(settings: Settings) -> Settings:
@@ -52,8 +53,8 @@ def check_settings(settings: Settings) -> Settings:
         raise SettingsError(f"--learning-rate must be a positive number such as 0.001 (got {rate!r})")
     if settings.schedule not in SCHEDULES:
         raise SettingsError(f"--schedule must be one of {', '.join(SCHEDULES)} (got {settings.schedule!r})")
-    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or settings.seed < 0:
-        raise SettingsError(f"--seed must be a whole number of at least 0 (got {settings.seed!r})")
+    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or not 0 <= settings.seed <= MAX_SEED:
+        raise SettingsError(f"--seed must be a whole number from 0 to {MAX_SEED} (got {settings.seed!r})")
     if isinstance(settings.sample, bool) or not isinstance(settings.sample, int) or settings.sample < 0:
         raise SettingsError(f"--sample must be a test image index of at least 0 (got {settings.sample!r})")
     if settings.limit is not None:

@@ -24,6 +24,7 @@ from pipetrace.errors import PipetraceError, SettingsError
 from pipetrace.files import check_writable, claimed_folder, private_folder, remove_leftovers
 from pipetrace.insights import build_quiz, key_insights
 from pipetrace.interrupts import InterruptHold, pause_point
+from pipetrace.budgets import check_cost, estimate
 from pipetrace.options import check_against_data, check_settings, limited_test_count
 from pipetrace.probe import choose_samples, evaluation_from_probabilities, model_outputs, trace_predictions
 from pipetrace.stages import load, preprocess, shape_for_model, split, training_stage
@@ -92,6 +93,10 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     read_started = time.perf_counter()
     dataset = _limited(data or _load_data(settings), settings.limit)
     check_against_data(settings, len(dataset.x_train), len(dataset.x_test))
+    if given_model is None and not settings.model:  # the network's cost, before a batch is trained (budgets.py)
+        check_cost(estimate(settings.hidden, inputs=math.prod(dataset.x_train.shape[1:]), classes=len(dataset.class_names),
+                            train_images=len(dataset.x_train), epochs=settings.epochs, batch_size=settings.batch_size,
+                            conv=settings.conv, shape=tuple(dataset.x_train.shape[1:])))
     dataset, held_out = _held_out(dataset, settings.validation)  # validation images: never trained on
     read_seconds = time.perf_counter() - read_started
 

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import html
 import ipaddress
+import math
 import os
 import re
 import secrets
@@ -54,6 +55,7 @@ PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src
                "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 SSE_POLL_SECONDS = 0.05
 MNIST_TRAIN, MNIST_TEST = 60_000, 10_000  # the bundled MNIST
+BUNDLED_SHAPES = {"mnist": ((28, 28), MNIST_TRAIN), "digits": ((8, 8), 1_797)}  # image shape, most training images
 
 
 def cookie_name(port: int | None) -> str:
@@ -87,6 +89,7 @@ class LabConfig:
     max_layers: int = 8
     max_batch_size: int = 8192
     max_waiting: int = 20  # runs queued or training at once
+    max_hours: float = 4.0  # the estimated training time of one run (budgets.estimate)
 
 
 class BadRequest(Exception):
@@ -97,6 +100,7 @@ class BadRequest(Exception):
 
 def checked_settings(body, config: LabConfig) -> dict:
     """The settings of a POST /api/runs body, checked as `pipetrace run` checks its options, within the lab's limits."""
+    from pipetrace.budgets import check_cost, estimate
     from pipetrace.options import check_against_data, check_settings, limited_test_count
 
     if not isinstance(body, dict):
@@ -142,6 +146,15 @@ def checked_settings(body, config: LabConfig) -> dict:
             check_against_data(settings, MNIST_TRAIN, test)
         except PipetraceError as error:
             raise BadRequest(str(error), _setting_named(str(error))) from None
+    if dataset in BUNDLED_SHAPES:  # the cost, as the pipeline will check it, plus this lab's time budget
+        shape, train = BUNDLED_SHAPES[dataset]
+        train = min(train, settings.limit or train)
+        try:
+            check_cost(estimate(settings.hidden, inputs=math.prod(shape), classes=10, train_images=train,
+                                epochs=settings.epochs, batch_size=settings.batch_size, conv=settings.conv, shape=shape),
+                       max_seconds=config.max_hours * 3600)
+        except PipetraceError as error:
+            raise BadRequest(str(error), _setting_named(str(error))) from None
     chosen = dataclasses.asdict(settings)
     if dataset in config.data:
         chosen["dataset"] = str(config.data[dataset])
@@ -162,6 +175,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
     """
     listing = FolderRuns(config.runs_dir)
     streams = EventStreams(MAX_EVENT_STREAMS)
+    admission, admitting = threading.Lock(), set()  # POSTs admitted whose run is not yet in runner.runs()
 
     def authorized(request: Request, changing: bool) -> bool:
         given = request.headers.get("authorization", "")
@@ -213,16 +227,34 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
     async def start(request: Request):
         body = await _json_body(request)
         settings = checked_settings(body, config)
-        waiting = sum(1 for r in runner.runs() if not r.events.finished)
-        if waiting >= config.max_waiting:
-            raise BadRequest(f"{waiting} runs are already waiting or training (the lab takes {config.max_waiting} at most)",
-                             status=429)
-        run = await asyncio.to_thread(runner.submit, settings)
+        with admission:  # counted and reserved at once: simultaneous POSTs cannot all see room for one more
+            waiting = sum(1 for r in runner.runs() if not r.events.finished) + len(admitting)
+            if waiting >= config.max_waiting:
+                raise BadRequest(f"{waiting} runs are already waiting or training (the lab takes {config.max_waiting} at most)",
+                                 status=429)
+            ticket = object()
+            admitting.add(ticket)
+        try:
+            run = await asyncio.to_thread(runner.submit, settings)
+        finally:
+            with admission:  # the run itself now counts (runner.runs()); a run both listed and reserved is counted twice for a moment: never one too many
+                admitting.discard(ticket)
         return JSONResponse({"id": run.id, "position": run.events.events[0].data["position"]}, 202)
+
+    def described(run) -> dict:
+        """A lab run as the lab saw it; once it has ended, what its folder holds now (its trace may have been
+        replaced since, by `pipetrace run --force` into that folder: the folder's trace is the truth)."""
+        summary = _lab_summary(run, runner)
+        if run.events.finished:
+            saved = listing.summary(run.id)
+            if saved is not None and saved.get("status") != "unreadable":
+                summary.update({key: saved.get(key) for key in ("settings", "test_accuracy", "epochs", "architecture")})
+                summary["saved"] = True
+        return summary
 
     @guarded()
     async def all_runs(request: Request):
-        summaries = await asyncio.to_thread(lambda: [_lab_summary(run, runner) for run in runner.runs()])  # asks the scheduler
+        summaries = await asyncio.to_thread(lambda: [described(run) for run in runner.runs()])  # asks the scheduler
         lab = {summary["id"]: summary for summary in summaries}
         folder = await asyncio.to_thread(listing.summaries)
         merged = [*lab.values(), *(s for s in folder if s["id"] not in lab)]
@@ -239,7 +271,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
             "choices": {"dataset": ["mnist", "digits", *config.data], "activation": list(ACTIVATIONS),
                         "optimizer": list(OPTIMIZERS), "schedule": list(SCHEDULES)},
             "limits": {"epochs": config.max_epochs, "units": config.max_units, "layers": config.max_layers,
-                       "batch_size": config.max_batch_size},
+                       "batch_size": config.max_batch_size, "hours": config.max_hours},
         })
 
     @guarded()
@@ -247,7 +279,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         run_id = _run_id(request)
         run = runner.get(run_id)
         if run is not None:
-            return JSONResponse(await asyncio.to_thread(_lab_summary, run, runner))
+            return JSONResponse(await asyncio.to_thread(described, run))
         summary = await asyncio.to_thread(listing.summary, run_id)
         if summary is None:
             return _error(f"no run {run_id}", 404)
@@ -494,6 +526,9 @@ def _comparison(a, b) -> dict:
     }
 
 
+UNSAVED = ("unsaved",)  # FolderRuns._identity of a run folder that holds no trace.json
+
+
 class FolderRuns:
     """The run folders under --runs (the lab's and the command line's), each trace read and validated once.
 
@@ -528,6 +563,8 @@ class FolderRuns:
         key = self._identity(run_id)
         if key is None:
             return None
+        if key is UNSAVED:
+            return self._unsaved(run_id, self.runs_dir / run_id)
         with self._lock:
             cached = self._summaries.get(run_id)
         if cached and cached[0] == key:
@@ -536,7 +573,7 @@ class FolderRuns:
 
     def trace(self, run_id: str):
         key = self._identity(run_id)
-        if key is None:
+        if key is None or key is UNSAVED:
             return None
         with self._lock:
             cached = self._traces.get(run_id)
@@ -548,12 +585,20 @@ class FolderRuns:
     def kept_traces(self) -> int:
         return len(self._traces)
 
+    def _unsaved(self, run_id: str, folder: Path) -> dict | None:
+        """A folder without trace.json (being written, or killed before it was saved): `_unsaved_summary`."""
+        entry = _unsaved_summary(run_id, folder)
+        return entry[1] if entry else None
+
     def _identity(self, run_id: str) -> tuple | None:
+        """trace.json's (device, inode, mtime, size); UNSAVED when the folder has none; None when it is not a run."""
         folder = self.runs_dir / run_id
         try:
             if not stat.S_ISDIR(os.lstat(folder).st_mode):
                 return None
             info = os.lstat(folder / "trace.json")
+        except FileNotFoundError:  # a run folder without its trace: being written, or killed before it was saved
+            return UNSAVED
         except OSError:
             return None
         if not stat.S_ISREG(info.st_mode):  # a symbolic link planted in a run folder is never followed
@@ -579,6 +624,22 @@ class FolderRuns:
                         len(self._traces) > 1 and sum(k[3] for k, _ in self._traces.values()) > self.TRACE_BYTES_KEPT):
                     self._traces.popitem(last=False)
         return summary, trace
+
+
+def _unsaved_summary(run_id: str, folder: Path) -> tuple | None:
+    """A run folder with no trace.json: still being written (its lock is held), or left by a run killed
+    outright (its lab or worker): listed as failed, its stale lock and temporary files removed (a folder
+    created an instant before its run claims it is also listed failed, for that instant)."""
+    from pipetrace.files import LOCK_NAME, clear_stale_claim
+
+    cleared = clear_stale_claim(folder) if (folder / LOCK_NAME).exists() else None
+    if cleared is False:
+        summary = {"id": run_id, "source": "folder", "status": "running", "created_at": None,
+                   "reason": "another pipetrace process is writing this run"}
+    else:
+        summary = {"id": run_id, "source": "folder", "status": "failed", "created_at": None, "saved": False,
+                   "reason": "it was stopped outright (killed with its lab or worker) before it was saved"}
+    return ((), summary, None)
 
 
 def _folder_summary(run_id: str, trace) -> dict:

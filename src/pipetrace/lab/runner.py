@@ -20,20 +20,27 @@ from pathlib import Path
 
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import RunEvents
-from pipetrace.lab.worker import KILLED, WarmWorker, train
+from pipetrace.lab.worker import KILLED, WarmWorker, close_http_servers, train
 
 FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
+STOP_GRACE_SECONDS = 60.0  # after Stop, how long a running run may take to acknowledge it before its worker is restarted
 
 
-def start_cluster(workers: int = 1, address: str | None = None):
+def start_cluster(workers: int = 1, address: str | None = None, security=None):
     """A Dask client whose workers are warm (`WarmWorker`), and the embedded cluster it started (None with `address`).
 
     Without `address`, a `LocalCluster` of `workers` processes, one thread each (one run per worker
-    at a time), its logs silenced below ERROR; with it, the scheduler there (`dask scheduler`).
+    at a time), its logs silenced below ERROR, on loopback over TLS with credentials made for this
+    cluster alone (`Security.temporary()`: a certificate each side must present, kept in memory),
+    so another user of the machine can neither connect a `distributed.Client` nor run code in it;
+    and no HTTP server (Dask starts one on the scheduler and every worker even with
+    `dashboard_address=None`: closed here, see `worker.close_http_servers`). With `address`, the
+    scheduler there, with `security` (`cluster_security`) when it speaks TLS.
     Distributed's own loggers in this process are kept at WARNING: its INFO lines are not the user's.
     """
     import dask
     from distributed import Client, LocalCluster
+    from distributed.security import Security
 
     for name in ("distributed", "distributed.client", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
         logger = logging.getLogger(name)
@@ -42,18 +49,45 @@ def start_cluster(workers: int = 1, address: str | None = None):
     if address is None:
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the worker processes inherit these
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED)
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
+        try:
+            security = Security.temporary()
+        except ImportError:  # Security.temporary needs the cryptography package
+            raise PipetraceError('the lab\'s cluster needs the cryptography package (for TLS): pip install "pipetrace[lab]"') from None
+        # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED);
+        # no HTTP routes while the HTTP servers are still up (the workers get this config from their nanny)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.http.routes": [],
+                              "distributed.worker.http.routes": []}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   protocol="tls", security=security, dashboard_address=None,
+                                   worker_dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster, security=security)
+        client.run_on_scheduler(close_http_servers)
     else:
         try:
-            client = Client(address, timeout="10s")
+            client = Client(address, timeout="10s", **({"security": security} if security is not None else {}))
         except (OSError, ValueError, TypeError) as error:  # nothing listening there, or not an address
             raise PipetraceError(f"--cluster {address}: cannot reach a Dask scheduler there ({error})") from None
-    client.register_plugin(WarmWorker(ignore_interrupts=address is None))
+    client.register_plugin(WarmWorker(ignore_interrupts=address is None, close_http=address is None))
     return client, cluster
+
+
+def cluster_security(ca_file: str | None, cert: str | None, key: str | None):
+    """The TLS credentials for `--cluster` (the files `dask scheduler --tls-ca-file --tls-cert --tls-key` takes), or None.
+
+    All three or none: a scheduler that checks certificates needs the CA and this client's own.
+    """
+    given = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
+    if not any(given.values()):
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise PipetraceError(f"give --tls-ca-file, --tls-cert and --tls-key together (missing {', '.join(missing)})")
+    for name, value in given.items():
+        if not os.path.isfile(value):
+            raise PipetraceError(f"{name} {value}: no such file")
+    from distributed.security import Security
+
+    return Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
 
 
 @dataclass
@@ -67,6 +101,7 @@ class LabRun:
     order: int = 0  # 1, 2, ...: the order runs were asked for
     events: RunEvents = field(default_factory=RunEvents)
     future: object = None
+    attempt: int = 0  # tasks sent for it: more than one when a worker died with it still waiting, never started
 
     @property
     def status(self) -> str:
@@ -84,13 +119,15 @@ class LabRun:
 class Runner:
     """Runs lab runs on a Dask cluster; thread-safe (the HTTP server calls it from several threads)."""
 
-    def __init__(self, runs_dir: Path, *, workers: int = 1, address: str | None = None, live: bool = True):
+    def __init__(self, runs_dir: Path, *, workers: int = 1, address: str | None = None, security=None,
+                 live: bool = True):
         self.runs_dir = Path(runs_dir)
         self.live = live  # False: workers publish only how runs end (to measure what live events cost)
+        self.stop_grace = STOP_GRACE_SECONDS
         self.topic = f"pipetrace-lab-{secrets.token_hex(4)}"  # one lab's events, even on a shared cluster
         self._runs: dict[str, LabRun] = {}
         self._lock = threading.Lock()
-        self.client, self.cluster = start_cluster(workers, address)
+        self.client, self.cluster = start_cluster(workers, address, security)
         self.client.subscribe_topic(self.topic, self._on_worker_event)
 
     # ---- asked by the HTTP API -------------------------------------------------------------
@@ -103,10 +140,16 @@ class Runner:
             run.order = len(self._runs) + 1
             self._runs[run_id] = run
         run.events.add("queued", {"position": self.position(run), "settings": settings})
-        run.future = self.client.submit(train, run_id, settings, str(run.folder.resolve()), self.topic,
-                                        self._stop_name(run_id), self.live, key=f"pipetrace-run-{run_id}", pure=False)
+        self._send(run)
         threading.Thread(target=self._await, args=(run,), name=f"pipetrace-lab-{run_id}", daemon=True).start()
         return run
+
+    def _send(self, run: LabRun) -> None:
+        """Hand the run to the scheduler (again, after the worker it was waiting on died: a new task key)."""
+        run.attempt += 1
+        run.future = self.client.submit(train, run.id, run.settings, str(run.folder.resolve()), self.topic,
+                                        self._stop_name(run.id), self.live,
+                                        key=f"pipetrace-run-{run.id}-{run.attempt}", pure=False)
 
     def stop(self, run_id: str) -> None:
         """Ask a run to stop: queued, it never starts; training, it keeps the finished epochs and is saved."""
@@ -118,6 +161,23 @@ class Runner:
         Event(self._stop_name(run_id), client=self.client).set()
         if run.status == "queued" and run.future is not None:
             run.future.cancel()  # not on a worker yet: it never starts (one that just started sees the Event)
+        threading.Thread(target=self._give_up_unless_stopped, args=(run,), name=f"pipetrace-stop-{run_id}",
+                         daemon=True).start()
+
+    def _give_up_unless_stopped(self, run: LabRun) -> None:
+        """A run that has not ended `stop_grace` seconds after Stop (its worker frozen, or stuck in a long call)
+        ends `failed`, and its worker is restarted (by its nanny) so the next runs get a working one."""
+        self._wait_final(run, self.stop_grace)
+        if run.events.finished:
+            return
+        started = [e.data.get("worker") for e in run.events.events if e.kind == "started"]
+        ended = run.events.add("failed", {"reason": f"it did not stop within {self.stop_grace:g} s of Stop: given up on"
+                                                    + ("; its worker is being restarted" if started else "")})
+        if ended is not None and started:  # said first: the restart ends the task, which must not speak for the run
+            try:
+                self.client.restart_workers([started[-1]], raise_for_error=False)
+            except Exception:  # no nanny there (a --cluster worker started without one): the worker stays
+                pass
 
     def get(self, run_id: str) -> LabRun | None:
         return self._runs.get(run_id)
@@ -181,19 +241,28 @@ class Runner:
         from distributed.scheduler import KilledWorker
 
         reason = None
-        try:
-            run.future.result()
-        except CancelledError:
-            self._wait_final(run, FINAL_EVENT_WAIT_SECONDS / 10)  # it may have started after all
-            run.events.add("stopped", {"saved": False})
-            return
-        except KilledWorker:
-            reason = KILLED
-        except Exception as error:  # the cluster went away
-            reason = f"the run could not finish: {type(error).__name__}: {error}"
+        while True:
+            try:
+                run.future.result()
+            except CancelledError:
+                self._wait_final(run, FINAL_EVENT_WAIT_SECONDS / 10)  # it may have started after all
+                run.events.add("stopped", {"saved": False})
+                return
+            except KilledWorker:
+                if self._never_started(run):  # it was only waiting on that worker: queue it again, nothing lost
+                    self._send(run)
+                    continue
+                reason = KILLED
+            except Exception as error:  # the cluster went away
+                reason = f"the run could not finish: {type(error).__name__}: {error}"
+            break
         if reason is None:
             self._wait_final(run)
         run.events.add("failed", {"reason": reason or "the worker ended the run without saying how"})
+
+    def _never_started(self, run: LabRun) -> bool:
+        """No worker said `started` for it, and no folder of it exists (a start whose event was lost still wrote one)."""
+        return all(e.kind != "started" for e in run.events.events) and not run.folder.exists() and not run.events.finished
 
     def _wait_final(self, run: LabRun, seconds: float = FINAL_EVENT_WAIT_SECONDS) -> None:
         import time

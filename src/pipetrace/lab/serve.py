@@ -1,7 +1,8 @@
 """`pipetrace lab`: start the cluster and the server, print the address with its token, open the browser.
 
-Ctrl-C (or SIGTERM) stops the server, then every run (each saved with `status: interrupted`, the
-epochs finished so far kept), then the cluster, within a few seconds and without a traceback.
+Ctrl-C, SIGTERM (`kill`, a service manager) and SIGHUP (the terminal closed) stop the server, then
+every run (each saved with `status: interrupted`, the epochs finished so far kept), then the cluster,
+within a few seconds and without a traceback; the exit status is 128 + the signal's number.
 
 The token is never a command-line argument (anyone on the machine can read those with `ps`):
 it comes from $PIPETRACE_LAB_TOKEN, a --token-file, or is made at random.
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from pipetrace.errors import PipetraceError
@@ -28,6 +31,7 @@ def serve(args) -> int:
     from pipetrace.lab.limits import server_limits
     from pipetrace.lab.runner import Runner
 
+    LabServer = _lab_server_class()
     data = {}
     for folder in args.data or []:
         path = Path(folder).expanduser().resolve()
@@ -41,14 +45,18 @@ def serve(args) -> int:
     if args.host in ("0.0.0.0", "::"):  # every interface: this machine's own names too (and, in the app, its addresses)
         hosts |= {socket.gethostname(), socket.getfqdn()}
     config = LabConfig(hosts=tuple(sorted(hosts)), runs_dir=Path(args.runs), data=data, max_epochs=args.max_epochs,
-                       max_units=args.max_units, **({"token": token} if token else {}))
+                       max_units=args.max_units, max_hours=args.max_hours, **({"token": token} if token else {}))
+    security = _cluster_security(args)
     sock = _listening(args.host, args.port)
     port = sock.getsockname()[1]
-    runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, live=not args.no_live_events)
+    if hasattr(signal, "SIGHUP"):  # inherited by the worker processes and multiprocessing's resource tracker,
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # which a closed terminal would kill; the server handles it (LabServer)
+    runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, security=security,
+                    live=not args.no_live_events)
     try:
         app = create_app(config, runner, closing=lambda: server.should_exit)  # asked only once `server` serves
-        server = uvicorn.Server(uvicorn.Config(app, timeout_graceful_shutdown=2, lifespan="off", access_log=False,
-                                               **server_limits()))
+        server = LabServer(uvicorn.Config(app, timeout_graceful_shutdown=2, lifespan="off", access_log=False,
+                                          **server_limits()))
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         shown = f"[{shown}]" if ":" in shown else shown
         address = f"http://{shown}:{port}/?token={config.token}"
@@ -65,7 +73,67 @@ def serve(args) -> int:
     finally:
         print("pipetrace lab: stopping the runs (their epochs so far are saved) and the workers...", file=sys.stderr, flush=True)
         runner.close()
-    return 0
+    return 128 + server.stopped_by if server.stopped_by else 0
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _lab_server_class():
+    import uvicorn
+
+    class LabServer(uvicorn.Server):
+        """uvicorn's server, stopped alike by SIGINT, SIGTERM and SIGHUP, which it does not raise again once stopped.
+
+        uvicorn re-raises the signal it caught after shutting down: for SIGTERM (and SIGHUP, which it
+        does not catch at all) that kills the process before the lab has saved its running runs.
+        """
+
+        stopped_by = 0
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {number: signal.signal(number, self.handle_exit) for number in STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+
+        def handle_exit(self, sig, frame) -> None:
+            self.stopped_by = self.stopped_by or sig
+            if self.should_exit:
+                self.force_exit = True  # a second signal: stop waiting for open connections
+            self.should_exit = True
+
+    return LabServer
+
+
+def _cluster_security(args):
+    """The TLS credentials for `--cluster`; a scheduler without TLS only with `--insecure-cluster`.
+
+    Refused rather than warned: a plain `dask scheduler` runs any code any client sends, so whoever
+    reaches its port runs code as the lab's user (and reads its token); a warning line scrolls away.
+    """
+    from pipetrace.lab.runner import cluster_security
+
+    tls = (args.tls_ca_file, args.tls_cert, args.tls_key)
+    if args.cluster is None:
+        if any(tls) or args.insecure_cluster:
+            raise PipetraceError("--tls-ca-file, --tls-cert, --tls-key and --insecure-cluster go with --cluster")
+        return None
+    security = cluster_security(*tls)
+    plain = not args.cluster.startswith("tls://")
+    if plain and not args.insecure_cluster:
+        raise PipetraceError(f"--cluster {args.cluster}: not a TLS address (tls://...): without TLS anyone who reaches "
+                             "that scheduler runs code as you; start it with TLS and give --tls-ca-file, --tls-cert "
+                             "and --tls-key (see the README), or say --insecure-cluster")
+    if not plain and security is None:
+        raise PipetraceError(f"--cluster {args.cluster}: a TLS scheduler needs --tls-ca-file, --tls-cert and --tls-key")
+    return security
 
 
 def _token_from_file(name: str) -> str:

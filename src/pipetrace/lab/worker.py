@@ -60,22 +60,55 @@ def bundled(name: str, seed: int):
         return _datasets[key]
 
 
+def close_http_servers(dask_scheduler=None, dask_worker=None) -> None:
+    """Stop listening with the Dask node's HTTP server (dashboard, /info, /json, /health, prometheus).
+
+    Dask starts one on the scheduler and on every worker even without a dashboard; the lab serves
+    none of it, and on a shared machine each is one more port open to every user.
+    """
+    node = dask_scheduler if dask_scheduler is not None else dask_worker
+    server = getattr(node, "http_server", None)
+    if server is not None:
+        server.stop()
+    getattr(node, "services", {}).pop("dashboard", None)
+
+
 class WarmWorker(WorkerPlugin):
     """Warms every worker as it starts (in a thread: the worker answers the scheduler meanwhile).
 
-    The lab's own worker processes ignore Ctrl-C: the terminal sends it to the whole process
+    The lab's own worker processes ignore Ctrl-C and SIGHUP: the terminal sends them to the whole process
     group, and the lab, not the worker, decides how its runs end (stopped and saved).
     """
 
     name = "pipetrace-lab-warm"
 
-    def __init__(self, ignore_interrupts: bool = False):
+    def __init__(self, ignore_interrupts: bool = False, close_http: bool = False):
         self.ignore_interrupts = ignore_interrupts
+        self.close_http = close_http  # the lab's embedded cluster: its workers serve no HTTP (runner.close_http_servers)
 
     def setup(self, worker) -> None:
+        if self.close_http:
+            close_http_servers(dask_worker=worker)
         if self.ignore_interrupts and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if hasattr(signal, "SIGHUP"):  # the terminal closed: the lab stops its runs and saves them
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
         threading.Thread(target=warm, name="pipetrace-warm", daemon=True).start()
+
+
+FREEZE_ENV = "PIPETRACE_TEST_FREEZE_AT"  # test hook: a worker that stops answering Stop at this point
+
+
+def freeze_point(name: str) -> None:
+    """Test hook: when PIPETRACE_TEST_FREEZE_AT is `name`, this worker thread hangs here, deaf to Stop
+    (as a worker stuck in a native call would), until its process ends or a guard of 10 minutes passes."""
+    if os.environ.get(FREEZE_ENV) != name:
+        return
+    import time
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class StopWatch:
@@ -155,6 +188,7 @@ class LabObserver(Observer):
         self._pending = losses
 
     def on_batch(self, step: int) -> None:
+        freeze_point("lab batch")  # any batch: how many a step covers depends on the machine
         losses = self.coalescer.add(self._pending)
         self._pending = []
         if losses is not None:

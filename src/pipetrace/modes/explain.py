@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipetrace.insights.baseline import above_baseline, baseline, learned, one_answer
-from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations, chance,
+from pipetrace.insights.teaching import (SHAPING, ActivationWords, activation_words, all_hidden_activations,
                                          health_diagnoses, hidden_activation, layer_role, run_optimizer, shaping_key,
                                          untrained_loss)
 from pipetrace.numbers import count, number, percent
