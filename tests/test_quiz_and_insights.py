@@ -97,3 +97,15 @@ def test_generalization_insight_follows_the_gap_against_its_noise(small_run):
     diverged = copy.deepcopy(trace)
     diverged.training.status = "diverged"
     assert key_insights(diverged)[0].text.startswith("Training diverged in epoch 2 of 2")
+
+
+def test_asking_more_questions_than_a_run_answers_keeps_the_run(tmp_path):
+    """`questions: 25` (the most the command line takes) on a run whose numbers answer fewer: the run is kept,
+    with every question it answers (the lab once failed such runs after training)."""
+    import pipetrace
+    from pipetrace.insights import quiz_pool
+    from pipetrace.insights.quiz import MAX_QUESTIONS
+
+    trace = pipetrace.run(limit=600, epochs=1, questions=MAX_QUESTIONS, out=tmp_path / "run", verbose=0)
+    assert (tmp_path / "run" / "trace.json").is_file()
+    assert len(trace.quiz) == min(MAX_QUESTIONS, len(quiz_pool(trace)))

@@ -22,7 +22,7 @@ from pipetrace import __version__
 from pipetrace.data import Dataset
 from pipetrace.errors import PipetraceError, SettingsError
 from pipetrace.files import check_writable, claimed_folder, private_folder, remove_leftovers
-from pipetrace.insights import build_quiz, key_insights
+from pipetrace.insights import build_quiz, key_insights, quiz_pool
 from pipetrace.interrupts import InterruptHold, pause_point
 from pipetrace.budgets import check_cost, estimate
 from pipetrace.options import check_against_data, check_settings, limited_test_count
@@ -185,7 +185,9 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
         weights=_weights(model),
         samples=samples,
     )
-    trace.quiz = build_quiz(trace, settings.questions, settings.seed)
+    # --questions asks for up to that many: a run yields as many as its numbers answer (known only now, after
+    # training), and a run is never lost for asking more (the lab's `questions: 25` once failed here)
+    trace.quiz = build_quiz(trace, min(settings.questions, len(quiz_pool(trace))), settings.seed)
     trace.insights = key_insights(trace)
     trace.model = model  # the trained Keras model, as keras' History.model: not part of trace.json
     timings["total"] = time.perf_counter() - started
