@@ -74,3 +74,28 @@ def test_16_bit_images_are_scaled_exactly_without_a_float64_copy_of_the_whole_im
         tracemalloc.stop()
     assert sorted({int(v) for v in np.concatenate([data.x_train, data.x_test]).ravel()}) == [20, 230]
     assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MB to read four 8 MB images"
+
+
+def test_a_stop_asked_while_a_folder_is_read_ends_the_reading_between_images(tmp_path, monkeypatch):
+    """The lab's Stop while a --data folder loads: the reading ends at the next image (interrupts.stop_when),
+    and only a stop check that says so ends it."""
+    from PIL import Image
+
+    from pipetrace.data import image_folder
+    from pipetrace.interrupts import stop_when
+
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (8, 8), 40 * i).save(tmp_path / "data" / name / f"{i}.png")
+    read = []
+    real = image_folder._read_bytes
+    monkeypatch.setattr(image_folder, "_read_bytes", lambda path: read.append(path) or real(path))
+    with stop_when(lambda: len(read) >= 3):
+        with pytest.raises(KeyboardInterrupt):
+            image_folder.load_image_folder(tmp_path / "data")
+    assert len(read) == 3
+    read.clear()
+    with stop_when(lambda: False):
+        dataset = image_folder.load_image_folder(tmp_path / "data")
+    assert len(read) == 10 and len(dataset.x_train) + len(dataset.x_test) == 10

@@ -6,6 +6,10 @@ would leave a half-saved folder, so it is held: the signal is noted, the run is 
 and then the signal is raised again and acts as it would have (in the `pipetrace` command: the
 run ends with status 130).
 
+A caller that is not a terminal (a lab worker, whose Stop arrives as an event, not a signal) asks long
+loops outside training to end early with `stop_when(check)`: `stop_if_asked()`, called by such a loop
+(reading a folder of images, one image at a time), raises KeyboardInterrupt once `check()` is true.
+
 `pause_point` is a test hook: with ``PIPETRACE_TEST_PAUSE_AT`` naming a point, a run stops there,
 says so on stderr, and waits for a signal, so tests interrupt at an exact moment without timing.
 """
@@ -23,6 +27,28 @@ PAUSE_ENV = "PIPETRACE_TEST_PAUSE_AT"
 PAUSE_LIMIT_SECONDS = 120  # a paused run that no test interrupts goes on after this
 
 _held: list[int] = []  # signals noted while held, in order
+_asked = threading.local()  # this thread's stop check (stop_when)
+
+
+class stop_when:
+    """In this thread, for the `with` block: `stop_if_asked()` raises KeyboardInterrupt once `check()` is true."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __enter__(self):
+        self.previous, _asked.check = getattr(_asked, "check", None), self.check
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _asked.check = self.previous
+
+
+def stop_if_asked() -> None:
+    """KeyboardInterrupt when this thread's stop check (`stop_when`) says so; nothing without one."""
+    check = getattr(_asked, "check", None)
+    if check is not None and check():
+        raise KeyboardInterrupt
 
 
 class InterruptHold:

@@ -28,6 +28,7 @@ from pipetrace.data.dataset import Dataset, SourceFile
 from pipetrace.data.names import check_class_name, readable
 from pipetrace.data.split import describe_split, stratified_split
 from pipetrace.errors import DataError, SettingsError
+from pipetrace.interrupts import stop_if_asked
 
 COLORS = ("grayscale", "rgb")
 MAX_IMAGE_FILE_BYTES = 100 * 2**20  # one image file; larger is not a picture a first network reads
@@ -79,6 +80,7 @@ def load_image_folder(folder: str | Path, *, image_size: tuple[int, int] = (28, 
     for label, (class_dir, paths) in enumerate(zip(class_dirs, found)):
         digest = hashlib.sha256()
         for path in paths:
+            stop_if_asked()  # a lab's Stop, between two images (a large folder takes a while)
             raw = _read_bytes(path)
             digest.update(os.fsencode(path.relative_to(class_dir)) + b"\0" + raw)
             images.append(_decode(raw, path, size))

@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 
 from distributed import Event, get_worker
+
+from pipetrace.interrupts import stop_when
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from pipetrace.errors import PipetraceError
@@ -255,7 +257,8 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str,
         data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
         if data is not None and live:
             observer.followed = _followed(data, chosen.sample)
-        trace = run(chosen, data=data, out=run_dir, observer=observer, verbose=0)
+        with stop_when(watch):  # Stop also while a --data folder is read, before any stage
+            trace = run(chosen, data=data, out=run_dir, observer=observer, verbose=0)
     except (Stopped, KeyboardInterrupt):
         return _ended(publish, "stopped", {"saved": False})
     except PipetraceError as error:
