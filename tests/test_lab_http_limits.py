@@ -113,11 +113,11 @@ def test_the_host_may_be_the_address_the_request_arrived_on_never_another_name(t
     assert status == (200 if allowed else 400)
 
 
-def _scope(path: str, method: str = "GET", headers=()) -> dict:
+def _scope(path: str, method: str = "GET", headers=(), client: str = "127.0.0.1") -> dict:
     return {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
             "root_path": "", "headers": [(b"host", b"127.0.0.1:8000"), (b"authorization", f"token {TOKEN}".encode()),
                                          *headers],
-            "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "scheme": "http", "http_version": "1.1",
+            "server": ("127.0.0.1", 8000), "client": (client, 5000), "scheme": "http", "http_version": "1.1",
             "asgi": {"version": "3.0"}}
 
 
@@ -156,6 +156,19 @@ def test_opening_more_event_streams_than_the_lab_keeps_ends_the_oldest_with_supe
     still_open = asyncio.run(main())
     assert b"event: superseded" in b"".join(bodies[0])
     assert all(still_open)  # the newer streams go on
+
+
+def test_the_stream_limit_is_each_clients_so_a_class_never_ends_each_others_streams():
+    """Learners on machines of their own (a class on --host 0.0.0.0) each keep MAX_EVENT_STREAMS open; only a
+    client's own newer stream ends its oldest."""
+    import contextlib
+
+    streams = lab_app.EventStreams(3)
+    with contextlib.ExitStack() as stack:
+        learners = [stack.enter_context(streams.opened(f"192.0.2.{n}")) for n in range(30)]
+        assert not any(told.is_set() for told in learners)
+        own = [stack.enter_context(streams.opened("192.0.2.0")) for _ in range(3)]
+        assert learners[0].is_set() and not any(told.is_set() for told in learners[1:] + own)
 
 
 def test_a_body_that_never_arrives_gets_408(tmp_path, monkeypatch):

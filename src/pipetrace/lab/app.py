@@ -47,7 +47,7 @@ COOKIE_PREFIX = "pipetrace-lab-"  # + the lab's port
 MAX_BODY_BYTES = 64 * 1024
 BODY_SECONDS = 10  # a request body slower than this is refused (408): a slow client holds nothing for long
 RUN_FILE_CHUNK = 1024 * 1024  # run files are streamed in pieces this size, never read whole
-MAX_EVENT_STREAMS = 3  # open event streams; a browser has ~6 connections a host, so tabs never take them all
+MAX_EVENT_STREAMS = 3  # open event streams a client; a browser has ~6 connections a host, so tabs never take them all
 # the settings a request may give, named as pipetrace.run's keywords (no file paths: --data names the folders)
 SETTINGS = ("dataset", "hidden", "activation", "dropout", "conv", "optimizer", "momentum", "learning_rate", "schedule",
             "batch_size", "epochs", "limit", "seed", "sample", "questions", "image_size")
@@ -295,7 +295,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
 
         async def stream():
             sent = after
-            with streams.opened() as superseded:
+            with streams.opened(request.client.host if request.client else "") as superseded:
                 while True:
                     for event in run.events.since(sent):
                         yield event.as_sse()
@@ -395,26 +395,30 @@ class OwnHosts:
 
 
 class EventStreams:
-    """The open event streams: at most `limit`; opening one more tells the oldest to end.
+    """The open event streams of each client (its address): at most `limit`; one more tells its oldest to end.
 
     A browser opens about six connections to one host; six tabs following runs would hold them
     all, and the seventh page, or a Stop, would wait for ever. The oldest stream ends with a
     `superseded` event, on which the page stops following (and says so) rather than reconnect.
+    The limit is per client address, so a class of learners, each on their own machine, each
+    follow their own runs (learners sharing one machine share its limit).
     """
 
     def __init__(self, limit: int):
-        self.limit, self._open = limit, []
+        self.limit, self._open = limit, {}
 
     @contextlib.contextmanager
-    def opened(self):
-        mine = asyncio.Event()
-        self._open.append(mine)
-        for older in self._open[:-self.limit]:
+    def opened(self, client: str = ""):
+        mine, streams = asyncio.Event(), self._open.setdefault(client, [])
+        streams.append(mine)
+        for older in streams[:-self.limit]:
             older.set()
         try:
             yield mine
         finally:
-            self._open.remove(mine)
+            streams.remove(mine)
+            if not streams:
+                del self._open[client]
 
 
 def _error(message: str, status: int, setting: str | None = None) -> JSONResponse:
