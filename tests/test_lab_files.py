@@ -28,6 +28,7 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2, not on the pac
 from pipetrace.lab.app import RUN_FILE_CHUNK, FolderRuns, LabConfig, create_app  # noqa: E402
 
 from test_lab_api import AUTH, TOKEN, FakeRunner  # noqa: E402
+from test_lab_http_limits import _scope  # noqa: E402
 
 GUARD_SECONDS = 60
 
@@ -107,12 +108,7 @@ def test_a_large_sparse_model_is_streamed_in_pieces_not_read_whole(runs):
     pieces, total = [], 0
 
     async def fetch():
-        nonlocal total
-        scope = {"type": "http", "method": "GET", "path": "/api/runs/20250101-120000/model.keras",
-                 "raw_path": b"/api/runs/20250101-120000/model.keras", "query_string": b"", "root_path": "",
-                 "headers": [(b"host", b"127.0.0.1:8000"), (b"authorization", f"token {TOKEN}".encode())],
-                 "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "scheme": "http",
-                 "http_version": "1.1", "asgi": {"version": "3.0"}}
+        scope = _scope("/api/runs/20250101-120000/model.keras")
 
         asked = []
 

@@ -113,6 +113,15 @@ def test_the_host_may_be_the_address_the_request_arrived_on_never_another_name(t
     assert status == (200 if allowed else 400)
 
 
+def _end(process) -> None:
+    """A lab started by a test: asked to end, killed if it does not within a minute."""
+    process.terminate()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def _scope(path: str, method: str = "GET", headers=(), client: str = "127.0.0.1") -> dict:
     return {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
             "root_path": "", "headers": [(b"host", b"127.0.0.1:8000"), (b"authorization", f"token {TOKEN}".encode()),
@@ -238,11 +247,7 @@ def real_lab(tmp_path_factory):
         port = int(address.split("/?")[0].rsplit(":", 1)[1])
         yield process, port, token, folder / "stderr"
     finally:
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _end(process)
 
 
 def _get(url: str, token: str, host: str | None = None):
@@ -319,8 +324,4 @@ def test_a_lab_on_ipv6_loopback_prints_a_usable_address_and_answers_it(tmp_path)
         assert answer.status == 303 and answer.getheader("location") == "/"
         assert answer.getheader("set-cookie").startswith(f"pipetrace-lab-{base.rsplit(':', 1)[1]}={token};")
     finally:
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _end(process)

@@ -109,8 +109,8 @@ def _set_detail_numbers(trace: Trace, value) -> None:
     """`value` where stages' details hold numbers: the followed image's label; the preprocessing examples'
     row, col, before and after; Flatten's row, col and index; the split's counts."""
     trace.stages[0].details["sample_label"] = value
-    for example in _stage(trace, "Preprocessing").details["examples"]:
-        example["row"] = example["col"] = example["before"] = example["after"] = value
+    for pixel in _stage(trace, "Preprocessing").details["examples"]:
+        pixel["row"] = pixel["col"] = pixel["before"] = pixel["after"] = value
     flatten = _stage(trace, "Flatten").details
     flatten["row"] = flatten["col"] = flatten["index"] = value
     counts = _stage(trace, "Train/Test split").details

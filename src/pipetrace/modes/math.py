@@ -17,7 +17,6 @@ report (views/html/modes.py) render them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
