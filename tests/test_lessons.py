@@ -94,3 +94,16 @@ def test_every_lessons_settings_pass_the_command_lines_checks(lesson):
 
     for value in lesson.values:
         check_settings(variant_settings(lessons.lesson_settings(lesson, 600), lesson.setting, value))
+
+
+def test_a_diverged_variant_is_not_said_to_have_fallen(small_run):
+    """A loss that became NaN is said to be no number, never 'it fell in every epoch'."""
+    import copy
+
+    trace = small_run[0]
+    diverged = copy.deepcopy(trace)
+    diverged.training.epochs[-1].loss = None
+    lines = lessons.read_rates([("learning-rate=0.001", 0.001, trace), ("learning-rate=1", 1.0, diverged)])
+    last = len(diverged.training.epochs)
+    assert f"it was no longer a number from epoch {last} on (the run diverged)" in lines[1]
+    assert "fell" not in lines[1]

@@ -68,8 +68,17 @@ def _rose(trace: Trace) -> list[int]:
 def read_rates(runs: Runs) -> list[str]:
     lines = []
     for name, _, t in runs:
-        rose = _rose(t)
-        said = (f"; it rose in epoch {', '.join(map(str, rose))}" if rose else "; it fell in every epoch")
+        losses, rose = _losses(t), _rose(t)
+        first = 0 if t.training.start is not None else 1
+        lost = [first + i for i, loss in enumerate(losses) if loss is None]
+        if lost:  # NaN or inf: the run diverged (and no rise or fall can be read across it)
+            said = f"; it was no longer a number from epoch {lost[0]} on (the run diverged)"
+        elif rose:
+            said = f"; it rose in epoch {', '.join(map(str, rose))}"
+        elif all(b < a for a, b in zip(losses, losses[1:])):
+            said = "; it fell in every epoch"
+        else:
+            said = "; it never rose, though not every epoch lowered it"
         lines.append(f"{name}: training loss {_loss_path(t)}{said}; test accuracy {percent(t.evaluation.test_accuracy)}.")
     (_, _, slow), (_, _, fast) = runs[0], runs[-1]
     end_slow, end_fast = _losses(slow)[-1], _losses(fast)[-1]
