@@ -39,7 +39,9 @@ from pipetrace.errors import PipetraceError
 from pipetrace.trace import Settings
 
 STATIC = Path(__file__).with_name("static")
-STATIC_FILES = {"lab.js": "text/javascript; charset=utf-8", "lab.css": "text/css; charset=utf-8"}
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# the page's own files, named when the lab starts (a name a request gives is only looked up here)
+STATIC_FILES = {p.name: STATIC_TYPES[p.suffix] for p in sorted(STATIC.iterdir()) if p.suffix in STATIC_TYPES}
 RUN_FILES = {"trace.json": "application/json", "report.html": "text/html; charset=utf-8",
              "model.keras": "application/octet-stream"}
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}(-[0-9a-z]{1,12})?")  # the lab's ids and the command line's run folders (fullmatch)

@@ -1,7 +1,19 @@
-// pipetrace lab: the page. Uses only the lab's HTTP API (see the README); builds every node with textContent.
+// pipetrace lab: the page's core. Uses only the lab's HTTP API (see the README); builds every node with textContent.
+// The page's other scripts (lab-*.js, loaded after this one) each draw one part of it: they reach the shared
+// helpers through `window.pipetraceLab` and listen for what happens with `lab.on(name, handler)`:
+//   "follow" (run): a run is followed from its first event on: clear what shows the previous one
+//   "event:<kind>" (data, run): each event of the followed run (queued, started, stage, batch, epoch, ..., done)
+//   "settings" (answer): the settings' choices and defaults arrived (GET /api/settings) and fill the form
+//   "runs" (runs): the runs list was drawn (GET /api/runs)
 "use strict";
 
 const token = document.querySelector('meta[name="pipetrace-token"]').content;
+const hooks = {};
+const lab = window.pipetraceLab = {
+  on(name, handler) { (hooks[name] = hooks[name] || []).push(handler); },
+  emit(name, ...args) { for (const handler of hooks[name] || []) handler(...args); },
+  get following() { return following; },
+};
 const FIELDS = ["dataset", "hidden", "activation", "dropout", "conv", "optimizer", "momentum", "learning_rate", "schedule",
   "batch_size", "epochs", "limit", "seed"];
 let following = null; // {id, source, losses, steps, epochs}
@@ -10,6 +22,8 @@ function api(path, options = {}) {
   const headers = Object.assign({ Authorization: "token " + token }, options.headers || {});
   return fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
 }
+
+Object.assign(lab, { api, el, pct, num, readForm, setStatus, picture });
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -46,6 +60,7 @@ async function loadSettings() {
     else control.value = value === null || value === undefined ? "" : String(value);
   }
   document.getElementById("epochs").value = "2";
+  lab.emit("settings", answer);
 }
 
 function readForm() {
@@ -92,22 +107,26 @@ function follow(id) {
   following = { id, losses: [], steps: 0, epochs: 1 };
   document.getElementById("stages").replaceChildren();
   document.querySelector("#epochs-table tbody").replaceChildren();
-  document.getElementById("probe").replaceChildren();
   document.getElementById("report-section").hidden = true;
   document.getElementById("report").removeAttribute("src");
-  drawLoss();
+  lab.emit("follow", following);
   setStatus("queued");
   document.getElementById("stop").disabled = false;
   const source = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
   following.source = source;
   const mine = following;
-  const on = (kind, handler) => source.addEventListener(kind, (e) => { if (following === mine) handler(JSON.parse(e.data)); });
+  const on = (kind, handler) => source.addEventListener(kind, (e) => {
+    if (following !== mine) return;
+    const data = JSON.parse(e.data);
+    handler(data);
+    lab.emit(`event:${kind}`, data, mine);
+  });
   on("queued", (d) => setStatus(d.position ? `queued (${d.position} ahead)` : "queued"));
   on("started", () => setStatus("training"));
   on("stage", showStage);
   on("batch", (d) => {
     mine.steps = d.steps; if (d.epochs) mine.epochs = d.epochs;
-    mine.losses.push(...d.losses); drawLoss();
+    mine.losses.push(...d.losses);
   });
   on("epoch", showEpoch);
   for (const kind of ["done", "stopped", "failed"]) {
@@ -156,66 +175,11 @@ function picture(rows, max) {
   return canvas;
 }
 
-function drawLoss() {
-  const canvas = document.getElementById("loss");
-  const ctx = canvas.getContext("2d");
-  const w = canvas.width, h = canvas.height, pad = 36;
-  ctx.clearRect(0, 0, w, h);
-  ctx.strokeStyle = "#888"; ctx.strokeRect(pad, 8, w - pad - 8, h - pad);
-  const losses = following ? following.losses : [];
-  canvas.dataset.batches = String(losses.length);
-  const finite = losses.filter((v) => v !== null);
-  ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
-  if (!finite.length) { ctx.fillText("the loss of each batch appears here as it trains", pad + 8, h / 2); return; }
-  const top = Math.max(...finite), total = Math.max(losses.length, following.steps * following.epochs);
-  ctx.fillText(top.toPrecision(3), 2, 16); ctx.fillText("0", 2, h - pad + 4);
-  ctx.fillText(`batch ${losses.length} of ${total}`, pad, h - 8);
-  ctx.strokeStyle = "#1f5fa8"; ctx.beginPath();
-  losses.forEach((v, i) => {
-    if (v === null) return;
-    const x = pad + (w - pad - 8) * (i / Math.max(1, total - 1)), y = 8 + (h - pad) * (1 - v / top);
-    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
-  });
-  ctx.stroke();
-}
-
 function showEpoch(e) {
   const row = el("tr");
   row.append(el("td", e.epoch), el("td", num(e.loss)), el("td", pct(e.accuracy)), el("td", num(e.test_loss)),
     el("td", pct(e.test_accuracy)), el("td", e.observation));
   document.querySelector("#epochs-table tbody").append(row);
-  if (Array.isArray(e.probabilities)) {
-    const probe = document.getElementById("probe");
-    const bars = el("div", null, "bars"); bars.append(el("h4", `after epoch ${e.epoch}`));
-    const best = e.probabilities.indexOf(Math.max(...e.probabilities));
-    e.probabilities.forEach((p, k) => {
-      const line = el("div", null, k === best ? "bar best" : "bar");
-      const fill = el("span", null, "fill"); fill.style.width = `${(100 * p).toFixed(1)}%`;
-      line.append(el("span", k, "class"), fill, el("span", pct(p), "value"));
-      bars.append(line);
-    });
-    probe.replaceChildren(bars);
-    if (Array.isArray(e.hidden)) probe.append(hiddenLayer(e.hidden));
-  }
-}
-
-// the first hidden layer's outputs for the followed image: one square per unit, darker for a larger output
-function hiddenLayer(values) {
-  const figure = el("figure", null, "hidden");
-  const top = Math.max(...values.map(Math.abs)) || 1;  // for the shading only: all-zero outputs stay white
-  const columns = 32, size = 10;
-  const canvas = el("canvas", null, "units");
-  canvas.width = columns * size; canvas.height = Math.ceil(values.length / columns) * size;
-  const ctx = canvas.getContext("2d");
-  values.forEach((v, i) => {
-    const shade = Math.round(255 * (1 - Math.abs(v) / top));
-    ctx.fillStyle = v < 0 ? `rgb(255, ${shade}, ${shade})` : `rgb(${shade}, ${shade}, 255)`;
-    ctx.fillRect((i % columns) * size, Math.floor(i / columns) * size, size - 1, size - 1);
-  });
-  const zero = values.filter((v) => v === 0).length;
-  figure.append(canvas, el("figcaption", `the first hidden layer: ${values.length} outputs, largest ${num(Math.max(...values))}` +
-    (zero ? `, ${zero} exactly 0` : "") + (values.some((v) => v < 0) ? " (red: below 0)" : "")));
-  return figure;
 }
 
 async function stopRun() {
@@ -252,6 +216,7 @@ async function refreshRuns() {
       el("td", pct(run.test_accuracy)), files);
     return row;
   }));
+  lab.emit("runs", answer.runs);
   return answer.runs;
 }
 
@@ -277,10 +242,9 @@ async function start() {
   document.getElementById("stop").addEventListener("click", stopRun);
   document.getElementById("compare").addEventListener("click", compareRuns);
   await loadSettings();
-  drawLoss();
   const runs = await refreshRuns();
   const going = runs.find((r) => r.source === "lab" && (r.status === "queued" || r.status === "running"));
   if (going) follow(going.id); // a reload mid-run: every event so far, then live
 }
 
-start();
+document.addEventListener("DOMContentLoaded", start);
