@@ -157,6 +157,9 @@ def _conv(layer, inputs, out, before, activation) -> LayerTrace:
     )
     details = {"filters": filters, "kernel": kernel, "positive_share": positive, "strongest_filter": strongest,
                "feature_maps": maps, "map_min": float(out.min()), "map_max": float(out.max())}
+    weights = layer.get_weights()
+    if weights and weights[0].ndim == 4 and weights[0].shape[2] == 1:  # a filter over one channel is a small picture
+        details["filter_weights"] = [np.round(weights[0][:, :, 0, f], 4).tolist() for f in range(min(filters, MAX_MAPS))]
     if before is not None:
         details.update(pre_activation_min=float(before.min()), pre_activation_max=float(before.max()))
     name = f"Conv2D + {NICE.get(activation, activation)}" if activation not in ("", "linear") else "Conv2D"

@@ -230,6 +230,10 @@ def _layer(layer: LayerTrace, field: str) -> None:
     for j, grid in enumerate(details.get("feature_maps", [])):
         _require(len(grid) >= 1 and len({len(row) for row in grid}) == 1 and len(grid[0]) >= 1,
                  f"{field}.details.feature_maps[{j}]", "a feature map is a rectangle of numbers")
+    filters = details.get("filter_weights", [])
+    for j, grid in enumerate(filters):
+        _require(len(grid) >= 1 and [len(row) for row in grid] == [len(filters[0][0])] * len(filters[0]),
+                 f"{field}.details.filter_weights[{j}]", "the filters are rectangles of numbers of one shape")
 
 
 def _weights(trace: Trace, classes: int) -> None:

@@ -185,7 +185,8 @@ class LayerDetails(TypedDict, total=False):
     """What one layer of the prediction trace measured; which keys a layer has depends on its kind.
 
     Input: min, max, mean, nonzero. Dense: units, fired, top (and pre_activation_min/max).
-    Conv2D: filters, kernel, positive_share, strongest_filter, feature_maps, map_min, map_max.
+    Conv2D: filters, kernel, positive_share, strongest_filter, feature_maps, map_min, map_max (and
+    filter_weights: each filter's weights when it reads one channel).
     Pooling: window. Flatten: unchanged. Dropout: rate, inactive. BatchNormalization: in_min,
     in_max. Rescaling: scale, offset. Output: sum, logits. Prediction: predicted, label,
     confidence, correct.
@@ -207,6 +208,7 @@ class LayerDetails(TypedDict, total=False):
     feature_maps: Annotated[list[Matrix], Bounds(maxItems=64)]
     map_min: Number
     map_max: Number
+    filter_weights: Annotated[list[Matrix], Bounds(maxItems=64)]  # filter f's kh x kw weights (one input channel)
     window: str
     unchanged: bool
     rate: Annotated[float, Bounds(minimum=0, exclusiveMaximum=1)]

@@ -65,6 +65,21 @@ def map_uri(values: Sequence[Sequence[float]], low: float, high: float) -> str:
     return png_uri(rows)
 
 
+def signed_uri(values: Sequence[Sequence[float]]) -> str:
+    """A colour PNG of weights: red where positive, blue where negative, white at 0, scaled by the largest |value|
+    (the colours the report's unit pictures use: red raises the weighted sum, blue lowers it)."""
+    import numpy as np
+
+    w = np.asarray(values, dtype=np.float64)
+    top = float(np.abs(w).max()) if w.size else 0.0
+    t = np.rint(255 * np.abs(w) / top) if top > 0 else np.zeros_like(w)
+    red = np.where(w > 0, 255, 255 - t)
+    blue = np.where(w < 0, 255, 255 - t)
+    rgb = np.stack([red, 255 - t, blue], axis=-1).astype(np.uint8)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rgb)
+    return _png(w.shape[1], w.shape[0], 2, raw)
+
+
 def channel_planes(pixels: Sequence) -> list[list[list[float]]]:
     """The channels of an H x W x C image as C separate H x W planes (a grey image is one plane)."""
     if not pixels or not pixels[0] or not isinstance(pixels[0][0], (list, tuple)):

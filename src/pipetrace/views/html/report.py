@@ -23,7 +23,7 @@ from string import Template
 
 from pipetrace.trace import Trace
 from pipetrace.trace.model import write_atomic
-from pipetrace.views.html import modes, network_live, sections, test_images, unit_pictures
+from pipetrace.views.html import filter_pictures, modes, network_live, sections, test_images, unit_pictures
 from pipetrace.views.html.markup import e
 from pipetrace.views.html.payload import payload, script_json
 
@@ -41,6 +41,7 @@ def render_html(trace: Trace, pad: bool = True) -> str:
                 sections.training(trace),
                 sections.prediction(trace),
                 unit_pictures.units_section(trace) if pad else "",  # drawn from the weights, which pad=False leaves out
+                filter_pictures.filters_section(trace),  # a convolutional network's (its units section is empty)
                 network_live.network_section(trace) if pad else "",
                 sections.draw(trace) if pad else sections.draw_left_out(trace),
                 sections.evaluation(trace),
