@@ -45,7 +45,7 @@ def _lab_training(tmp_path) -> tuple[subprocess.Popen, dict]:
                            start_new_session=True)
     try:
         lab.stdout.readline()
-        base = lab.stdout.readline().strip().split("/?")[0]
+        base = lab.stdout.readline().strip().split("/#")[0]
         run = json.load(_request(f"{base}/api/runs", TOKEN, json.dumps(LONG).encode()))
         for line in _request(f"{base}/api/runs/{run['id']}/events", TOKEN):
             if line.startswith(b"event: epoch"):
