@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import RunEvents
-from pipetrace.lab.worker import KILLED, WarmWorker, close_http_servers, train
+from pipetrace.lab.worker import KILLED, WarmWorker, train
 
 FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
 STOP_GRACE_SECONDS = 60.0  # after Stop, how long a running run may take to acknowledge it before its worker is restarted
@@ -33,14 +33,16 @@ def start_cluster(workers: int = 1, address: str | None = None, security=None):
     at a time), its logs silenced below ERROR, on loopback over TLS with credentials made for this
     cluster alone (`Security.temporary()`: a certificate each side must present, kept in memory),
     so another user of the machine can neither connect a `distributed.Client` nor run code in it;
-    and no HTTP server (Dask starts one on the scheduler and every worker even with
-    `dashboard_address=None`: closed here, see `worker.close_http_servers`). With `address`, the
+    and no HTTP server, ever (Dask starts one on the scheduler and every worker even with
+    `dashboard_address=None`: `no_http.NoHttpCluster`'s nodes make none). With `address`, the
     scheduler there, with `security` (`cluster_security`) when it speaks TLS.
     Distributed's own loggers in this process are kept at WARNING: its INFO lines are not the user's.
     """
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
     from distributed.security import Security
+
+    from pipetrace.lab.no_http import NoHttpCluster
 
     for name in ("distributed", "distributed.client", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
         logger = logging.getLogger(name)
@@ -53,21 +55,18 @@ def start_cluster(workers: int = 1, address: str | None = None, security=None):
             security = Security.temporary()
         except ImportError:  # Security.temporary needs the cryptography package
             raise PipetraceError('the lab\'s cluster needs the cryptography package (for TLS): pip install "pipetrace[lab]"') from None
-        # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED);
-        # no HTTP routes while the HTTP servers are still up (the workers get this config from their nanny)
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.http.routes": [],
-                              "distributed.worker.http.routes": []}):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   protocol="tls", security=security, dashboard_address=None,
-                                   worker_dashboard_address=None, silence_logs=logging.ERROR)
+        # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = NoHttpCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                    protocol="tls", security=security, dashboard_address=None,
+                                    worker_dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster, security=security)
-        client.run_on_scheduler(close_http_servers)
     else:
         try:
             client = Client(address, timeout="10s", **({"security": security} if security is not None else {}))
         except (OSError, ValueError, TypeError) as error:  # nothing listening there, or not an address
             raise PipetraceError(f"--cluster {address}: cannot reach a Dask scheduler there ({error})") from None
-    client.register_plugin(WarmWorker(ignore_interrupts=address is None, close_http=address is None))
+    client.register_plugin(WarmWorker(ignore_interrupts=address is None))
     return client, cluster
 
 
