@@ -216,3 +216,45 @@ def test_a_login_from_another_origin_or_with_a_wrong_code_is_refused_and_uses_no
     now[0] = 10_000.0  # none of those was a first use: the code still works
     assert client.post("/api/login", headers={"Authorization": f"login {logins.current}"}).status_code == 204
     assert announced == []
+
+
+class RestartingClient:
+    """A Dask client whose restart_workers answers as distributed does: a status a worker, or an error."""
+
+    def __init__(self, answer):
+        self.answer, self.asked = answer, []
+
+    def restart_workers(self, workers, raise_for_error=True):
+        self.asked.append(list(workers))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return {worker: self.answer for worker in workers}
+
+
+def _frozen_run(tmp_path):
+    from pipetrace.lab.runner import LabRun
+
+    run = LabRun("20260101-000000-a1b2c3", {}, tmp_path / "run", "2026-01-01T00:00:00+00:00")
+    run.events.add("queued", {"position": 0, "settings": {}})
+    run.events.add("started", {"worker": "tls://127.0.0.1:40000"})
+    return run
+
+
+@pytest.mark.parametrize("answer, said", [
+    ("OK", "given up on; its worker was restarted"),
+    (ValueError("Restarting workers requires a nanny to be used."),
+     "given up on; its worker could not be restarted (it has no nanny) and is still busy with it"),
+    ("timed out", "given up on; its worker did not restart in time and was taken out of the cluster"),
+    (OSError("Timed out trying to connect"), "given up on; its worker could not be restarted (OSError: Timed out "
+                                            "trying to connect) and may still be busy with it"),
+])
+def test_a_run_given_up_on_after_stop_says_whether_its_worker_was_restarted(tmp_path, answer, said):
+    from pipetrace.lab.runner import Runner
+
+    runner = Runner.__new__(Runner)  # no cluster: only the give-up path, with a client that answers as told
+    runner.stop_grace, runner.client = 0.0, RestartingClient(answer)
+    run = _frozen_run(tmp_path)
+    runner._give_up_unless_stopped(run)
+    assert runner.client.asked == [["tls://127.0.0.1:40000"]]
+    assert run.events.last.kind == "failed"
+    assert run.events.last.data["reason"] == f"it did not stop within 0 s of Stop: {said}"

@@ -89,6 +89,21 @@ def cluster_security(ca_file: str | None, cert: str | None, key: str | None):
     return Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
 
 
+def restarted(client, worker: str) -> str:
+    """Restart `worker` (its nanny starts a fresh process) and say what happened, as the end of a sentence."""
+    try:
+        outcome = client.restart_workers([worker], raise_for_error=False).get(worker)
+    except ValueError:  # distributed: "Restarting workers requires a nanny"
+        return "its worker could not be restarted (it has no nanny) and is still busy with it"
+    except Exception as error:  # the scheduler did not answer
+        return f"its worker could not be restarted ({type(error).__name__}: {str(error)[:200]}) and may still be busy with it"
+    if outcome == "OK":
+        return "its worker was restarted"
+    if outcome in ("timed out", "removed"):
+        return "its worker did not restart in time and was taken out of the cluster"
+    return f"its worker could not be restarted ({str(outcome)[:200]}) and may still be busy with it"
+
+
 @dataclass
 class LabRun:
     """One run the lab was asked for, and everything that happened to it."""
@@ -101,6 +116,7 @@ class LabRun:
     events: RunEvents = field(default_factory=RunEvents)
     future: object = None
     attempt: int = 0  # tasks sent for it: more than one when a worker died with it still waiting, never started
+    given_up: bool = False  # Stop was not acknowledged in time: the lab ends it and restarts its worker (Runner.stop)
 
     @property
     def status(self) -> str:
@@ -165,18 +181,17 @@ class Runner:
 
     def _give_up_unless_stopped(self, run: LabRun) -> None:
         """A run that has not ended `stop_grace` seconds after Stop (its worker frozen, or stuck in a long call)
-        ends `failed`, and its worker is restarted (by its nanny) so the next runs get a working one."""
+        ends `failed`, and its worker is restarted (by its nanny) so the next runs get a working one; the reason
+        says whether that worked."""
         self._wait_final(run, self.stop_grace)
         if run.events.finished:
             return
         started = [e.data.get("worker") for e in run.events.events if e.kind == "started"]
-        ended = run.events.add("failed", {"reason": f"it did not stop within {self.stop_grace:g} s of Stop: given up on"
-                                                    + ("; its worker is being restarted" if started else "")})
-        if ended is not None and started:  # said first: the restart ends the task, which must not speak for the run
-            try:
-                self.client.restart_workers([started[-1]], raise_for_error=False)
-            except Exception:  # no nanny there (a --cluster worker started without one): the worker stays
-                pass
+        reason = f"it did not stop within {self.stop_grace:g} s of Stop: given up on"
+        if started:
+            run.given_up = True  # the restart ends its task: `_await` must not speak for the run meanwhile
+            reason += "; " + restarted(self.client, started[-1])
+        run.events.add("failed", {"reason": reason})
 
     def get(self, run_id: str) -> LabRun | None:
         return self._runs.get(run_id)
@@ -255,6 +270,8 @@ class Runner:
             except Exception as error:  # the cluster went away
                 reason = f"the run could not finish: {type(error).__name__}: {error}"
             break
+        if run.given_up:  # its worker is being restarted by `_give_up_unless_stopped`, which says how the run ended
+            return
         if reason is None:
             self._wait_final(run)
         run.events.add("failed", {"reason": reason or "the worker ended the run without saying how"})
