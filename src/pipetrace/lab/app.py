@@ -217,8 +217,8 @@ def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCo
             response.set_cookie(_cookie(request), config.token, httponly=True, samesite="strict", path="/")
             return response
         headers = {"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-        if not authorized(request, False):  # the login page: it exchanges the address's #login=CODE for the cookie
-            return Response((STATIC / "login.html").read_text(encoding="utf-8"), 403,
+        if not authorized(request, False):  # the login page (no token in it): it exchanges #login=CODE for the cookie
+            return Response((STATIC / "login.html").read_text(encoding="utf-8"),  # 200: a 403 is a console error
                             media_type="text/html; charset=utf-8", headers=headers)
         text = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{token}}", html.escape(config.token))
         return Response(text, media_type="text/html; charset=utf-8", headers=headers)
