@@ -83,7 +83,7 @@ class ListeningWatch:
 def http_answer(port: int) -> bytes:
     """What the port answers to a plain HTTP request: b'HTTP/1.1 ...' from an HTTP server; a TLS port hangs up."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
             connection.sendall(b"GET /info/main/workers.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
             return connection.recv(64)
     except OSError as error:
@@ -119,7 +119,7 @@ def test_the_lab_processes_never_listen_with_an_http_server_but_the_labs_own(lab
     while (len(watch.seen()) < 4 or b"(not answered yet)" in watch.answers.values()) and time.monotonic() < deadline:
         time.sleep(0.05)
     answers = dict(watch.answers)
-    assert answers[own].startswith(b"HTTP/")
+    assert own in answers and http_answer(own).startswith(b"HTTP/")  # the lab's own: the one HTTP server
     assert {port: answer for port, answer in answers.items() if port != own and answer.startswith(b"HTTP/")} == {}
     assert watch.gone == set()  # nothing listened for a moment (an HTTP server opened, then closed)
     assert len(answers) >= 4, answers
@@ -141,6 +141,17 @@ def test_the_printed_address_leaves_no_working_token_in_the_browser_and_a_class_
         assert page.evaluate("history.length") <= 2  # the tab's first blank page and the lab: no entry with the code
         page.go_back()
         assert code not in page.url and TOKEN not in page.url
+        page.goto(address)  # opened again, the cookie already set: the page, and the code gone from the address at once
+        page.wait_for_selector("#dataset option", state="attached", timeout=GUARD_SECONDS * 1000)
+        page.wait_for_function("location.hash === ''", timeout=GUARD_SECONDS * 1000)
+        page.goto(address)  # pasted into the tab showing the page: only the fragment changes, nothing loads
+        page.wait_for_function("location.hash === ''", timeout=GUARD_SECONDS * 1000)
+        assert page.url == base + "/"
+        entries = [page.url]
+        for _ in range(page.evaluate("history.length") - 1):  # every entry of the tab's Back list
+            page.go_back()
+            entries.append(page.url)
+        assert [url for url in entries if code in url or TOKEN in url] == [], entries
     finally:
         context.close()
     learner = browser.new_context()  # another learner, after the first: the same printed address still opens the lab
