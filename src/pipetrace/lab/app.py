@@ -212,10 +212,8 @@ def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCo
         if given is not None:
             if not secrets.compare_digest(given.encode(), config.token.encode()):
                 return _error("forbidden: wrong token", 403)
-            response = RedirectResponse("/", status_code=303,  # the address without the token
-                                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-            response.set_cookie(_cookie(request), config.token, httponly=True, samesite="strict", path="/")
-            return response
+            return with_cookie(request, RedirectResponse("/", status_code=303,  # the address without the token
+                               headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}))
         headers = {"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
         if not authorized(request, False):  # the login page (no token in it): it exchanges #login=CODE for the cookie
             return Response((STATIC / "login.html").read_text(encoding="utf-8"),  # 200: a 403 is a console error
@@ -231,7 +229,10 @@ def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCo
             return _error(f"this login address does not work (any more): each works until {logins.window / 60:g} "
                           "minutes after it is first used, so a copy kept in a browser's history cannot log in "
                           "later; open the address the lab's terminal shows now", 403)
-        response = Response(status_code=204, headers={"Cache-Control": "no-store"})
+        return with_cookie(request, Response(status_code=204, headers={"Cache-Control": "no-store"}))
+
+    def with_cookie(request: Request, response: Response) -> Response:
+        """The response, setting the token's cookie (HttpOnly: no script reads it; Strict: no other site sends it)."""
         response.set_cookie(_cookie(request), config.token, httponly=True, samesite="strict", path="/")
         return response
 
