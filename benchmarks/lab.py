@@ -62,7 +62,7 @@ def started_lab(runs: str, workers: int = 1, *options: str):
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
                            env={**os.environ, "PIPETRACE_LAB_TOKEN": TOKEN})
     lab.stdout.readline()
-    return lab, lab.stdout.readline().strip().split("/?")[0]
+    return lab, lab.stdout.readline().strip().split("/#")[0]
 
 
 def scaling(runs: str, count: int = 4) -> None:

@@ -42,7 +42,7 @@ def lab(tmp_path_factory):
 
 class LabPage:
     def __init__(self, browser, address):
-        self.base = address.split("/?")[0]
+        self.base = address.split("/#")[0]
         self.page = browser.new_page(viewport={"width": 1280, "height": 1000})
         self.console, self.requests = [], []
         self.page.on("console", lambda m: self.console.append((m.type, m.text)))

@@ -45,7 +45,7 @@ def _lab_training(tmp_path) -> tuple[subprocess.Popen, dict]:
                            start_new_session=True)
     try:
         lab.stdout.readline()
-        base = lab.stdout.readline().strip().split("/?")[0]
+        base = lab.stdout.readline().strip().split("/#")[0]
         run = json.load(_request(f"{base}/api/runs", TOKEN, json.dumps(LONG).encode()))
         for line in _request(f"{base}/api/runs/{run['id']}/events", TOKEN):
             if line.startswith(b"event: epoch"):
@@ -118,7 +118,7 @@ def test_a_worker_frozen_past_stop_is_given_up_on_and_restarted(tmp_path):
         runner.stop(frozen.id)
         _wait_for(frozen, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "the end of the frozen run")
         assert frozen.events.last.kind == "failed"
-        assert frozen.events.last.data["reason"] == "it did not stop within 1 s of Stop: given up on; its worker is being restarted"
+        assert frozen.events.last.data["reason"] == "it did not stop within 1 s of Stop: given up on; its worker was restarted"
         deadline = time.monotonic() + GUARD_SECONDS
         while True:  # a new worker process replaces the frozen one
             runner.client.wait_for_workers(1, timeout=GUARD_SECONDS)

@@ -243,8 +243,8 @@ def real_lab(tmp_path_factory):
     try:
         process.stdout.readline()
         address = process.stdout.readline().strip()
-        assert address.endswith(f"/?token={token}"), address
-        port = int(address.split("/?")[0].rsplit(":", 1)[1])
+        assert "/#login=" in address and token not in address, address
+        port = int(address.split("/#")[0].rsplit(":", 1)[1])
         yield process, port, token, folder / "stderr"
     finally:
         _end(process)
@@ -313,15 +313,15 @@ def test_a_lab_on_ipv6_loopback_prints_a_usable_address_and_answers_it(tmp_path)
     try:
         process.stdout.readline()
         address = process.stdout.readline().strip()
-        assert address.startswith("http://[::1]:") and address.endswith(f"/?token={token}"), address
-        base = address.split("/?")[0]
+        assert address.startswith("http://[::1]:") and "/#login=" in address, address
+        base = address.split("/#")[0]
         assert _get(f"{base}/api/settings", token).status == 200  # urllib sends Host: [::1]:PORT
         import http.client
 
         connection = http.client.HTTPConnection("::1", int(base.rsplit(":", 1)[1]), timeout=GUARD_SECONDS)
-        connection.request("GET", address.split(base, 1)[1])  # the address printed: a cookie, then the page without the token
-        answer = connection.getresponse()
-        assert answer.status == 303 and answer.getheader("location") == "/"
+        connection.request("POST", "/api/login", headers={"Authorization": "login " + address.split("#login=", 1)[1]})
+        answer = connection.getresponse()  # the address printed: its login code, exchanged for the cookie
+        assert answer.status == 204
         assert answer.getheader("set-cookie").startswith(f"pipetrace-lab-{base.rsplit(':', 1)[1]}={token};")
     finally:
         _end(process)

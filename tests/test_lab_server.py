@@ -123,9 +123,9 @@ def test_pipetrace_lab_serves_over_http_trains_and_stops_cleanly_on_ctrl_c(tmp_p
                            start_new_session=True)  # its own process group, as in a terminal
     try:
         lab.stdout.readline()  # what the lab is
-        address = lab.stdout.readline().strip()  # the address, with its token, on a line of its own
-        assert address.startswith("http://127.0.0.1:") and address.endswith(f"/?token={token}")
-        base = address.split("/?")[0]
+        address = lab.stdout.readline().strip()  # the address, with its login code, on a line of its own
+        assert address.startswith("http://127.0.0.1:") and "/#login=" in address and token not in address
+        base = address.split("/#")[0]
         answer = json.load(_request(f"{base}/api/runs", token, json.dumps(TINY).encode()))
         assert answer["position"] == 0
         stream = _request(f"{base}/api/runs/{answer['id']}/events", token)

@@ -1,15 +1,19 @@
 """The lab's HTTP app (Starlette): the page, the JSON API, run events as server-sent events, and who may use them.
 
-Access: a random token per start. The page's address carries it once (`/?token=...`): the lab
-sets it as an HttpOnly, SameSite=Strict cookie and redirects to `/`, which serves the page with
-the token in a `<meta name="pipetrace-token">` (rendered only for a request that holds the
-cookie); the page's script sends it as `Authorization: token ...`, as API clients do. GET
-requests may be authorized by the cookie alone (the report in its iframe, downloads); POST needs
-the header (a cross-site form or script cannot set it) and, when the browser sends an Origin, the
-lab's own. The cookie's name carries the lab's port (`pipetrace-lab-8000`): browsers send a
-cookie to every port of a host, so two labs on one machine must not share one name. Requests
-whose Host is not the lab's are refused (DNS rebinding): a name the lab was given, or the IP
-address the request arrived on, written as an IP address.
+Access: a random token per start. The printed address carries a login code, not the token
+(`/#login=CODE`, see `login.LoginCodes`): a fragment is never sent to a server, and the code stops
+working minutes after its first use, so the copy a browser keeps in its history is dead. The page
+served without the cookie (`login.html`) removes the code from the address and the tab's history
+at once and exchanges it (`POST /api/login`, `Authorization: login CODE`) for the token, set as an
+HttpOnly, SameSite=Strict cookie; `/` then serves the page with the token in a
+`<meta name="pipetrace-token">` (rendered only for a request that holds the cookie); the page's
+script sends it as `Authorization: token ...`, as API clients do. The older `/?token=...` address
+still sets the cookie and redirects to `/`. GET requests may be authorized by the cookie alone (the
+report in its iframe, downloads); POST needs the header (a cross-site form or script cannot set it)
+and, when the browser sends an Origin, the lab's own. The cookie's name carries the lab's port
+(`pipetrace-lab-8000`): browsers send a cookie to every port of a host, so two labs on one machine
+must not share one name. Requests whose Host is not the lab's are refused (DNS rebinding): a name
+the lab was given, or the IP address the request arrived on, written as an IP address.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from pipetrace.errors import PipetraceError
+from pipetrace.lab.login import LoginCodes
 from pipetrace.trace import Settings
 
 STATIC = Path(__file__).with_name("static")
@@ -169,12 +174,13 @@ def _setting_named(message: str) -> str | None:
     return found.group(1).replace("-", "_") if found else None
 
 
-def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
+def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCodes | None = None) -> Starlette:
     """The lab's ASGI app; `runner` is a `pipetrace.lab.runner.Runner` (or anything with its methods).
 
     `closing()` is True once the server is shutting down: event streams then end, so the server
-    stops at once instead of cancelling them.
+    stops at once instead of cancelling them. `logins` holds the code the printed address carries.
     """
+    logins = logins if logins is not None else LoginCodes()
     listing = FolderRuns(config.runs_dir)
     streams = EventStreams(MAX_EVENT_STREAMS)
     admission, admitting = threading.Lock(), set()  # POSTs admitted whose run is not yet in runner.runs()
@@ -182,8 +188,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
     def authorized(request: Request, changing: bool) -> bool:
         given = request.headers.get("authorization", "")
         if given.startswith("token ") and secrets.compare_digest(given[6:].encode(), config.token.encode()):
-            origin = request.headers.get("origin")
-            return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host')}"
+            return _own_origin(request)
         if changing:
             return False
         cookie = request.cookies.get(_cookie(request), "")
@@ -207,17 +212,29 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
         if given is not None:
             if not secrets.compare_digest(given.encode(), config.token.encode()):
                 return _error("forbidden: wrong token", 403)
-            response = RedirectResponse("/", status_code=303,  # the address without the token
-                                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-            response.set_cookie(_cookie(request), config.token, httponly=True, samesite="strict", path="/")
-            return response
-        if not authorized(request, False):
-            return Response("Open the address `pipetrace lab` printed (it carries the lab's token).\n", 403,
-                            media_type="text/plain")
+            return with_cookie(request, RedirectResponse("/", status_code=303,  # the address without the token
+                               headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}))
+        headers = {"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        if not authorized(request, False):  # the login page (no token in it): it exchanges #login=CODE for the cookie
+            return Response((STATIC / "login.html").read_text(encoding="utf-8"),  # 200: a 403 is a console error
+                            media_type="text/html; charset=utf-8", headers=headers)
         text = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{token}}", html.escape(config.token))
-        return Response(text, media_type="text/html; charset=utf-8",
-                        headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store",
-                                 "Referrer-Policy": "no-referrer"})
+        return Response(text, media_type="text/html; charset=utf-8", headers=headers)
+
+    async def login(request: Request):
+        given = request.headers.get("authorization", "")
+        if not _own_origin(request) or not given.startswith("login "):
+            return _error("forbidden: send the login code (Authorization: login CODE) from the lab's own page", 403)
+        if not logins.exchange(given[6:]):
+            return _error(f"this login address does not work (any more): each works until {logins.window / 60:g} "
+                          "minutes after it is first used, so a copy kept in a browser's history cannot log in "
+                          "later; open the address the lab's terminal shows now", 403)
+        return with_cookie(request, Response(status_code=204, headers={"Cache-Control": "no-store"}))
+
+    def with_cookie(request: Request, response: Response) -> Response:
+        """The response, setting the token's cookie (HttpOnly: no script reads it; Strict: no other site sends it)."""
+        response.set_cookie(_cookie(request), config.token, httponly=True, samesite="strict", path="/")
+        return response
 
     async def static(request: Request):
         name = request.path_params["name"]
@@ -347,6 +364,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
     routes = [
         Route("/", page),
         Route("/static/{name}", static),
+        Route("/api/login", login, methods=["POST"]),
         Route("/api/runs", start, methods=["POST"]),
         Route("/api/runs", all_runs, methods=["GET"]),
         Route("/api/compare", compare),
@@ -457,6 +475,12 @@ async def _json_body(request: Request):
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _own_origin(request: Request) -> bool:
+    """No Origin (not a browser's cross-origin request), or the lab's own."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host')}"
 
 
 def _cookie(request: Request) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import RunEvents
-from pipetrace.lab.worker import KILLED, WarmWorker, close_http_servers, train
+from pipetrace.lab.worker import KILLED, WarmWorker, train
 
 FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
 STOP_GRACE_SECONDS = 60.0  # after Stop, how long a running run may take to acknowledge it before its worker is restarted
@@ -33,14 +33,16 @@ def start_cluster(workers: int = 1, address: str | None = None, security=None):
     at a time), its logs silenced below ERROR, on loopback over TLS with credentials made for this
     cluster alone (`Security.temporary()`: a certificate each side must present, kept in memory),
     so another user of the machine can neither connect a `distributed.Client` nor run code in it;
-    and no HTTP server (Dask starts one on the scheduler and every worker even with
-    `dashboard_address=None`: closed here, see `worker.close_http_servers`). With `address`, the
+    and no HTTP server, ever (Dask starts one on the scheduler and every worker even with
+    `dashboard_address=None`: `no_http.NoHttpCluster`'s nodes make none). With `address`, the
     scheduler there, with `security` (`cluster_security`) when it speaks TLS.
     Distributed's own loggers in this process are kept at WARNING: its INFO lines are not the user's.
     """
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
     from distributed.security import Security
+
+    from pipetrace.lab.no_http import NoHttpCluster
 
     for name in ("distributed", "distributed.client", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
         logger = logging.getLogger(name)
@@ -53,21 +55,18 @@ def start_cluster(workers: int = 1, address: str | None = None, security=None):
             security = Security.temporary()
         except ImportError:  # Security.temporary needs the cryptography package
             raise PipetraceError('the lab\'s cluster needs the cryptography package (for TLS): pip install "pipetrace[lab]"') from None
-        # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED);
-        # no HTTP routes while the HTTP servers are still up (the workers get this config from their nanny)
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.http.routes": [],
-                              "distributed.worker.http.routes": []}):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   protocol="tls", security=security, dashboard_address=None,
-                                   worker_dashboard_address=None, silence_logs=logging.ERROR)
+        # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = NoHttpCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                    protocol="tls", security=security, dashboard_address=None,
+                                    worker_dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster, security=security)
-        client.run_on_scheduler(close_http_servers)
     else:
         try:
             client = Client(address, timeout="10s", **({"security": security} if security is not None else {}))
         except (OSError, ValueError, TypeError) as error:  # nothing listening there, or not an address
             raise PipetraceError(f"--cluster {address}: cannot reach a Dask scheduler there ({error})") from None
-    client.register_plugin(WarmWorker(ignore_interrupts=address is None, close_http=address is None))
+    client.register_plugin(WarmWorker(ignore_interrupts=address is None))
     return client, cluster
 
 
@@ -90,6 +89,21 @@ def cluster_security(ca_file: str | None, cert: str | None, key: str | None):
     return Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
 
 
+def restarted(client, worker: str) -> str:
+    """Restart `worker` (its nanny starts a fresh process) and say what happened, as the end of a sentence."""
+    try:
+        outcome = client.restart_workers([worker], raise_for_error=False).get(worker)
+    except ValueError:  # distributed: "Restarting workers requires a nanny"
+        return "its worker could not be restarted (it has no nanny) and is still busy with it"
+    except Exception as error:  # the scheduler did not answer
+        return f"its worker could not be restarted ({type(error).__name__}: {str(error)[:200]}) and may still be busy with it"
+    if outcome == "OK":
+        return "its worker was restarted"
+    if outcome in ("timed out", "removed"):
+        return "its worker did not restart in time and was taken out of the cluster"
+    return f"its worker could not be restarted ({str(outcome)[:200]}) and may still be busy with it"
+
+
 @dataclass
 class LabRun:
     """One run the lab was asked for, and everything that happened to it."""
@@ -102,6 +116,7 @@ class LabRun:
     events: RunEvents = field(default_factory=RunEvents)
     future: object = None
     attempt: int = 0  # tasks sent for it: more than one when a worker died with it still waiting, never started
+    given_up: bool = False  # Stop was not acknowledged in time: the lab ends it and restarts its worker (Runner.stop)
 
     @property
     def status(self) -> str:
@@ -166,18 +181,17 @@ class Runner:
 
     def _give_up_unless_stopped(self, run: LabRun) -> None:
         """A run that has not ended `stop_grace` seconds after Stop (its worker frozen, or stuck in a long call)
-        ends `failed`, and its worker is restarted (by its nanny) so the next runs get a working one."""
+        ends `failed`, and its worker is restarted (by its nanny) so the next runs get a working one; the reason
+        says whether that worked."""
         self._wait_final(run, self.stop_grace)
         if run.events.finished:
             return
         started = [e.data.get("worker") for e in run.events.events if e.kind == "started"]
-        ended = run.events.add("failed", {"reason": f"it did not stop within {self.stop_grace:g} s of Stop: given up on"
-                                                    + ("; its worker is being restarted" if started else "")})
-        if ended is not None and started:  # said first: the restart ends the task, which must not speak for the run
-            try:
-                self.client.restart_workers([started[-1]], raise_for_error=False)
-            except Exception:  # no nanny there (a --cluster worker started without one): the worker stays
-                pass
+        reason = f"it did not stop within {self.stop_grace:g} s of Stop: given up on"
+        if started:
+            run.given_up = True  # the restart ends its task: `_await` must not speak for the run meanwhile
+            reason += "; " + restarted(self.client, started[-1])
+        run.events.add("failed", {"reason": reason})
 
     def get(self, run_id: str) -> LabRun | None:
         return self._runs.get(run_id)
@@ -256,6 +270,8 @@ class Runner:
             except Exception as error:  # the cluster went away
                 reason = f"the run could not finish: {type(error).__name__}: {error}"
             break
+        if run.given_up:  # its worker is being restarted by `_give_up_unless_stopped`, which says how the run ended
+            return
         if reason is None:
             self._wait_final(run)
         run.events.add("failed", {"reason": reason or "the worker ended the run without saying how"})

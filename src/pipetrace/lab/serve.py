@@ -1,4 +1,4 @@
-"""`pipetrace lab`: start the cluster and the server, print the address with its token, open the browser.
+"""`pipetrace lab`: start the cluster and the server, print the address with its login code, open the browser.
 
 Ctrl-C, SIGTERM (`kill`, a service manager) and SIGHUP (the terminal closed) stop the server, then
 every run (each saved with `status: interrupted`, the epochs finished so far kept), then the cluster,
@@ -29,6 +29,7 @@ def serve(args) -> int:
 
     from pipetrace.lab.app import LabConfig, create_app
     from pipetrace.lab.limits import server_limits
+    from pipetrace.lab.login import LoginCodes
     from pipetrace.lab.runner import Runner
 
     LabServer = _lab_server_class()
@@ -53,27 +54,42 @@ def serve(args) -> int:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # which a closed terminal would kill; the server handles it (LabServer)
     runner = Runner(config.runs_dir, workers=args.workers, address=args.cluster, security=security,
                     live=not args.no_live_events)
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    shown = f"[{shown}]" if ":" in shown else shown
+
+    def address(code: str) -> str:
+        return f"http://{shown}:{port}/#login={code}"
+
+    def announce(code: str) -> None:  # from a server thread, when an expired code was tried
+        print(f"pipetrace lab: an expired login address was opened; open this one instead ({_login_rule(logins)}):",
+              flush=True)
+        print(address(code), flush=True)
+
+    logins = LoginCodes(announce=announce)
     try:
-        app = create_app(config, runner, closing=lambda: server.should_exit)  # asked only once `server` serves
+        app = create_app(config, runner, closing=lambda: server.should_exit, logins=logins)  # asked once `server` serves
         server = LabServer(uvicorn.Config(app, timeout_graceful_shutdown=2, lifespan="off", access_log=False,
                                           **server_limits()))
-        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-        shown = f"[{shown}]" if ":" in shown else shown
-        address = f"http://{shown}:{port}/?token={config.token}"
         where = f"the cluster at {args.cluster}" if args.cluster else f"{args.workers} local worker(s)"
         print(f"pipetrace lab: training on {where}, runs saved under {config.runs_dir}/. Open this address "
-              "(it carries the lab's token); Ctrl-C stops the lab:", flush=True)
-        print(address, flush=True)
+              f"({_login_rule(logins)}); Ctrl-C stops the lab:", flush=True)
+        print(address(logins.current), flush=True)
         if not args.no_open:
             import webbrowser
 
             with contextlib.suppress(Exception):
-                webbrowser.open(address)
+                webbrowser.open(address(logins.current))
         server.run(sockets=[sock])
     finally:
         print("pipetrace lab: stopping the runs (their epochs so far are saved) and the workers...", file=sys.stderr, flush=True)
         runner.close()
     return 128 + server.stopped_by if server.stopped_by else 0
+
+
+def _login_rule(logins) -> str:
+    """How the printed address's login code works, in the lab's message."""
+    return (f"its login code works for anyone until {logins.window / 60:g} minutes after its first use; opened later, "
+            "it makes the lab print a new one here; scripts send the token, see the README")
 
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))

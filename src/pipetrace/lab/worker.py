@@ -62,19 +62,6 @@ def bundled(name: str, seed: int):
         return _datasets[key]
 
 
-def close_http_servers(dask_scheduler=None, dask_worker=None) -> None:
-    """Stop listening with the Dask node's HTTP server (dashboard, /info, /json, /health, prometheus).
-
-    Dask starts one on the scheduler and on every worker even without a dashboard; the lab serves
-    none of it, and on a shared machine each is one more port open to every user.
-    """
-    node = dask_scheduler if dask_scheduler is not None else dask_worker
-    server = getattr(node, "http_server", None)
-    if server is not None:
-        server.stop()
-    getattr(node, "services", {}).pop("dashboard", None)
-
-
 class WarmWorker(WorkerPlugin):
     """Warms every worker as it starts (in a thread: the worker answers the scheduler meanwhile).
 
@@ -84,13 +71,10 @@ class WarmWorker(WorkerPlugin):
 
     name = "pipetrace-lab-warm"
 
-    def __init__(self, ignore_interrupts: bool = False, close_http: bool = False):
+    def __init__(self, ignore_interrupts: bool = False):
         self.ignore_interrupts = ignore_interrupts
-        self.close_http = close_http  # the lab's embedded cluster: its workers serve no HTTP (runner.close_http_servers)
 
     def setup(self, worker) -> None:
-        if self.close_http:
-            close_http_servers(dask_worker=worker)
         if self.ignore_interrupts and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             if hasattr(signal, "SIGHUP"):  # the terminal closed: the lab stops its runs and saves them
