@@ -1,0 +1,147 @@
+"""Pause, step and resume lab runs on a real Dask LocalCluster (one worker for the module).
+
+Steps are proven by counting the losses the batch events hold (every loss up to the paused
+batch is published before `paused`), never by timing: a run paused while it waits in the queue
+trains exactly one batch and pauses, and each Step adds exactly one loss. Waits are on events,
+with generous guards only against a hang.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+from pipetrace.lab.pause import PauseSwitch  # noqa: E402
+from pipetrace.lab.runner import NotNow, Runner  # noqa: E402
+from pipetrace.trace.reading import read_trace  # noqa: E402
+
+from test_lab_server import LONG, ended, wait_for  # noqa: E402
+
+SHORT = {"limit": 600, "epochs": 2, "batch_size": 100}  # 6 batches an epoch
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    lab = Runner(tmp_path_factory.mktemp("lab-pause-runs"), workers=1)
+    yield lab
+    lab.close(timeout=30)
+
+
+def losses_sent(run) -> list:
+    return [v for e in run.events.events if e.kind == "batch" for v in e.data["losses"]]
+
+
+def nth_paused(run, n: int) -> dict:
+    wait_for(run, lambda kinds: kinds.count("paused") >= n or kinds[-1] in ("done", "stopped", "failed"), f"paused #{n}")
+    pauses = [e.data for e in run.events.events if e.kind == "paused"]
+    assert len(pauses) >= n, [e.kind for e in run.events.events]
+    return pauses[n - 1]
+
+
+def paused_while_queued(runner, settings: dict):
+    """A run paused before it starts: it waits behind a long run (one worker), which is then stopped."""
+    blocker = runner.submit(dict(LONG))
+    run = runner.submit(dict(settings))
+    runner.command(run.id, "pause")
+    assert run.status == "queued"  # still: the long run holds the only worker until it is stopped
+    wait_for(blocker, lambda kinds: "started" in kinds, "the long run's start")
+    runner.stop(blocker.id)
+    assert ended(blocker).kind == "stopped"
+    return run
+
+
+def test_pause_then_each_step_trains_exactly_one_batch_and_resume_finishes_every_epoch(runner):
+    run = paused_while_queued(runner, SHORT)
+    first = nth_paused(run, 1)
+    assert first["batches"] == 1 and len(losses_sent(run)) == 1  # one batch, then paused
+    assert first["epoch"] == 1 and first["step"] == 1 and first["steps"] == 6
+    assert first["loss"] == pytest.approx(losses_sent(run)[-1], rel=1e-4)
+    assert len(first["probabilities"]) == 10 and abs(sum(first["probabilities"]) - 1) < 1e-3
+    assert run.paused
+    for n in (2, 3):
+        runner.command(run.id, "step")
+        paused = nth_paused(run, n)
+        assert paused["batches"] == n and len(losses_sent(run)) == n  # exactly one more
+        assert paused["step"] == n and paused["loss"] == pytest.approx(losses_sent(run)[-1], rel=1e-4)
+    assert first["probabilities"] != paused["probabilities"]  # measured at each pause: two batches changed it
+    runner.command(run.id, "resume")
+    last = ended(run)
+    kinds = [e.kind for e in run.events.events]
+    assert last.kind == "done", last.data
+    assert kinds.count("paused") == 3 and kinds.count("resumed") == 1 and kinds.index("resumed") > kinds.index("paused")
+    assert not run.paused
+    trace = read_trace(run.folder / "trace.json")
+    assert trace.status == "completed" and len(trace.training.epochs) == 2
+    assert [v for e in trace.training.epochs for v in e.batch_losses] == losses_sent(run)
+    with pytest.raises(NotNow, match="has already ended"):
+        runner.command(run.id, "pause")
+
+
+def test_a_step_over_the_end_of_an_epoch_sends_that_epoch_and_pauses_in_the_next(runner):
+    run = paused_while_queued(runner, {"limit": 600, "epochs": 3, "batch_size": 300})  # 2 batches an epoch
+    assert nth_paused(run, 1)["step"] == 1
+    runner.command(run.id, "step")
+    assert nth_paused(run, 2)["step"] == 2 and "epoch" not in [e.kind for e in run.events.events]
+    runner.command(run.id, "step")
+    third = nth_paused(run, 3)
+    assert (third["epoch"], third["step"], third["batches"]) == (2, 1, 3)
+    assert [e.kind for e in run.events.events].count("epoch") == 1
+    runner.stop(run.id)  # while paused: stopped and saved, the finished epoch kept
+    last = ended(run)
+    assert last.kind == "stopped" and last.data["saved"] and last.data["status"] == "interrupted"
+    trace = read_trace(run.folder / "trace.json")
+    assert trace.status == "interrupted" and len(trace.training.epochs) == 1
+
+
+def test_commands_a_run_cannot_take_are_refused_in_words(runner):
+    run = runner.submit(dict(SHORT))
+    with pytest.raises(NotNow, match="not paused: pause it first"):
+        runner.command(run.id, "step")
+    with pytest.raises(NotNow, match="not paused"):
+        runner.command(run.id, "resume")
+    assert ended(run).kind == "done"
+    for command in ("pause", "resume", "step"):
+        with pytest.raises(NotNow, match=f"has already ended \\(done\\): there is nothing to {command}"):
+            runner.command(run.id, command)
+
+
+def test_the_switch_steps_once_per_step_and_wakes_for_stop():
+    stop = []
+    switch = PauseSwitch(stop_requested=lambda: bool(stop))
+    assert switch.batches_next() is None and switch.hold(on_paused=lambda: None) == "running"
+    switch.apply("step")  # not paused: nothing to step
+    switch.apply("pause")
+    switch.apply("step")
+    switch.apply("step")
+    told = []
+    assert switch.hold(on_paused=lambda: told.append(1)) == "step" and switch.batches_next() == 1
+    assert switch.hold(on_paused=lambda: told.append(1)) == "step" and told == [1, 1]
+    stop.append(True)
+    assert switch.hold(on_paused=lambda: None) == "stop"
+    stop.clear()
+    switch.apply("resume")
+    assert switch.hold(on_paused=lambda: None) == "running" and switch.batches_next() is None
+
+
+def test_the_loop_trains_the_same_batches_to_the_same_numbers_one_call_a_batch():
+    """What Step relies on: one batch a call changes nothing but how often Python is called back."""
+    from pipetrace.training.backend import import_keras
+    from pipetrace.training.loop import TrainingLoop
+
+    keras = import_keras()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((200, 6), dtype=np.float32), rng.integers(0, 3, 200)
+    results, calls = [], []
+    for batches_next in (None, lambda: 1):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy())
+        loop = TrainingLoop(model, batch_size=16, seed=0)
+        seen = []
+        results.append(loop.epoch(x, y, on_batches=seen.append, batches_next=batches_next))
+        calls.append(seen)
+    assert results[0].batch_losses == results[1].batch_losses  # the same batches, the same updates
+    assert results[0].loss == pytest.approx(results[1].loss, rel=1e-6)  # their mean, summed in other float32 pieces
+    assert len(results[0].batch_losses) == 13
+    assert calls == [[12, 13], list(range(1, 14))]  # 12 full batches in one call, then the last alone; or one by one
