@@ -145,3 +145,29 @@ def test_the_loop_trains_the_same_batches_to_the_same_numbers_one_call_a_batch()
     assert results[0].loss == pytest.approx(results[1].loss, rel=1e-6)  # their mean, summed in other float32 pieces
     assert len(results[0].batch_losses) == 13
     assert calls == [[12, 13], list(range(1, 14))]  # 12 full batches in one call, then the last alone; or one by one
+
+
+def test_the_http_commands_need_the_token_header_and_answer_404_409_and_202(runner, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    from pipetrace.lab.app import LabConfig, create_app
+
+    config = LabConfig(token="t0ken", runs_dir=runner.runs_dir)
+    client = TestClient(create_app(config, runner), base_url="http://127.0.0.1:8000")
+    auth = {"Authorization": "token t0ken"}
+    assert client.post("/api/runs/20990101-000000-abc/pause", headers=auth).status_code == 404
+    run = paused_while_queued(runner, SHORT)
+    assert client.post(f"/api/runs/{run.id}/step").status_code == 403  # no header: refused, nothing sent
+    nth_paused(run, 1)
+    answer = client.post(f"/api/runs/{run.id}/step", headers=auth)
+    assert answer.status_code == 202 and answer.json()["status"] == "running"
+    assert nth_paused(run, 2)["batches"] == 2 and len(losses_sent(run)) == 2
+    assert client.get(f"/api/runs/{run.id}", headers=auth).json()["paused"] is True
+    assert client.post(f"/api/runs/{run.id}/resume", headers=auth).status_code == 202
+    assert ended(run).kind == "done"
+    refused = client.post(f"/api/runs/{run.id}/pause", headers=auth)
+    assert refused.status_code == 409 and "has already ended (done)" in refused.json()["error"]
+    assert client.get(f"/api/runs/{run.id}", headers=auth).json()["paused"] is False
