@@ -171,3 +171,18 @@ def test_the_http_commands_need_the_token_header_and_answer_404_409_and_202(runn
     refused = client.post(f"/api/runs/{run.id}/pause", headers=auth)
     assert refused.status_code == 409 and "has already ended (done)" in refused.json()["error"]
     assert client.get(f"/api/runs/{run.id}", headers=auth).json()["paused"] is False
+
+
+def test_closing_the_lab_while_a_run_is_paused_stops_it_and_saves_it(tmp_path):
+    """What Ctrl-C or SIGTERM of `pipetrace lab` does (Runner.close): a paused run is not left waiting."""
+    lab = Runner(tmp_path, workers=1)
+    try:
+        run = lab.submit(dict(LONG))
+        wait_for(run, lambda kinds: "batch" in kinds, "training")
+        lab.command(run.id, "pause")  # a long run: it is still training when the pause takes effect
+        nth_paused(run, 1)
+    finally:
+        lab.close(timeout=60)
+    last = run.events.last
+    assert last.kind == "stopped" and last.data["saved"] and last.data["status"] == "interrupted", last.data
+    assert read_trace(run.folder / "trace.json").status == "interrupted"
