@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 pytest.importorskip("distributed")
-from test_lab_browser import GUARD_MS, TOKEN, LabPage, lab  # noqa: E402,F401 (the module's lab)
+from test_lab_browser import GUARD_MS, TOKEN, lab, page  # noqa: E402,F401 (the module's lab, a page on it)
 from test_report_browser import browser  # noqa: E402,F401 (the module's Chromium)
 
 
@@ -25,14 +25,7 @@ def _post(base: str, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-@pytest.fixture()
-def page(browser, lab):  # noqa: F811
-    opened = LabPage(browser, lab)
-    yield opened
-    opened.page.close()
-
-
-def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_numbers(page):
+def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_numbers(page):  # noqa: F811
     p, base = page.page, page.base
     blocker = _post(base, "/api/runs", {"epochs": 500, "limit": 600, "batch_size": 16})["id"]
     page.fill(epochs=2, limit=600, batch_size=100)  # 6 batches an epoch
@@ -85,7 +78,7 @@ def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_n
     assert page.errors() == [] and page.outside_requests() == []
 
 
-def test_a_finished_run_answers_pause_with_409_in_words_shown_by_the_page(page):
+def test_a_finished_run_refuses_pause_in_words_and_replays_from_the_runs_list(page):  # noqa: F811
     p, base = page.page, page.base
     page.fill(epochs=1, limit=600)
     p.click("#train")
