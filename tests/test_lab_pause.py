@@ -147,17 +147,24 @@ def test_the_loop_trains_the_same_batches_to_the_same_numbers_one_call_a_batch()
     assert calls == [[12, 13], list(range(1, 14))]  # 12 full batches in one call, then the last alone; or one by one
 
 
-def test_the_http_commands_need_the_token_header_and_answer_404_409_and_202(runner, tmp_path):
+def http_client(runner):
+    """The lab's app on `runner`, through Starlette's test client."""
     import warnings
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # Starlette 1.x suggests httpx2, not on the package index this project uses
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
     from pipetrace.lab.app import LabConfig, create_app
 
     config = LabConfig(token="t0ken", runs_dir=runner.runs_dir)
-    client = TestClient(create_app(config, runner), base_url="http://127.0.0.1:8000")
-    auth = {"Authorization": "token t0ken"}
+    return TestClient(create_app(config, runner), base_url="http://127.0.0.1:8000")
+
+
+AUTH = {"Authorization": "token t0ken"}
+
+
+def test_the_http_commands_need_the_token_header_and_answer_404_409_and_202(runner):
+    client, auth = http_client(runner), AUTH
     assert client.post("/api/runs/20990101-000000-abc/pause", headers=auth).status_code == 404
     run = paused_while_queued(runner, SHORT)
     assert client.post(f"/api/runs/{run.id}/step").status_code == 403  # no header: refused, nothing sent
@@ -186,3 +193,21 @@ def test_closing_the_lab_while_a_run_is_paused_stops_it_and_saves_it(tmp_path):
     last = run.events.last
     assert last.kind == "stopped" and last.data["saved"] and last.data["status"] == "interrupted", last.data
     assert read_trace(run.folder / "trace.json").status == "interrupted"
+
+
+def test_a_scheduler_that_does_not_take_the_command_is_a_503_in_words(tmp_path):
+    from pipetrace.errors import PipetraceError
+    from pipetrace.lab.runner import LabRun
+
+    class Unreachable:
+        runs_dir = tmp_path
+        run = LabRun("20260101-000000-abc123", {}, tmp_path / "r", "2026-01-01T00:00:00+00:00")
+
+        def get(self, run_id):
+            return self.run if run_id == self.run.id else None
+
+        def command(self, run_id, command):
+            raise PipetraceError(f"the cluster did not take the {command}: OSError: gone")
+
+    answer = http_client(Unreachable()).post("/api/runs/20260101-000000-abc123/pause", headers=AUTH)
+    assert answer.status_code == 503 and answer.json() == {"error": "the cluster did not take the pause: OSError: gone"}

@@ -332,6 +332,8 @@ def create_app(config: LabConfig, runner, closing=lambda: False) -> Starlette:
                 await asyncio.to_thread(runner.command, run.id, command)
             except NotNow as refused:
                 return _error(str(refused), 409)
+            except PipetraceError as error:  # the cluster did not answer: said, the lab goes on
+                return _error(str(error), 503)
             return JSONResponse({"id": run.id, "status": run.status, "paused": run.paused}, 202)
         return endpoint
 

@@ -182,7 +182,7 @@ class Runner:
 
         A queued run takes them too: paused before it starts, it trains one batch and pauses. Raises
         NotNow, in words, for a run that cannot take it: one that has ended, one not paused (resume,
-        step), or every run of a lab without live events.
+        step), or every run of a lab without live events; PipetraceError when the scheduler does not answer.
         """
         from distributed import Event, Queue
 
@@ -195,11 +195,14 @@ class Runner:
             raise NotNow("this lab runs without live events (--no-live-events): its runs cannot be paused")
         if command != "pause" and not run.pause_asked:
             raise NotNow(f"run {run_id} is not paused: pause it first")
+        try:
+            with self._lock:
+                if run.commands is None:
+                    run.commands = Queue(queue_name(self.topic, run_id), client=self.client)
+            send(run.commands, Event(bell_name(self.topic, run_id), client=self.client), command)
+        except Exception as error:  # the scheduler is not answering
+            raise PipetraceError(f"the cluster did not take the {command}: {type(error).__name__}: {error}") from None
         run.pause_asked = command != "resume"
-        with self._lock:
-            if run.commands is None:
-                run.commands = Queue(queue_name(self.topic, run_id), client=self.client)
-        send(run.commands, Event(bell_name(self.topic, run_id), client=self.client), command)
 
     def _give_up_unless_stopped(self, run: LabRun) -> None:
         """A run that has not ended `stop_grace` seconds after Stop (its worker frozen, or stuck in a long call)
