@@ -276,12 +276,15 @@ class Runner:
 
     def _await(self, run: LabRun) -> None:
         """Waits for the run's task (`_follow_task`), then lets its command queue go."""
+        from distributed import Event
+
         try:
             self._follow_task(run)
         finally:
-            if run.commands is not None:
-                try:
-                    run.commands.close()  # the scheduler forgets the queue once the worker has closed it too
+            if run.commands is not None:  # the scheduler forgets the queue once the worker has closed it too,
+                try:                      # and a bell no one waits on once it is cleared
+                    run.commands.close()
+                    Event(bell_name(self.topic, run.id), client=self.client).clear()
                 except Exception:
                     pass
 

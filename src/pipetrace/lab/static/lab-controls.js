@@ -28,7 +28,7 @@
       move(was);
       return;
     }
-    if (name === "pause" && state !== "paused") { move("pausing"); lab.setStatus("pausing after the next batch"); }
+    if (name === "pause" && state !== "paused") { move("pausing"); lab.setStatus("pausing at the next batch boundary"); }
     if (name === "resume") { move("running"); showPaused(null); lab.setStatus("training"); }
   }
 
