@@ -59,8 +59,9 @@
     const head = el("tr");
     for (const title of ["Epoch", "Train loss", "Train accuracy", "Test loss", "Test accuracy", "Observation"]) head.append(el("th", title));
     const thead = el("thead"); thead.append(head); table.append(thead, body);
+    const scroll = el("div", null, "replay-scroll"); scroll.append(table); // a narrow screen scrolls the table, not the page
     document.getElementById("replay-shown").replaceChildren(numbers, el("p", e.observation, "observation"),
-      el("h3", "Loss, batch by batch, to the end of this epoch"), ...lossChart(chosen), table);
+      el("h3", "Loss, batch by batch, to the end of this epoch"), ...lossChart(chosen), scroll);
   }
 
   // the loss of every batch up to the end of epoch `chosen`, on the scale of the whole run (the line grows); its caption
