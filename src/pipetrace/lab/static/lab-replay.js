@@ -73,7 +73,7 @@
     canvas.dataset.batches = String(shown.length);
     canvas.setAttribute("aria-label", `the loss of each of the ${shown.length} batches to the end of this epoch`);
     const ctx = canvas.getContext("2d");
-    const top = Math.max(...all.filter((v) => v !== null), 0);
+    const top = all.reduce((most, v) => (v !== null && v > most ? v : most), 0); // no spread: a trace may hold 10^6 losses
     if (!shown.length || !(top > 0)) return [canvas, el("p", "no batch losses recorded to here")];
     const caption = el("p", `${shown.length} of the run's ${all.length} batches; the top of the chart is a loss of ${num(top)}, ` +
       "the bottom 0", "caption");
