@@ -93,3 +93,24 @@ def test_a_finished_run_refuses_pause_in_words_and_replays_from_the_runs_list(pa
     expect(p.locator("#replay-run")).to_have_text(run_id)
     expect(p.locator("#replay-epoch")).to_have_attribute("max", "1")  # the untrained start and one epoch
     assert page.errors() == [] and page.outside_requests() == []
+
+
+def test_a_hostile_trace_replays_as_text_with_dashes_for_what_is_not_a_number(page):  # noqa: F811
+    p = page.page
+    page.fill(epochs=1, limit=600)
+    p.click("#train")
+    expect(p.locator("#run-status")).to_contain_text("done", timeout=GUARD_MS)
+    run_id = p.evaluate("window.pipetraceLab.following.id")
+    hostile = {"training": {"start": "<b>0</b>", "epochs": [
+        {"epoch": "<img src=x onerror=alert(1)>", "loss": "1e9", "accuracy": None, "test_loss": 0.5, "test_accuracy": 2,
+         "observation": "<script>alert(1)</script>", "batch_losses": [1.5, "x", None, 0.5]}, 5, None]}}
+    p.route(f"**/api/runs/{run_id}/trace.json", lambda route: route.fulfill(json=hostile))
+    p.locator("#runs tbody tr", has_text=run_id).locator("button.replay").click()
+    expect(p.locator("#replay-value")).to_have_text("epoch ?")
+    expect(p.locator("#replay-epoch")).to_have_attribute("max", "0")  # the one epoch that is an object
+    shown = dict(zip(p.locator("#replay-shown dt").all_inner_texts(), p.locator("#replay-shown dd").all_inner_texts()))
+    assert shown == {"Train loss": "-", "Train accuracy": "-", "Test loss": "0.5000", "Test accuracy": "-"}
+    assert p.locator("#replay-shown p.observation").inner_text() == "<script>alert(1)</script>"
+    assert p.locator("#replay-shown script, #replay-shown img, #replay-shown b").count() == 0
+    assert p.locator("#replay-shown canvas.replay-loss").get_attribute("data-batches") == "4"
+    assert page.errors() == [] and page.outside_requests() == []

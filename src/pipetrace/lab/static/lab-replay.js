@@ -9,12 +9,13 @@
 
   const number = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
   const text = (x) => (typeof x === "string" ? x : "");
+  const fraction = (x) => (number(x) !== null && x >= 0 && x <= 1 ? x : null); // an accuracy outside 0..1 is no accuracy
 
   // an epoch of a trace.json as this panel uses it (a trace is anyone's file: nothing is trusted)
   function checked(e) {
     const losses = Array.isArray(e.batch_losses) ? e.batch_losses.map(number) : [];
-    return { epoch: number(e.epoch), loss: number(e.loss), accuracy: number(e.accuracy), test_loss: number(e.test_loss),
-      test_accuracy: number(e.test_accuracy), observation: text(e.observation), losses };
+    return { epoch: number(e.epoch), loss: number(e.loss), accuracy: fraction(e.accuracy), test_loss: number(e.test_loss),
+      test_accuracy: fraction(e.test_accuracy), observation: text(e.observation), losses };
   }
 
   async function replay(id) {
