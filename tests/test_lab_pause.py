@@ -211,3 +211,18 @@ def test_a_scheduler_that_does_not_take_the_command_is_a_503_in_words(tmp_path):
 
     answer = http_client(Unreachable()).post("/api/runs/20260101-000000-abc123/pause", headers=AUTH)
     assert answer.status_code == 503 and answer.json() == {"error": "the cluster did not take the pause: OSError: gone"}
+
+
+def test_several_observers_train_as_few_batches_a_call_as_any_of_them_asks():
+    from pipetrace.pipeline import Observer
+    from pipetrace.views.progress import Observers
+
+    class Asks(Observer):
+        def __init__(self, n):
+            self.n = n
+
+        def batches_next(self):
+            return self.n
+
+    assert Observers(Observer(), Asks(None)).batches_next() is None  # nobody asks: the loop's own 16
+    assert Observers(Asks(4), Observer(), Asks(1)).batches_next() == 1
