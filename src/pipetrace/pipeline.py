@@ -44,6 +44,7 @@ class Observer:
     def on_model(self, model) -> None: ...  # the compiled network, just before it trains (a live view may probe it)
     def on_batch(self, step: int) -> None: ...
     def on_batch_losses(self, losses: list[float]) -> None: ...  # the batches just trained, before on_batch
+    def batches_next(self) -> int | None: ...  # at most this many batches before the next on_batch (None: as many as fast)
     def on_epoch(self, epoch) -> None: ...
     def on_training_end(self, training) -> None: ...
 
@@ -145,6 +146,7 @@ def _run(settings: Settings, given_model, data: Dataset | None, out_dir: Path | 
     observer.on_training_start(settings.epochs, steps)
     trained = training.fit(model, data, settings, dataset.num_classes, observer.on_batch, observer.on_epoch, record,
                            on_losses=getattr(observer, "on_batch_losses", None),  # observers written before it lack it
+                           batches_next=getattr(observer, "batches_next", None),
                            class_names=dataset.class_names)
     observer.on_training_end(trained)
     if out_dir is not None:

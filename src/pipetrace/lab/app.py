@@ -337,6 +337,23 @@ def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCo
         await asyncio.to_thread(runner.stop, run.id)
         return JSONResponse({"id": run.id, "status": run.status}, 202)
 
+    def commanded(command: str):
+        @guarded(changing=True)
+        async def endpoint(request: Request):
+            from pipetrace.lab.runner import NotNow
+
+            run = runner.get(_run_id(request))
+            if run is None:
+                return _error("no lab run with that id", 404)
+            try:
+                await asyncio.to_thread(runner.command, run.id, command)
+            except NotNow as refused:
+                return _error(str(refused), 409)
+            except PipetraceError as error:  # the cluster did not answer: said, the lab goes on
+                return _error(str(error), 503)
+            return JSONResponse({"id": run.id, "status": run.status, "paused": run.paused}, 202)
+        return endpoint
+
     @guarded()
     async def run_file(request: Request):
         run_id, name = _run_id(request), request.path_params["name"]
@@ -372,6 +389,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCo
         Route("/api/runs/{id}", one_run),
         Route("/api/runs/{id}/events", events),
         Route("/api/runs/{id}/stop", stop, methods=["POST"]),
+        *(Route(f"/api/runs/{{id}}/{command}", commanded(command), methods=["POST"]) for command in ("pause", "resume", "step")),
         Route("/api/runs/{id}/{name}", run_file),
     ]
     return Starlette(routes=routes, middleware=[Middleware(OwnHosts, hosts=config.hosts)])
@@ -541,6 +559,7 @@ def _lab_summary(run, runner) -> dict:
         "position": runner.position(run), "test_accuracy": result.get("test_accuracy"),
         "epochs": result.get("epochs"), "architecture": result.get("architecture"),
         "reason": result.get("reason"), "saved": bool(result.get("saved")), "events": len(run.events.events),
+        "paused": run.paused,
     }
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import RunEvents
+from pipetrace.lab.pause import COMMANDS, bell_name, queue_name, send
 from pipetrace.lab.worker import KILLED, WarmWorker, train
 
 FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
@@ -117,6 +118,8 @@ class LabRun:
     future: object = None
     attempt: int = 0  # tasks sent for it: more than one when a worker died with it still waiting, never started
     given_up: bool = False  # Stop was not acknowledged in time: the lab ends it and restarts its worker (Runner.stop)
+    pause_asked: bool = False  # Pause was pressed and Resume not since (the worker says when it took effect: `paused`)
+    commands: object = None  # its `distributed.Queue` of pause/resume/step, once one was sent
 
     @property
     def status(self) -> str:
@@ -127,8 +130,18 @@ class LabRun:
         return last.kind if self.events.finished else "running"
 
     @property
+    def paused(self) -> bool:
+        """Held at a batch boundary now: its last `paused` came after its last `resumed`, and it has not ended."""
+        kinds = [e.kind for e in self.events.events if e.kind in ("paused", "resumed")]
+        return bool(kinds) and kinds[-1] == "paused" and not self.events.finished
+
+    @property
     def result(self) -> dict:
         return self.events.last.data if self.events.finished else {}
+
+
+class NotNow(PipetraceError):
+    """A command the run cannot take in its state (the HTTP API answers 409 with these words)."""
 
 
 class Runner:
@@ -178,6 +191,33 @@ class Runner:
             run.future.cancel()  # not on a worker yet: it never starts (one that just started sees the Event)
         threading.Thread(target=self._give_up_unless_stopped, args=(run,), name=f"pipetrace-stop-{run_id}",
                          daemon=True).start()
+
+    def command(self, run_id: str, command: str) -> None:
+        """Pause (at the next batch boundary), resume, or step (one batch, then paused again) a run.
+
+        A queued run takes them too: paused before it starts, it trains one batch and pauses. Raises
+        NotNow, in words, for a run that cannot take it: one that has ended, one not paused (resume,
+        step), or every run of a lab without live events; PipetraceError when the scheduler does not answer.
+        """
+        from distributed import Event, Queue
+
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command!r}")
+        run = self._runs[run_id]
+        if run.events.finished:
+            raise NotNow(f"run {run_id} has already ended ({run.status}): there is nothing to {command}")
+        if not self.live:
+            raise NotNow("this lab runs without live events (--no-live-events): its runs cannot be paused")
+        if command != "pause" and not run.pause_asked:
+            raise NotNow(f"run {run_id} is not paused: pause it first")
+        try:
+            with self._lock:
+                if run.commands is None:
+                    run.commands = Queue(queue_name(self.topic, run_id), client=self.client)
+            send(run.commands, Event(bell_name(self.topic, run_id), client=self.client), command)
+        except Exception as error:  # the scheduler is not answering
+            raise PipetraceError(f"the cluster did not take the {command}: {type(error).__name__}: {error}") from None
+        run.pause_asked = command != "resume"
 
     def _give_up_unless_stopped(self, run: LabRun) -> None:
         """A run that has not ended `stop_grace` seconds after Stop (its worker frozen, or stuck in a long call)
@@ -249,7 +289,21 @@ class Runner:
         run.events.add(message["kind"], json.loads(message["data"]))
 
     def _await(self, run: LabRun) -> None:
-        """Waits for the run's task; a task that ended without its last event (its worker died) ends `failed`."""
+        """Waits for the run's task (`_follow_task`), then lets its command queue go."""
+        from distributed import Event
+
+        try:
+            self._follow_task(run)
+        finally:
+            if run.commands is not None:  # the scheduler forgets the queue once the worker has closed it too,
+                try:                      # and a bell no one waits on once it is cleared
+                    run.commands.close()
+                    Event(bell_name(self.topic, run.id), client=self.client).clear()
+                except Exception:
+                    pass
+
+    def _follow_task(self, run: LabRun) -> None:
+        """A task that ended without its last event (its worker died) ends `failed`."""
         from concurrent.futures import CancelledError
 
         from distributed.scheduler import KilledWorker

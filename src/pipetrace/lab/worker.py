@@ -5,7 +5,9 @@ in the background, when the worker starts; `train` then runs `pipeline.run` with
 which publishes the run's events with the engine's own mechanism, `Worker.log_event(topic, ...)`
 (the lab subscribes to the topic with `Client.subscribe_topic`), and checks a `distributed.Event`
 for Stop: when it is set, the next batch raises KeyboardInterrupt, which the training loop takes as
-Ctrl-C: it keeps the finished epochs, and the run is saved with `status: interrupted`.
+Ctrl-C: it keeps the finished epochs, and the run is saved with `status: interrupted`. Pause, Resume
+and Step arrive through the run's command queue (`lab/pause.py`): while paused, the training thread
+waits at a batch boundary, and Stop still ends the run there.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import BatchCoalescer
+from pipetrace.lab.pause import PauseSwitch, bell_name, queue_name
 from pipetrace.pipeline import Observer
 
 STOP_WAIT_SECONDS = 0.5  # each wait on the Stop event (a long poll to the scheduler), before the next
@@ -129,12 +132,15 @@ class Stopped(Exception):
 
 
 class LabObserver(Observer):
-    """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction."""
+    """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction;
+    with a `PauseSwitch`, holds training at a batch boundary while paused and says so (`paused`, `resumed`)."""
 
-    def __init__(self, publish, stop_requested):
-        self.publish, self.stop_requested = publish, stop_requested
+    def __init__(self, publish, stop_requested, pause: PauseSwitch | None = None):
+        self.publish, self.stop_requested, self.pause = publish, stop_requested, pause
         self.coalescer = BatchCoalescer()
         self._pending: list[float] = []
+        self.trained = 0  # batches trained so far, over every epoch
+        self.last_loss: float | None = None  # the loss of the last batch trained
         self.model = self.hidden_model = None
         self.followed = None  # the followed test image, prepared as the network takes it
         self.steps = 0
@@ -168,10 +174,18 @@ class LabObserver(Observer):
 
     def on_training_start(self, epochs: int, steps_per_epoch: int) -> None:
         self.steps = steps_per_epoch
+        if self.pause is not None:
+            self.pause.ready()  # a run paused while queued pauses after its first batch
         self.publish("batch", {"epoch": 1, "step": 0, "steps": steps_per_epoch, "epochs": epochs, "losses": []})
 
     def on_batch_losses(self, losses: list[float]) -> None:
         self._pending = losses
+        self.trained += len(losses)
+        if losses:
+            self.last_loss = losses[-1]
+
+    def batches_next(self) -> int | None:
+        return self.pause.batches_next() if self.pause is not None else None
 
     def on_batch(self, step: int) -> None:
         freeze_point("lab batch")  # any batch: how many a step covers depends on the machine
@@ -181,6 +195,22 @@ class LabObserver(Observer):
             self.publish("batch", {"epoch": self.epoch, "step": step, "steps": self.steps, "losses": losses})
         if self.stop_requested():
             raise KeyboardInterrupt  # the training loop keeps the finished epochs (as with Ctrl-C)
+        if self.pause is None:
+            return
+        held = self.pause.hold(lambda: self.publish_paused(step))
+        if held == "stop":
+            raise KeyboardInterrupt
+        if held == "resumed":
+            self.publish("resumed", {"epoch": self.epoch, "step": step, "batches": self.trained})
+
+    def publish_paused(self, step: int) -> None:
+        """`paused` with this batch's numbers, after a batch event holding every loss up to this batch."""
+        losses = self.coalescer.take()
+        if losses:
+            self.publish("batch", {"epoch": self.epoch, "step": step, "steps": self.steps, "losses": losses})
+        probabilities, hidden = self.probe()
+        self.publish("paused", _plain({"epoch": self.epoch, "step": step, "steps": self.steps, "batches": self.trained,
+                                       "loss": self.last_loss, "probabilities": probabilities, "hidden": hidden}))
 
     def on_epoch(self, epoch) -> None:
         losses = self.coalescer.take()
@@ -218,7 +248,8 @@ class QuietObserver(Observer):
 def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str, live: bool = True) -> dict:
     """One lab run on this worker: pipeline.run into `run_dir`; its events go to `topic`; returns how it ended.
 
-    With `live` False only `started` and how the run ended are published (no stages, batches, epochs).
+    With `live` False only `started` and how the run ended are published (no stages, batches, epochs,
+    and no pausing). Pause, Resume and Step come through the run's queue (`lab/pause.py`).
     """
     from pipetrace.pipeline import run
     from pipetrace.trace import Settings
@@ -236,7 +267,10 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str,
     publish("started", {"worker": worker.address})
     chosen = Settings(**settings)
     watch = StopWatch(stop)
-    observer = LabObserver(publish, watch) if live else QuietObserver(watch)
+    pause = PauseSwitch(watch) if live else None
+    if pause is not None:
+        pause.listen(queue_name(topic, run_id), bell_name(topic, run_id), stop.client)
+    observer = LabObserver(publish, watch, pause) if live else QuietObserver(watch)
     try:
         data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
         if data is not None and live:
@@ -251,6 +285,8 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str,
         return _ended(publish, "failed", {"reason": f"unexpected error: {type(error).__name__}: {error}"})
     finally:
         watch.close()
+        if pause is not None:
+            pause.close()
     summary = summarize(trace)
     summary["stage"] = _plain(dataclasses.asdict(trace.stages[-1]))
     summary["saved"] = True

@@ -27,7 +27,7 @@ TRAIN_MEASURED = 2_000
 
 
 def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=None, record: bool = True,
-        on_losses=None, class_names: list[str] | None = None) -> Training:
+        on_losses=None, class_names: list[str] | None = None, batches_next=None) -> Training:
     """Train `model` on data = (x_train, y_train, x_test, y_test) and return the training trace.
 
     Before training, the untrained network is measured on both sets (epoch 0, `Training.start`).
@@ -36,7 +36,8 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
     `TRAIN_MEASURED` training images, so the two are measured alike; the running mean during the
     pass is kept apart as `running_loss` / `running_accuracy`. `on_batch(done)` and
     `on_epoch(epoch)` let a view follow along; `on_losses(losses)`, the batches just trained (a live
-    chart). `record=False` keeps no per-batch losses and calls
+    chart); `batches_next()`, how many batches the loop may train before it calls back next (see
+    `TrainingLoop.epoch`: the lab's Pause and Step). `record=False` keeps no per-batch losses and calls
     no one during an epoch, and measures neither epoch 0 nor the training subset (to measure what
     tracing costs: loss/accuracy are then the running mean). A loss that stops being a number ends
     training and puts back the weights from before that epoch (`Training.restored_epoch`; 0 means
@@ -69,7 +70,7 @@ def fit(model, data, settings: Settings, classes: int, on_batch=None, on_epoch=N
             before = model.get_weights()  # a few hundred KB: put back if this epoch blows up
             unrecorded = before  # the weights of the last recorded epoch, until this one is recorded
             result = loop.epoch(x_train, y_train, with_pause_points(f"epoch {epoch}", on_batch if record else None),
-                                on_losses if record else None)
+                                on_losses if record else None, batches_next if record else None)
             if result.finite:
                 loss, accuracy = loop.evaluate(x_measured, y_measured) if record else (result.loss, result.accuracy)
                 test_loss, test_accuracy, test_loss_noise = loop.measure(x_test, y_test)

@@ -90,20 +90,30 @@ class TrainingLoop:
         right = tf.reduce_sum(tf.cast(tf.argmax(outputs, axis=-1) == y, tf.float32))
         return tf.reduce_sum(per_example), tf.reduce_sum(tf.square(per_example)), right
 
-    def epoch(self, x: np.ndarray, y: np.ndarray, on_batches=None, on_losses=None) -> EpochResult:
-        """One pass over (x, y) in a new seeded order; `on_losses(losses)` (those batches' losses), then `on_batches(done)`, after every call."""
+    def epoch(self, x: np.ndarray, y: np.ndarray, on_batches=None, on_losses=None, batches_next=None) -> EpochResult:
+        """One pass over (x, y) in a new seeded order; `on_losses(losses)` (those batches' losses), then `on_batches(done)`, after every call.
+
+        `batches_next()`, asked before every call, may lower how many batches that call trains
+        (None: `batches_per_call`): the lab's Pause and Step train one batch a call. The batches, their
+        order and the numbers are the same either way; only how often Python is called back changes.
+        """
         order = self.rng.permutation(len(x))
         size = self.batch_size
         full = len(x) // size * size
-        starts = [(s, min(s + size * self.batches_per_call, full)) for s in range(0, full, size * self.batches_per_call)]
-        if full < len(x):
-            starts.append((full, len(x)))  # the last, smaller batch, alone
         losses: list[float] = []
         total_loss = total_right = 0.0
-        seen = 0
-        for start, stop in starts:
+        seen = start = 0
+        while start < len(x):
+            if start < full:
+                count = self.batches_per_call
+                if batches_next is not None:
+                    count = max(1, min(count, batches_next() or count))
+                stop = min(start + size * count, full)
+            else:
+                stop = len(x)  # the last, smaller batch, alone
             rows = order[start:stop]
-            per_batch = size if stop - start >= size else stop - start
+            start = stop
+            per_batch = size if len(rows) >= size else len(rows)
             xb = x[rows].reshape(-1, per_batch, *x.shape[1:])
             yb = y[rows].astype(np.int64).reshape(-1, per_batch)
             batch_losses, right = self._train(xb, yb)
@@ -111,7 +121,7 @@ class TrainingLoop:
             losses.extend(float(v) for v in batch_losses)
             total_loss += float((batch_losses * per_batch).sum())
             total_right += float(right.numpy().sum())
-            seen += stop - start
+            seen += len(rows)
             if on_losses:
                 on_losses([float(v) for v in batch_losses])
             if on_batches:

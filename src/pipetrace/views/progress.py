@@ -209,6 +209,11 @@ class Observers(Observer):
         for observer in self.observers:
             observer.on_batch(step)
 
+    def batches_next(self) -> int | None:
+        """The fewest batches any of them asks for (None: none asks)."""
+        asked = [n for n in (getattr(o, "batches_next", lambda: None)() for o in self.observers) if n]
+        return min(asked) if asked else None
+
     def on_epoch(self, epoch) -> None:
         for observer in self.observers:
             observer.on_epoch(epoch)

@@ -3,20 +3,12 @@
 "use strict";
 (() => {
   const lab = window.pipetraceLab;
-  const { el, pct, num } = lab;
+  const { el, num } = lab;
 
   function showProbe(e) {
     if (Array.isArray(e.probabilities)) {
       const probe = document.getElementById("probe");
-      const bars = el("div", null, "bars"); bars.append(el("h4", `after epoch ${e.epoch}`));
-      const best = e.probabilities.indexOf(Math.max(...e.probabilities));
-      e.probabilities.forEach((p, k) => {
-        const line = el("div", null, k === best ? "bar best" : "bar");
-        const fill = el("span", null, "fill"); fill.style.width = `${(100 * p).toFixed(1)}%`;
-        line.append(el("span", k, "class"), fill, el("span", pct(p), "value"));
-        bars.append(line);
-      });
-      probe.replaceChildren(bars);
+      probe.replaceChildren(lab.bars(e.probabilities, `after epoch ${e.epoch}`));
       if (Array.isArray(e.hidden)) probe.append(hiddenLayer(e.hidden));
     }
   }

@@ -23,7 +23,7 @@ function api(path, options = {}) {
   return fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
 }
 
-Object.assign(lab, { api, el, pct, num, readForm, setStatus, picture });
+Object.assign(lab, { api, el, pct, num, readForm, setStatus, picture, bars });
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -129,6 +129,7 @@ function follow(id) {
     mine.losses.push(...d.losses);
   });
   on("epoch", showEpoch);
+  for (const kind of ["paused", "resumed"]) on(kind, () => {}); // drawn by lab-controls.js
   for (const kind of ["done", "stopped", "failed"]) {
     on(kind, (d) => {
       source.close();
@@ -173,6 +174,19 @@ function picture(rows, max) {
   }));
   ctx.putImageData(data, 0, 0);
   return canvas;
+}
+
+// an output's probabilities as bars, the largest dark: one line a class, its number beside it
+function bars(probabilities, title) {
+  const box = el("div", null, "bars"); box.append(el("h4", title));
+  const best = probabilities.indexOf(Math.max(...probabilities));
+  probabilities.forEach((p, k) => {
+    const line = el("div", null, k === best ? "bar best" : "bar");
+    const fill = el("span", null, "fill"); fill.style.width = `${(100 * p).toFixed(1)}%`;
+    line.append(el("span", k, "class"), fill, el("span", pct(p), "value"));
+    box.append(line);
+  });
+  return box;
 }
 
 function showEpoch(e) {
