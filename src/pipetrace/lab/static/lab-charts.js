@@ -8,6 +8,7 @@
   const SMOOTHING = 0.9; // views/html/charts.py SMOOTHING
   const TRAIN = "#4f46e5", TEST = "#f59e0b", OTHER = "#0f766e"; // the report's colours; OTHER: run B
   const charts = lab.charts = {};
+  const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]; // x ticks: whole epochs, batches
   let batches = null; // the followed run's losses: {x, raw, smooth, last, n}
   let epochs = null; // the followed run's epochs: {epoch, loss, accuracy, test_loss, test_accuracy}
   let batchTotal = 1; // the batches the followed run will train: the batch chart's x axis ends there
@@ -35,7 +36,7 @@
     charts[name] = new uPlot({
       title, width: width(holder), height: 220,
       scales: { x: { time: false, range: options.xRange }, y: log ? { distr: 3 } : {} },
-      axes: [{ label: options.xLabel || "epoch" }, { label: yLabel, size: 56 }],
+      axes: [{ label: options.xLabel || "epoch", incrs: WHOLE }, { label: yLabel, size: 56 }],
       series: [{ label: options.xLabel || "epoch" }, ...series],
     }, data, holder);
     return charts[name];
