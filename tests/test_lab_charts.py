@@ -107,12 +107,14 @@ def test_two_compared_runs_have_their_epoch_curves_overlaid_readable_on_a_phone(
     page = LabPage(browser, lab)
     p = page.page
     try:
-        ids = []
+        ids = [None]
         for seed in (5, 6):
             page.fill(epochs=1, limit=600, seed=seed, batch_size=64, hidden="16")
-            p.click("#train")
+            p.click("#train")  # the status says the last run's "done" until this one is followed
+            p.wait_for_function("(last) => (window.pipetraceLab.following || {}).id !== last", arg=ids[-1], timeout=GUARD_MS)
             expect(p.locator("#run-status")).to_contain_text("done", timeout=GUARD_MS)
             ids.append(p.evaluate("window.pipetraceLab.following.id"))
+        ids = ids[1:]
         p.set_viewport_size(PHONE)
         for run_id in ids:
             p.locator(f'#runs input[value="{run_id}"]').check()

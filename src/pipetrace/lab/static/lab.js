@@ -206,9 +206,11 @@ async function refreshRuns() {
   clearTimeout(relist);
   if (answer.runs.some((r) => r.status === "queued" || r.status === "running")) relist = setTimeout(refreshRuns, 2000);
   const body = document.querySelector("#runs tbody");
+  const ticked = new Set([...body.querySelectorAll("input:checked")].map((i) => i.value)); // kept across the redraw
   body.replaceChildren(...answer.runs.map((run) => {
     const row = el("tr");
     const tick = el("input"); tick.type = "checkbox"; tick.value = run.id; tick.disabled = !run.saved;
+    tick.checked = run.saved && ticked.has(run.id);
     tick.setAttribute("aria-label", `compare ${run.id}`);
     const cell = el("td"); cell.append(tick);
     const s = run.settings || {};
