@@ -143,9 +143,15 @@ def test_the_lesson_panel_trains_every_variant_and_shows_the_lessons_reading(bro
     p = page.page
     lesson = lesson_named("dead-relus")
     try:
+        p.select_option("#lesson", lesson.name)
+        p.fill("#lesson-limit", "100000")  # more than MNIST has: every variant refused, in the lab's words
+        p.dispatch_event("#lesson-limit", "change")
+        expect(p.locator("#lesson-variants .refusal")).to_have_count(len(lesson.values))
+        expect(p.locator("#lesson-variants .refusal").first).to_contain_text("--limit 100000 is larger than the 60000")
+        expect(p.locator("#lesson-queue")).to_be_disabled()
         p.fill("#lesson-limit", "600")
         p.dispatch_event("#lesson-limit", "change")
-        p.select_option("#lesson", lesson.name)
+        expect(p.locator("#lesson-variants .refusal")).to_have_count(0)
         expect(p.locator("#lesson-question")).to_have_text(lesson.question)
         expect(p.locator("#lesson-variants li")).to_have_count(len(lesson.values))
         expect(p.locator("#lesson-variants")).to_contain_text("600 training images")

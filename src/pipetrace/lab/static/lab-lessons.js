@@ -12,7 +12,7 @@
 
   async function load() {
     const limit = document.getElementById("lesson-limit").value.trim();
-    const error = document.querySelector('p.error[data-for="lesson-limit"]');
+    const error = document.getElementById("lesson-limit-error");
     const response = await lab.api(`/api/lessons${limit ? `?limit=${encodeURIComponent(limit)}` : ""}`);
     const answer = await response.json();
     error.textContent = response.ok ? "" : answer.error;
@@ -46,7 +46,7 @@
         document.getElementById("setup").scrollIntoView();
       });
       item.append(lab.el("strong", variant.name), " ", lab.el("span", describe(variant.settings)), " ", fill);
-      if (variant.refused) item.append(lab.el("p", `This lab refuses it: ${variant.refused}`, "error"));
+      if (variant.refused) item.append(lab.el("p", `This lab refuses it: ${variant.refused}`, "refusal"));
       return item;
     }));
     const refused = lesson.variants.filter((v) => v.refused);
