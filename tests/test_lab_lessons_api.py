@@ -68,3 +68,15 @@ def test_compare_gives_each_runs_epoch_series_from_its_trace(lab, runs_dir):  # 
         for measure in ("loss", "accuracy", "test_loss", "test_accuracy"):
             assert epochs[side][measure] == [getattr(row, measure) for row in rows]
             assert all(math.isfinite(v) for v in epochs[side][measure])
+
+
+def test_a_reading_that_needs_a_validation_split_says_so_instead_of_failing(small_run):
+    from pipetrace.lab.lessons import reading
+
+    trace, _ = small_run  # a run without a validation split, as every lab run is
+    capacity = next(lesson for lesson in LESSONS if lesson.name == "capacity")
+    traces = [dataclasses.replace(trace, settings=dataclasses.replace(trace.settings, hidden=list(value)))
+              for value in capacity.values]
+    answer = reading("capacity", traces)
+    assert answer["lines"] == [] and "held no training images out" in answer["why"]
+    assert "compare the variants instead" in answer["why"]

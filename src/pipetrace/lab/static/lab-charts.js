@@ -38,6 +38,7 @@
       scales: { x: { time: false, range: options.xRange }, y: log ? { distr: 3 } : {} },
       axes: [{ label: options.xLabel || "epoch", incrs: WHOLE }, { label: yLabel, size: 56 }],
       series: [{ label: options.xLabel || "epoch" }, ...series],
+      hooks: options.hooks || {},
     }, data, holder);
     return charts[name];
   }
@@ -48,8 +49,23 @@
     makeChart(document.getElementById("loss"), "batch", "Training loss, batch by batch", "loss", [
       line("as recorded", "rgba(79, 70, 229, 0.35)", { width: 1, points: { show: false } }),
       line(`smoothed (${SMOOTHING} moving average)`, TRAIN, { width: 2, points: { show: false } }),
-    ], [batches.x, batches.raw, batches.smooth], { log: true, xLabel: "batch", xRange: () => [0, batchTotal] });
+    ], [batches.x, batches.raw, batches.smooth],
+    { log: true, xLabel: "batch", xRange: () => [0, batchTotal], hooks: { draw: [markEpochEnds] } });
     describeBatches();
+  }
+
+  // a dashed line at the last batch of each finished epoch, as the report's batch chart has
+  function markEpochEnds(u) {
+    const run = lab.following;
+    if (!run || !run.steps) return;
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = "#6b7280"; ctx.setLineDash([4, 3]); ctx.lineWidth = 1;
+    for (const epoch of epochs.epoch) {
+      const x = Math.round(u.valToPos(epoch * run.steps, "x", true));
+      ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+    }
+    ctx.restore();
   }
 
   function describeBatches() {
@@ -90,6 +106,7 @@
   function addEpoch(data) {
     for (const key of Object.keys(epochs)) epochs[key].push(data[key] === undefined ? null : data[key]);
     drawEpochs();
+    charts.batch.redraw(false); // its epoch's end marked
   }
 
   // two compared runs: each run's training (solid) and test (dashed) curves, A and B in their own colours
