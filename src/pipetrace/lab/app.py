@@ -378,8 +378,40 @@ def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCo
             return _error("both runs must be finished and saved to compare them", 404)
         return JSONResponse(_comparison(*traces))
 
+    def refusal(settings: dict) -> str | None:
+        try:
+            checked_settings(settings, config)
+        except BadRequest as error:
+            return str(error)
+        return None
+
+    @guarded()
+    async def lesson_list(request: Request):
+        from pipetrace.lab.lessons import lessons
+
+        limit = _limit(request.query_params.get("limit", ""))
+        # image_size (for folders of images) is left out: POST takes no list but hidden, and MNIST needs none
+        keys = tuple(key for key in SETTINGS if key != "image_size")
+        return JSONResponse({"lessons": await asyncio.to_thread(lessons, keys, refusal, limit)})
+
+    @guarded()
+    async def lesson_reading(request: Request):
+        from pipetrace.lab.lessons import reading
+        from pipetrace.modes.lesson import LESSONS
+
+        name = request.path_params["name"]
+        if name not in {lesson.name for lesson in LESSONS}:
+            return _error(f"no lesson called {name[:40]!r}: the lessons are {', '.join(lesson.name for lesson in LESSONS)}", 404)
+        ids = [_valid_id(run_id) for run_id in request.query_params.get("runs", "").split(",")[:16]]
+        traces = await asyncio.to_thread(lambda: [listing.trace(run_id) for run_id in ids])
+        if None in traces:
+            return JSONResponse({"lines": [], "why": "not every variant's run is finished and saved yet"})
+        return JSONResponse(await asyncio.to_thread(reading, name, traces))
+
     routes = [
         Route("/", page),
+        Route("/api/lessons", lesson_list),
+        Route("/api/lessons/{name}/reading", lesson_reading),
         Route("/static/{name}", static),
         Route("/api/login", login, methods=["POST"]),
         Route("/api/runs", start, methods=["POST"]),
@@ -512,6 +544,15 @@ def _valid_id(run_id: str) -> str:
     return run_id
 
 
+def _limit(text: str) -> int | None:
+    """?limit=N of /api/lessons: the training images of every variant (blank: each lesson's own)."""
+    if text == "":
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
+        raise BadRequest(f"limit must be a whole number of training images, at least 1 (got {text[:40]!r})", "limit")
+    return int(text)
+
+
 def _run_id(request: Request) -> str:
     return _valid_id(request.path_params["id"])
 
@@ -564,6 +605,7 @@ def _lab_summary(run, runner) -> dict:
 
 
 def _comparison(a, b) -> dict:
+    from pipetrace.lab.series import epoch_series
     from pipetrace.modes import compare
 
     return {
@@ -572,6 +614,7 @@ def _comparison(a, b) -> dict:
         "accuracy_change": compare.accuracy_change(a, b),
         "per_class": [list(row) for row in compare.per_class(a, b)],
         "disagreements": compare.disagreement_lines(a, b),
+        "epochs": {"a": epoch_series(a), "b": epoch_series(b)},  # each run's per-epoch numbers, for the overlaid charts
     }
 
 

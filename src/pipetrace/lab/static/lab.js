@@ -5,6 +5,8 @@
 //   "event:<kind>" (data, run): each event of the followed run (queued, started, stage, batch, epoch, ..., done)
 //   "settings" (answer): the settings' choices and defaults arrived (GET /api/settings) and fill the form
 //   "runs" (runs): the runs list was drawn (GET /api/runs)
+//   "filled" (): the form was filled by script (lab.fillForm), not by typing
+//   "compare" (comparison, ids): GET /api/compare answered for the two ticked runs, and its tables are drawn
 "use strict";
 
 const token = document.querySelector('meta[name="pipetrace-token"]').content;
@@ -23,7 +25,7 @@ function api(path, options = {}) {
   return fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
 }
 
-Object.assign(lab, { api, el, pct, num, readForm, setStatus, picture, bars });
+Object.assign(lab, { api, el, pct, num, readForm, fillForm, setStatus, picture, bars, refreshRuns, fields: FIELDS });
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -51,16 +53,24 @@ async function loadSettings() {
     const select = document.getElementById(name);
     select.replaceChildren(...values.map((v) => { const o = el("option", v); o.value = v; return o; }));
   }
-  const d = answer.defaults;
-  for (const name of FIELDS) {
-    const control = document.getElementById(name);
-    const value = d[name];
-    if (control.type === "checkbox") control.checked = Boolean(value);
-    else if (Array.isArray(value)) control.value = value.join(",");
-    else control.value = value === null || value === undefined ? "" : String(value);
-  }
-  document.getElementById("epochs").value = "2";
+  fillForm(Object.assign({}, answer.defaults, { epochs: 2 }));
   lab.emit("settings", answer);
+}
+
+// the form's controls from settings (as the API names them; text as a link gives it); others are left as they are
+function fillForm(settings) {
+  for (const name of FIELDS) {
+    if (!Object.prototype.hasOwnProperty.call(settings, name)) continue;
+    const control = document.getElementById(name);
+    const value = settings[name];
+    if (control.type === "checkbox") { control.checked = value === true || value === "true"; continue; }
+    const text = Array.isArray(value) ? value.join(",") : value === null || value === undefined ? "" : String(value);
+    if (control.tagName === "SELECT" && ![...control.options].some((o) => o.value === text)) {
+      const option = el("option", text); option.value = text; control.append(option); // the server says what is wrong
+    }
+    control.value = text;
+  }
+  lab.emit("filled");
 }
 
 function readForm() {
@@ -210,9 +220,11 @@ async function refreshRuns() {
   clearTimeout(relist);
   if (answer.runs.some((r) => r.status === "queued" || r.status === "running")) relist = setTimeout(refreshRuns, 2000);
   const body = document.querySelector("#runs tbody");
+  const ticked = new Set([...body.querySelectorAll("input:checked")].map((i) => i.value)); // kept across the redraw
   body.replaceChildren(...answer.runs.map((run) => {
     const row = el("tr");
     const tick = el("input"); tick.type = "checkbox"; tick.value = run.id; tick.disabled = !run.saved;
+    tick.checked = run.saved && ticked.has(run.id);
     tick.setAttribute("aria-label", `compare ${run.id}`);
     const cell = el("td"); cell.append(tick);
     const s = run.settings || {};
@@ -249,6 +261,7 @@ async function compareRuns() {
   out.replaceChildren(el("h3", `A: ${ticked[0]}  B: ${ticked[1]}`), el("p", c.accuracy_change),
     table(["Setting", "A", "B"], c.settings), table(["", "A", "B"], c.metrics),
     table(["Class", "A", "B", "Change"], c.per_class), ...c.disagreements.map((line) => el("p", line)));
+  lab.emit("compare", c, ticked);
 }
 
 async function start() {
