@@ -25,6 +25,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import BatchCoalescer
+from pipetrace.lab.grid import TestImageGrid
 from pipetrace.pipeline import Observer
 
 STOP_WAIT_SECONDS = 0.5  # each wait on the Stop event (a long poll to the scheduler), before the next
@@ -153,6 +154,8 @@ class LabObserver(Observer):
         self._pending: list[float] = []
         self.model = self.hidden_model = None
         self.followed = None  # the followed test image, prepared as the network takes it
+        self.grid = None  # the grid's fixed test images (lab/grid.py), when the data is the lab's own
+        self.inside = None  # measures inside the network after each epoch (lab/inside.py)
         self.steps = 0
         self.epoch = 1
 
@@ -167,6 +170,9 @@ class LabObserver(Observer):
     def on_model(self, model) -> None:
         self.model = model
         self.hidden_model = self.first_hidden_layer(model)
+        from pipetrace.lab.inside import Inside
+
+        self.inside = Inside(model, self.grid, self.followed)
 
     @staticmethod
     def first_hidden_layer(model):
@@ -184,6 +190,8 @@ class LabObserver(Observer):
 
     def on_training_start(self, epochs: int, steps_per_epoch: int) -> None:
         self.steps = steps_per_epoch
+        if self.grid is not None:
+            self.publish("test_images", self.grid.event())
         self.publish("batch", {"epoch": 1, "step": 0, "steps": steps_per_epoch, "epochs": epochs, "losses": []})
 
     def on_batch_losses(self, losses: list[float]) -> None:
@@ -204,6 +212,7 @@ class LabObserver(Observer):
             self.publish("batch", {"epoch": epoch.epoch, "step": self.steps, "steps": self.steps, "losses": losses})
         data = {k: v for k, v in dataclasses.asdict(epoch).items() if k != "batch_losses"}
         data["probabilities"], data["hidden"] = self.probe()
+        data["inside"] = self.inside.measure() if self.inside is not None else None
         self.publish("epoch", _plain(data))
         self.epoch = epoch.epoch + 1
 
@@ -257,6 +266,7 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str,
         data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
         if data is not None and live:
             observer.followed = _followed(data, chosen.sample)
+            observer.grid = TestImageGrid.of(data, chosen.limit)
         with stop_when(watch):  # Stop also while a --data folder is read, before any stage
             trace = run(chosen, data=data, out=run_dir, observer=observer, verbose=0)
     except (Stopped, KeyboardInterrupt):
