@@ -101,6 +101,7 @@ def test_each_units_weighted_sum_is_keras_term_by_term(lab_run):
 
     events, model, data = lab_run
     network = last_epoch(events)["inside"]["network"]
+    assert last_epoch(events)["inside"]["followed"] == SAMPLE
     x = data.x_test[SAMPLE].astype("float32").reshape(1, 784) / 255
     np.testing.assert_allclose(network["input"], x[0], rtol=1e-4)
     dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
@@ -116,6 +117,7 @@ def test_each_units_weighted_sum_is_keras_term_by_term(lab_run):
             assert sorted(np.abs(terms[:, j]))[-len(top):][::-1] == pytest.approx(np.abs(terms[top, j]).tolist())
             np.testing.assert_allclose(sent["w"][j], kernel[top, j], rtol=1e-4)
             np.testing.assert_allclose(sent["term"][j], terms[top, j], rtol=1e-4, atol=1e-12)
+            assert sent["top_sum"][j] == pytest.approx(terms[top, j].sum(), rel=1e-4, abs=1e-9)
             rest = terms[:, j].sum() - terms[top, j].sum()
             assert sent["rest"][j] == pytest.approx(rest, rel=1e-4, abs=1e-9)
         np.testing.assert_allclose(sent["bias"], bias, rtol=1e-4)

@@ -9,7 +9,8 @@ test_images.py), but live: this module measures them on the worker after every e
   w ~ q * scale / 127), base64, unit after unit (the first MAX_UNITS units); and the units that gave 0 (ReLU) on every grid image.
 - `network`: for a network of Dense layers only, each layer's outputs for the followed test image and, for
   every unit, its weighted sum z = x1*w1 + ... + b: the TOP_TERMS largest terms input x weight (computed
-  here, in float64 from Keras' float32 values), what the other terms add up to, the bias, z and the output.
+  here, in float64 from Keras' float32 values), their sum, what the other terms add up to, the bias, z and
+  the output.
   The page writes these numbers out; it never sums quantised weights itself.
 - `grid`: the grid's answers (lab/grid.py).
 
@@ -34,10 +35,11 @@ PASS_THROUGH = ("Dropout",)  # layers that change nothing when the network answe
 class Inside:
     """Measures one model after each epoch; built once per run, when the model is known."""
 
-    def __init__(self, model, grid: TestImageGrid | None, followed):
+    def __init__(self, model, grid: TestImageGrid | None, followed, sample: int | None = None):
         from pipetrace.training.backend import import_keras
 
         self.model, self.grid = model, grid
+        self.sample = sample if followed is not None else None  # the followed test image's index
         self.input_shape = tuple(model.inputs[0].shape[1:])
         self.followed = None if followed is None else np.asarray(followed, "float32").reshape((1, *self.input_shape))
         self.dense, self.why = dense_chain(model)
@@ -59,7 +61,7 @@ class Inside:
             outputs = [np.asarray(self.model(batch, training=False), dtype=np.float32)]
         head = len(followed)
         kind = output_kind(self.model)
-        inside = {"units": None, "network": None, "grid": None, "why": self.why}
+        inside = {"units": None, "network": None, "grid": None, "why": self.why, "followed": self.sample}
         if self.grid is not None and kind.one_of_many:
             inside["grid"] = self.grid.answers_from(kind.probabilities(outputs[-1][head:].astype(np.float64)))
         if self.dense:
@@ -103,7 +105,8 @@ class Inside:
                 "name": layer.name, "activation": activation_of(layer), "inputs": int(kernel.shape[0]),
                 "units": int(kernel.shape[1]), "values": rounded(values),
                 "top": top.tolist(), "w": [rounded(row) for row in kernel[top, columns]],
-                "term": [rounded(row) for row in chosen], "rest": rounded(sums - chosen.sum(axis=1)),
+                "term": [rounded(row) for row in chosen], "top_sum": rounded(chosen.sum(axis=1)),
+                "rest": rounded(sums - chosen.sum(axis=1)),
                 "bias": rounded(bias), "z": rounded(sums + bias),
             })
             inputs = values.astype(np.float64)

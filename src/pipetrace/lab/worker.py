@@ -158,9 +158,11 @@ class LabObserver(Observer):
         self.inside = None  # measures inside the network after each epoch (lab/inside.py)
         self.steps = 0
         self.epoch = 1
+        self.sample = None
 
     def on_start(self, settings, dataset) -> None:
         self.class_names = dataset["class_names"]
+        self.sample = settings.sample
 
     def on_stage(self, stage) -> None:
         self.publish("stage", _plain(dataclasses.asdict(stage)))
@@ -172,7 +174,7 @@ class LabObserver(Observer):
         self.hidden_model = self.first_hidden_layer(model)
         from pipetrace.lab.inside import Inside
 
-        self.inside = Inside(model, self.grid, self.followed)
+        self.inside = Inside(model, self.grid, self.followed, self.sample)
 
     @staticmethod
     def first_hidden_layer(model):

@@ -124,6 +124,7 @@ function follow(id) {
   on("queued", (d) => setStatus(d.position ? `queued (${d.position} ahead)` : "queued"));
   on("started", () => setStatus("training"));
   on("stage", showStage);
+  on("test_images", () => {}); // drawn by lab-test-images.js (and named classes for lab-diagram.js)
   on("batch", (d) => {
     mine.steps = d.steps; if (d.epochs) mine.epochs = d.epochs;
     mine.losses.push(...d.losses);

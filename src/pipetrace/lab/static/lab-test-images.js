@@ -1,0 +1,110 @@
+// pipetrace lab: every test image of the grid, live: the first test images (the `test_images` event, once), each
+// with the network's answer and how sure it is after each epoch (green: right, red: wrong), the confusion matrix of
+// those images, and a click that shows one image's probabilities now. All measured on the worker (lab/grid.py).
+"use strict";
+(() => {
+  const lab = window.pipetraceLab;
+  const { el, pct } = lab;
+  let images = null, answers = null, epoch = 0, picked = null;
+  const name = (k) => (images && images.class_names[k] !== undefined ? String(images.class_names[k]) : String(k));
+
+  function received(d) {
+    const part = document.getElementById("grid-part");
+    const text = atob(d.pixels), size = d.height * d.width * d.channels;
+    if (text.length !== size * d.count) return;
+    images = d; answers = null; picked = null;
+    const grid = part.querySelector(".test-grid");
+    grid.replaceChildren(...d.labels.map((label, k) => {
+      const button = el("button", null, "test-image"); button.type = "button"; button.dataset.index = String(k);
+      button.setAttribute("aria-pressed", "false");
+      const canvas = el("canvas", null, "digit"); canvas.width = d.width; canvas.height = d.height;
+      const ctx = canvas.getContext("2d"), picture = ctx.createImageData(d.width, d.height);
+      for (let p = 0; p < d.width * d.height; p++) {
+        for (let c = 0; c < 3; c++) {
+          const v = text.charCodeAt(k * size + p * d.channels + (d.channels > 1 ? c : 0));
+          picture.data[4 * p + c] = d.channels > 1 ? Math.round(255 * v / d.pixel_max) : 255 - Math.round(255 * v / d.pixel_max);
+        }
+        picture.data[4 * p + 3] = 255;
+      }
+      ctx.putImageData(picture, 0, 0);
+      button.append(canvas, el("span", "…"));
+      button.title = `test image #${k}: a ${name(label)}`;
+      return button;
+    }));
+    part.querySelector(".intro").textContent = `The first ${d.count} test images; their answers appear after the first epoch.`;
+  }
+
+  function update(e) {
+    const part = document.getElementById("grid-part");
+    const grid = e.inside && e.inside.grid;
+    if (!images || !grid || grid.predicted.length !== images.count) return;
+    answers = grid; epoch = e.epoch;
+    part.querySelectorAll(".test-image").forEach((button, k) => {
+      const said = grid.predicted[k], sure = grid.probabilities[k][said], right = said === images.labels[k];
+      button.classList.toggle("right", right); button.classList.toggle("wrong", !right);
+      button.querySelector("span").textContent = `${name(said)} · ${pct(sure)}`;
+      button.title = `test image #${k}: a ${name(images.labels[k])}, said ${name(said)} (${pct(sure)})`;
+    });
+    part.querySelector(".intro").textContent = `After epoch ${e.epoch}: the first ${images.count} test images, each with ` +
+      `the network's answer and how sure it is (green: right, red: wrong): ${grid.right} of ${grid.counted} right. ` +
+      "Click one to see its probabilities now.";
+    confusion(part, grid);
+    part.dataset.epoch = String(e.epoch);
+    show(picked === null ? 0 : picked);
+  }
+
+  function confusion(part, grid) {
+    const table = part.querySelector(".confusion");
+    const head = el("tr"); head.append(el("th", "true \\ said"));
+    grid.confusion.forEach((_, k) => head.append(el("th", name(k))));
+    const rows = grid.confusion.map((row, t) => {
+      const tr = el("tr"); tr.append(el("th", name(t)));
+      row.forEach((n, s) => tr.append(el("td", n, n && s === t ? "hit" : n ? "miss" : "")));
+      return tr;
+    });
+    const caption = el("caption", `Confusion matrix of these ${grid.counted} test images (not the whole test set) after ` +
+      `epoch ${epoch}: each row a true class, each column the network's answer; its cells add up to ` +
+      `${grid.confusion.flat().reduce((a, b) => a + b, 0)}, ${grid.right} on the diagonal (right).`);
+    table.replaceChildren(caption, head, ...rows);
+  }
+
+  function show(k) {
+    if (!images || !answers || !(k >= 0 && k < images.count)) return;
+    picked = k;
+    const part = document.getElementById("grid-part"), out = part.querySelector(".test-trace");
+    part.querySelectorAll(".test-image").forEach((b, i) => b.setAttribute("aria-pressed", i === k ? "true" : "false"));
+    const probabilities = answers.probabilities[k], said = answers.predicted[k];
+    const bars = el("div", null, "bars");
+    probabilities.forEach((p, c) => {
+      const line = el("div", null, c === said ? "bar best" : "bar");
+      const fill = el("span", null, "fill"); fill.style.width = `${(100 * p).toFixed(1)}%`;
+      line.append(el("span", name(c), "class"), fill, el("span", pct(p), "value"));
+      bars.append(line);
+    });
+    const big = part.querySelectorAll(".test-image canvas")[k];
+    const copy = el("canvas", null, "digit"); copy.width = big.width; copy.height = big.height;
+    copy.getContext("2d").drawImage(big, 0, 0);
+    out.replaceChildren(el("h4", `Test image #${k}, a ${name(images.labels[k])}: after epoch ${epoch} the network says ` +
+      `${name(said)} (${pct(probabilities[said])})${said === images.labels[k] ? "" : ", wrong"}`), copy, bars,
+      el("p", `Its ${probabilities.length} probabilities as the worker measured them after this epoch. Once the run is saved, ` +
+        "the report below shows these images too, and traces each one layer by layer where its page can run the network " +
+        "(its section 'Every test image, one at a time').", "note"));
+    out.dataset.index = String(k);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.getElementById("grid-part").querySelector(".test-grid").addEventListener("click", (event) => {
+      const button = event.target.closest && event.target.closest(".test-image");
+      if (button) show(Number(button.dataset.index));
+    });
+  });
+  lab.on("follow", () => {
+    const part = document.getElementById("grid-part");
+    images = answers = picked = null;
+    for (const c of [".test-grid", ".confusion", ".test-trace"]) part.querySelector(c).replaceChildren();
+    part.querySelector(".intro").textContent = "The test images appear here when training starts.";
+    delete part.dataset.epoch;
+  });
+  lab.on("event:test_images", received);
+  lab.on("event:epoch", update);
+})();
