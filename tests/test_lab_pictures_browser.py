@@ -90,7 +90,7 @@ def test_a_click_on_a_unit_writes_its_weighted_sum_and_a_click_on_an_image_its_p
     expect(trace).to_contain_text("Test image #7")
     assert trace.locator(".bar").count() == CLASSES
     assert p.locator('#grid-part .test-image[data-index="7"]').get_attribute("aria-pressed") == "true"
-    expect(p.locator("#grid-part table.confusion caption")).to_contain_text("not the whole test set")
+    expect(p.locator("#grid-part .confusion-words")).to_contain_text("not the whole test set")
     assert page.errors() == [] and page.outside_requests() == []
 
 

@@ -62,10 +62,11 @@
       row.forEach((n, s) => tr.append(el("td", n, n && s === t ? "hit" : n ? "miss" : "")));
       return tr;
     });
-    const caption = el("caption", `Confusion matrix of these ${grid.counted} test images (not the whole test set) after ` +
+    const caption = el("p", `Confusion matrix of these ${grid.counted} test images (not the whole test set) after ` +
       `epoch ${epoch}: each row a true class, each column the network's answer; its cells add up to ` +
       `${grid.confusion.flat().reduce((a, b) => a + b, 0)}, ${grid.right} on the diagonal (right).`);
-    table.replaceChildren(caption, head, ...rows);
+    part.querySelector(".confusion-words").replaceChildren(caption);
+    table.replaceChildren(head, ...rows);
   }
 
   function show(k) {
@@ -84,8 +85,9 @@
     const big = part.querySelectorAll(".test-image canvas")[k];
     const copy = el("canvas", null, "digit"); copy.width = big.width; copy.height = big.height;
     copy.getContext("2d").drawImage(big, 0, 0);
+    const row = el("div", null, "traced"); row.append(copy, bars);
     out.replaceChildren(el("h4", `Test image #${k}, a ${name(images.labels[k])}: after epoch ${epoch} the network says ` +
-      `${name(said)} (${pct(probabilities[said])})${said === images.labels[k] ? "" : ", wrong"}`), copy, bars,
+      `${name(said)} (${pct(probabilities[said])})${said === images.labels[k] ? "" : ", wrong"}`), row,
       el("p", `Its ${probabilities.length} probabilities as the worker measured them after this epoch. Once the run is saved, ` +
         "the report below shows these images too, and traces each one layer by layer where its page can run the network " +
         "(its section 'Every test image, one at a time').", "note"));
@@ -101,7 +103,7 @@
   lab.on("follow", () => {
     const part = document.getElementById("grid-part");
     images = answers = picked = null;
-    for (const c of [".test-grid", ".confusion", ".test-trace"]) part.querySelector(c).replaceChildren();
+    for (const c of [".test-grid", ".confusion", ".confusion-words", ".test-trace"]) part.querySelector(c).replaceChildren();
     part.querySelector(".intro").textContent = "The test images appear here when training starts.";
     delete part.dataset.epoch;
   });
