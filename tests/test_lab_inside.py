@@ -129,17 +129,37 @@ def test_each_units_weighted_sum_is_keras_term_by_term(lab_run):
         inputs = values.astype(np.float64)
 
 
-def test_a_convolutional_network_says_why_it_has_no_unit_pictures_and_keeps_the_grid(tmp_path):
+def lab_events(folder, **settings) -> list:
+    """The events of a lab run of these settings on 600 MNIST images, through the lab's observer."""
     from pipetrace.data import load_dataset
     from pipetrace.pipeline import run
     from pipetrace.trace import Settings
 
     data = load_dataset("mnist")
     events = []
-    observer = LabObserver(lambda kind, d: events.append((kind, d)), lambda: False)
+    observer = LabObserver(lambda kind, d: events.append((kind, json.loads(json.dumps(d, allow_nan=False)))),
+                           lambda: False)
     observer.followed, observer.grid = _followed(data, 0), TestImageGrid.of(data, 600)
-    run(Settings(limit=600, epochs=1, conv=True), data=data, out=tmp_path, observer=observer, verbose=0)
-    inside = last_epoch(events)["inside"]
+    run(Settings(limit=600, **settings), data=data, out=folder, observer=observer, verbose=0)
+    return events
+
+
+def test_a_convolutional_network_says_why_it_has_no_unit_pictures_and_keeps_the_grid(tmp_path):
+    inside = last_epoch(lab_events(tmp_path, epochs=1, conv=True))["inside"]
     assert inside["units"] is None and inside["network"] is None
     assert "Dense layers only" in inside["why"] and "Conv2D" in inside["why"]
     assert len(inside["grid"]["predicted"]) == 100 and np.array(inside["grid"]["confusion"]).sum() == 100
+
+
+def test_an_epoch_whose_loss_stopped_being_a_number_shows_nothing_of_the_weights_put_back(tmp_path):
+    epochs = [d for kind, d in lab_events(tmp_path, epochs=2, learning_rate=1e20, schedule="constant") if kind == "epoch"]
+    inside = epochs[-1]["inside"]
+    assert epochs[-1]["test_accuracy"] is None
+    assert inside["units"] is None and inside["network"] is None and inside["grid"] is None
+    assert "stopped being a number" in inside["why"]
+
+
+def test_tanh_units_are_never_called_silent_and_a_layer_too_wide_to_draw_says_so(tmp_path):
+    inside = last_epoch(lab_events(tmp_path, epochs=1, hidden=[1100], activation="tanh"))["inside"]
+    assert inside["units"]["silent"] is None and inside["units"]["drawn"] == 256 and inside["units"]["units"] == 1100
+    assert inside["network"] is None and inside["network_why"] == "a layer has more than 1,024 units"

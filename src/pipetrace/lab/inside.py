@@ -29,6 +29,8 @@ from pipetrace.views.html.unit_pictures import MAX_UNITS
 
 TOP_TERMS = 8  # the weighted sum's largest terms written out, as the report writes them
 MAX_LAYER_UNITS = 1024  # a wider layer is not drawn (as in the report): its cells would be too small to see
+DIVERGED = "this epoch's loss stopped being a number, and the weights were put back as they were before it"
+NOT_BUNDLED = "the lab measures these on the grid's test images, which it holds for its bundled datasets only"
 PASS_THROUGH = ("Dropout",)  # layers that change nothing when the network answers (not training)
 
 
@@ -48,9 +50,13 @@ class Inside:
             keras = import_keras()
             self.outputs_model = keras.Model(inputs=model.inputs[0], outputs=[layer.output for layer in self.dense])
 
-    def measure(self) -> dict:
-        """The `inside` part of an `epoch` event."""
+    def measure(self, diverged: bool = False) -> dict:
+        """The `inside` part of an `epoch` event (`diverged`: the epoch's loss stopped being a number, and its
+        weights were put back: nothing measured now would be this epoch's)."""
         from pipetrace.training.output_kind import output_kind
+
+        if diverged:
+            return {"units": None, "network": None, "grid": None, "why": DIVERGED, "followed": self.sample}
 
         followed = self.followed if self.followed is not None else np.zeros((0, *self.input_shape), "float32")
         images = self.grid.scaled(self.input_shape) if self.grid is not None else followed[:0]
@@ -64,9 +70,17 @@ class Inside:
         inside = {"units": None, "network": None, "grid": None, "why": self.why, "followed": self.sample}
         if self.grid is not None and kind.one_of_many:
             inside["grid"] = self.grid.answers_from(kind.probabilities(outputs[-1][head:].astype(np.float64)))
+        if self.grid is None:
+            inside["grid_why"] = NOT_BUNDLED
         if self.dense:
             inside["units"] = self.unit_pictures(outputs[0][head:])
-            if head and all(layer.units <= MAX_LAYER_UNITS for layer in self.dense):
+            if inside["units"] is None:
+                inside["units_why"] = NOT_BUNDLED if self.grid is None else "the first layer does not read a grey image's pixels"
+            if not head:
+                inside["network_why"] = "there is no followed test image (the sample is not one of the test images)"
+            elif any(layer.units > MAX_LAYER_UNITS for layer in self.dense):
+                inside["network_why"] = f"a layer has more than {MAX_LAYER_UNITS:,} units"
+            else:
                 inside["network"] = self.network(self.followed.reshape(-1), [values[0] for values in outputs])
         return inside
 

@@ -214,7 +214,8 @@ class LabObserver(Observer):
             self.publish("batch", {"epoch": epoch.epoch, "step": self.steps, "steps": self.steps, "losses": losses})
         data = {k: v for k, v in dataclasses.asdict(epoch).items() if k != "batch_losses"}
         data["probabilities"], data["hidden"] = self.probe()
-        data["inside"] = self.inside.measure() if self.inside is not None else None
+        diverged = epoch.accuracy is None and epoch.test_accuracy is None  # its weights were put back (training/fit.py)
+        data["inside"] = self.inside.measure(diverged) if self.inside is not None else None
         self.publish("epoch", _plain(data))
         self.epoch = epoch.epoch + 1
 

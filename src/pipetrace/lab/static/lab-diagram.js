@@ -44,8 +44,8 @@
     part.dataset.epoch = String(e.epoch);
     if (!network) {
       latest = null; svg.replaceChildren(); pick.hidden = true; sum.textContent = "";
-      intro.textContent = e.inside && e.inside.why ? `Not drawn: ${e.inside.why}.` :
-        "Not drawn: a layer has more than 1,024 units, or there is no followed test image.";
+      const why = e.inside && (e.inside.why || e.inside.network_why);
+      intro.textContent = why ? `Not drawn after epoch ${e.epoch}: ${why}.` : `Not drawn after epoch ${e.epoch}.`;
       return;
     }
     latest = { epoch: e.epoch, network, followed: e.inside.followed, places: layout(network) };

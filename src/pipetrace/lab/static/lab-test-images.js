@@ -37,6 +37,7 @@
   function update(e) {
     const part = document.getElementById("grid-part");
     const grid = e.inside && e.inside.grid;
+    if (!images && e.inside && e.inside.grid_why) part.querySelector(".intro").textContent = `Not shown: ${e.inside.grid_why}.`;
     if (!images || !grid || grid.predicted.length !== images.count) return;
     answers = grid; epoch = e.epoch;
     part.querySelectorAll(".test-image").forEach((button, k) => {

@@ -20,8 +20,8 @@
     const units = e.inside && e.inside.units;
     if (!units) {
       grid.replaceChildren();
-      intro.textContent = e.inside && e.inside.why ? `Not drawn: ${e.inside.why}.` :
-        "Not drawn: the network's first layer does not read the image's pixels one by one.";
+      const why = e.inside && (e.inside.why || e.inside.units_why);
+      intro.textContent = why ? `Not drawn after epoch ${e.epoch}: ${why}.` : `Not drawn after epoch ${e.epoch}.`;
       part.dataset.epoch = String(e.epoch);
       return;
     }
