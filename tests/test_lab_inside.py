@@ -144,10 +144,26 @@ def lab_events(folder, **settings) -> list:
     return events
 
 
-def test_a_convolutional_network_says_why_it_has_no_unit_pictures_and_keeps_the_grid(tmp_path):
+def test_a_convolutional_network_has_its_filters_and_maps_but_no_unit_pictures_and_keeps_the_grid(tmp_path):
+    import keras
+
+    from pipetrace.data import load_dataset
+
     inside = last_epoch(lab_events(tmp_path, epochs=1, conv=True))["inside"]
+    model = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    first = model.layers[0]
+    kernel = first.kernel.numpy().reshape(9, 16).astype(np.float64)
+    image = load_dataset("mnist").x_test[0].astype("float32").reshape(1, 28, 28, 1) / 255
+    maps = np.asarray(keras.Model(model.inputs[0], first.output)(image, training=False))[0].reshape(784, 16)
+    for sent, exact, size in ((inside["filters"], kernel, 9), (inside["filters"]["maps"], maps, 784)):
+        q = np.frombuffer(base64.b64decode(sent.get("weights") or sent["values"]), np.int8).reshape(16, size)
+        scales = np.array(sent["scales"])
+        assert (np.abs(q.T * scales / 127 - exact) <= scales / 254 * 1.001 + 1e-9).all()
     assert inside["units"] is None and inside["network"] is None
     assert "Dense layers only" in inside["why"] and "Conv2D" in inside["why"]
+    filters, maps = inside["filters"], inside["filters"]["maps"]
+    assert (filters["filters"], filters["height"], filters["width"]) == (16, 3, 3)
+    assert (maps["height"], maps["width"]) == (28, 28) and len(maps["scales"]) == 16
     assert len(inside["grid"]["predicted"]) == 100 and np.array(inside["grid"]["confusion"]).sum() == 100
 
 

@@ -103,3 +103,24 @@ def test_the_pictures_fit_a_390_pixel_phone(trained):
           !n.closest('.scroll, pre, iframe')).map((n) => n.tagName + '.' + n.className + '#' + n.id).slice(0, 10)]""")
     assert wide[0] <= 390, wide[1]
     assert page.errors() == []
+
+
+def test_a_convolutional_network_shows_its_filters_and_maps_and_says_why_there_is_no_diagram(browser, lab):  # noqa: F811
+    page = LabPage(browser, lab)
+    p = page.page
+    try:
+        page.fill(epochs=1, limit=600)
+        p.check("#conv")
+        p.click("#train")
+        expect(p.locator("#run-status")).to_contain_text("done", timeout=GUARD_MS)
+        for part in ("units-part", "diagram-part", "grid-part"):
+            p.wait_for_selector(f'#{part}[data-epoch="1"]', state="attached", timeout=GUARD_MS)
+        assert p.locator("#units-part .filter").count() == 16
+        assert p.locator("#units-part .filter canvas").count() == 32  # each filter and its feature map
+        expect(p.locator("#units-part .intro")).to_contain_text("The first layer (conv_1) is convolutional")
+        expect(p.locator("#diagram-part .intro")).to_contain_text("Dense layers only; this one has Conv2D")
+        assert p.locator("#diagram-part rect").count() == 0
+        assert p.locator("#grid-part .test-image.right, #grid-part .test-image.wrong").count() == 100
+        assert page.errors() == [] and page.outside_requests() == []
+    finally:
+        p.close()

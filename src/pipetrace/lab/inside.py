@@ -12,6 +12,8 @@ test_images.py), but live: this module measures them on the worker after every e
   here, in float64 from Keras' float32 values), their sum, what the other terms add up to, the bias, z and
   the output.
   The page writes these numbers out; it never sums quantised weights itself.
+- `filters`: a first Conv2D layer's filters on grey images and the followed image's feature maps, quantised
+  as the unit pictures are.
 - `grid`: the grid's answers (lab/grid.py).
 
 Every other number is rounded as events round them (5 significant digits).
@@ -45,10 +47,13 @@ class Inside:
         self.input_shape = tuple(model.inputs[0].shape[1:])
         self.followed = None if followed is None else np.asarray(followed, "float32").reshape((1, *self.input_shape))
         self.dense, self.why = dense_chain(model)
-        self.outputs_model = None
+        self.outputs_model = self.maps_model = None
+        keras = import_keras()
         if self.dense:
-            keras = import_keras()
             self.outputs_model = keras.Model(inputs=model.inputs[0], outputs=[layer.output for layer in self.dense])
+        first = model.layers[0] if model.layers else None
+        if type(first).__name__ == "Conv2D" and len(self.input_shape) == 3 and self.input_shape[2] == 1:
+            self.maps_model = keras.Model(inputs=model.inputs[0], outputs=first.output)
 
     def measure(self, diverged: bool = False) -> dict:
         """The `inside` part of an `epoch` event (`diverged`: the epoch's loss stopped being a number, and its
@@ -72,6 +77,8 @@ class Inside:
             inside["grid"] = self.grid.answers_from(kind.probabilities(outputs[-1][head:].astype(np.float64)))
         if self.grid is None:
             inside["grid_why"] = NOT_BUNDLED
+        if self.maps_model is not None:
+            inside["filters"] = self.filters()
         if self.dense:
             inside["units"] = self.unit_pictures(outputs[0][head:])
             if inside["units"] is None:
@@ -100,8 +107,24 @@ class Inside:
         if activation in ZERO_FLOOR and len(first_outputs):
             silent = np.flatnonzero((first_outputs <= 0).all(axis=0)).tolist()
         return {"layer": layer.name, "activation": activation, "units": int(kernel.shape[1]), "drawn": drawn,
-                "height": int(height), "width": int(width), "scales": [float(f"{v:.8g}") for v in scales], "weights": weights,
+                "height": int(height), "width": int(width), "scales": scales, "weights": weights,
                 "silent": silent, "measured_on": len(first_outputs)}
+
+    def filters(self) -> dict:
+        """A first Conv2D layer on grey images: its filters as pictures and the followed image's feature maps,
+        each quantised to int8 with its own scale, as the unit pictures are."""
+        layer = self.maps_model.layers[-1]
+        kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)  # height x width x 1 x filters
+        height, width, _, count = kernel.shape
+        scales, weights = quantised(kernel.reshape(height * width, count))
+        drawn = {"layer": layer.name, "activation": activation_of(layer), "filters": int(count), "height": int(height),
+                 "width": int(width), "scales": scales, "weights": weights, "maps": None}
+        if self.followed is not None:
+            maps = np.asarray(self.maps_model(self.followed, training=False), dtype=np.float32)[0]  # H x W x filters
+            map_scales, values = quantised(maps.reshape(-1, count))
+            drawn["maps"] = {"height": int(maps.shape[0]), "width": int(maps.shape[1]),
+                             "scales": map_scales, "values": values}
+        return drawn
 
     def network(self, x: np.ndarray, outputs: list[np.ndarray]) -> dict:
         """Every Dense layer's outputs for the followed image, and each unit's weighted sum, term by term."""
@@ -148,10 +171,10 @@ def activation_of(layer) -> str:
     return activation_name(layer.activation)
 
 
-def quantised(kernel: np.ndarray) -> tuple[np.ndarray, str]:
-    """Each column (unit) scaled by its own largest |weight| to int8 -127..127: the scales, and base64 of the
-    bytes unit after unit (w ~ q * scale / 127, within scale / 254)."""
-    scales = np.abs(kernel).max(axis=0).astype(np.float64)
+def quantised(columns: np.ndarray) -> tuple[list[float], str]:
+    """Each column (a unit, a filter, a map) scaled by its own largest |value| to int8 -127..127: the scales (to 8
+    significant digits) and base64 of the bytes column after column (v ~ q * scale / 127, within scale / 254)."""
+    scales = np.abs(columns).max(axis=0).astype(np.float64)
     steps = np.where(scales > 0, scales, 1.0)
-    q = np.clip(np.round(kernel / steps * 127), -127, 127).astype(np.int8)
-    return scales, base64.b64encode(np.ascontiguousarray(q.T).tobytes()).decode("ascii")
+    q = np.clip(np.round(columns / steps * 127), -127, 127).astype(np.int8)
+    return [float(f"{v:.8g}") for v in scales], base64.b64encode(np.ascontiguousarray(q.T).tobytes()).decode("ascii")
