@@ -6,12 +6,12 @@ test_images.py), but live: this module measures them on the worker after every e
 
 - `units`: the first Dense layer's incoming weights when it reads grey image pixels, one picture a unit:
   each unit's weights quantised to int8 with its own scale (its largest |weight|, to 8 significant digits:
-  w ~ q * scale / 127), base64, unit after unit (the first MAX_UNITS units); and the units that gave 0 (ReLU) on every grid image.
+  w ~ q * scale / 127), base64, unit after unit (the first MAX_UNITS units); and the units that gave 0
+  (ReLU) on every grid image.
 - `network`: for a network of Dense layers only, each layer's outputs for the followed test image and, for
   every unit, its weighted sum z = x1*w1 + ... + b: the TOP_TERMS largest terms input x weight (computed
   here, in float64 from Keras' float32 values), their sum, what the other terms add up to, the bias, z and
-  the output.
-  The page writes these numbers out; it never sums quantised weights itself.
+  the output. The page writes these numbers out; it never sums quantised weights itself.
 - `filters`: a first Conv2D layer's filters on grey images and the followed image's feature maps, quantised
   as the unit pictures are.
 - `grid`: the grid's answers (lab/grid.py).
