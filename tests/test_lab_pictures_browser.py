@@ -91,6 +91,9 @@ def test_a_click_on_a_unit_writes_its_weighted_sum_and_a_click_on_an_image_its_p
     assert trace.locator(".bar").count() == CLASSES
     assert p.locator('#grid-part .test-image[data-index="7"]').get_attribute("aria-pressed") == "true"
     expect(p.locator("#grid-part .confusion-words")).to_contain_text("not the whole test set")
+    trace.locator("button.to-report").click()  # the run is saved: its report traces the image layer by layer
+    assert p.locator("#report").get_attribute("src").endswith("/report.html#test-images")
+    expect(p.frame_locator("#report").locator("section#test-images")).to_be_visible(timeout=GUARD_MS)
     assert page.errors() == [] and page.outside_requests() == []
 
 

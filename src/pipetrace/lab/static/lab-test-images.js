@@ -5,7 +5,7 @@
 (() => {
   const lab = window.pipetraceLab;
   const { el, pct } = lab;
-  let images = null, answers = null, epoch = 0, picked = null;
+  let images = null, answers = null, epoch = 0, picked = null, saved = null; // saved: the finished run's id
   const name = (k) => (images && images.class_names[k] !== undefined ? String(images.class_names[k]) : String(k));
 
   function received(d) {
@@ -92,7 +92,21 @@
       el("p", `Its ${probabilities.length} probabilities as the worker measured them after this epoch. Once the run is saved, ` +
         "the report below shows these images too, and traces each one layer by layer where its page can run the network " +
         "(its section 'Every test image, one at a time').", "note"));
+    if (saved) {
+      const open = el("button", "Open the report's test images to trace it layer by layer", "to-report"); open.type = "button";
+      open.addEventListener("click", () => {
+        const report = document.getElementById("report");
+        report.src = `/api/runs/${encodeURIComponent(saved)}/report.html#test-images`;
+        report.scrollIntoView();
+      });
+      out.append(open);
+    }
     out.dataset.index = String(k);
+  }
+
+  function ended(d, run) {
+    saved = d.saved ? run.id : null;
+    if (picked !== null) show(picked);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -103,11 +117,13 @@
   });
   lab.on("follow", () => {
     const part = document.getElementById("grid-part");
-    images = answers = picked = null;
+    images = answers = picked = saved = null;
     for (const c of [".test-grid", ".confusion", ".confusion-words", ".test-trace"]) part.querySelector(c).replaceChildren();
     part.querySelector(".intro").textContent = "The test images appear here when training starts.";
     delete part.dataset.epoch;
   });
   lab.on("event:test_images", received);
   lab.on("event:epoch", update);
+  lab.on("event:done", ended);
+  lab.on("event:stopped", ended);
 })();
