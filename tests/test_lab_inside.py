@@ -179,3 +179,19 @@ def test_tanh_units_are_never_called_silent_and_a_layer_too_wide_to_draw_says_so
     inside = last_epoch(lab_events(tmp_path, epochs=1, hidden=[1100], activation="tanh"))["inside"]
     assert inside["units"]["silent"] is None and inside["units"]["drawn"] == 256 and inside["units"]["units"] == 1100
     assert inside["network"] is None and inside["network_why"] == "a layer has more than 1,024 units"
+
+
+def test_when_training_ends_every_grid_image_goes_through_every_layer_as_keras_computes_it(lab_run):
+    import keras
+
+    events, model, data = lab_run
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("test_layers") == 1 and kinds.index("test_layers") > max(i for i, k in enumerate(kinds) if k == "epoch")
+    sent = next(d for kind, d in events if kind == "test_layers")
+    assert [(layer["name"], layer["units"]) for layer in sent["layers"]] == [("hidden", 128), ("output", 10)]
+    dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
+    x = (data.x_test[:100].astype("float32") / 255).reshape(100, 784)
+    outputs = keras.Model(model.inputs[0], [layer.output for layer in dense])(x, training=False)
+    assert len(sent["values"]) == 100
+    for n, values in enumerate(outputs):
+        np.testing.assert_allclose([image[n] for image in sent["values"]], np.asarray(values), rtol=1e-4, atol=1e-6)

@@ -89,6 +89,11 @@ def test_a_click_on_a_unit_writes_its_weighted_sum_and_a_click_on_an_image_its_p
     trace = p.locator("#grid-part .test-trace")
     expect(trace).to_contain_text("Test image #7")
     assert trace.locator(".bar").count() == CLASSES
+    layers = trace.locator(".through-layer")  # the run ended: every layer, as the trained network computed it
+    assert layers.count() == 2
+    expect(layers.nth(0)).to_contain_text("Layer 1: hidden (128 units, relu)")
+    expect(layers.nth(0)).to_contain_text(" of 128 outputs above 0")
+    expect(layers.nth(1)).to_contain_text("its 10 probabilities; the largest: ")
     assert p.locator('#grid-part .test-image[data-index="7"]').get_attribute("aria-pressed") == "true"
     expect(p.locator("#grid-part .confusion-words")).to_contain_text("not the whole test set")
     trace.locator("button.to-report").click()  # the run is saved: its report traces the image layer by layer

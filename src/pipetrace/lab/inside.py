@@ -91,6 +91,17 @@ class Inside:
                 inside["network"] = self.network(self.followed.reshape(-1), [values[0] for values in outputs])
         return inside
 
+    def grid_layers(self) -> dict | None:
+        """Every Dense layer's outputs for each grid image (for a network of Dense layers only), measured once when
+        training ends, on the model as it is saved: what a click on a test image shows layer by layer."""
+        if not self.dense or self.grid is None:
+            return None
+        outputs = [np.asarray(v, dtype=np.float32) for v in
+                   self.outputs_model(self.grid.scaled(self.input_shape), training=False)]
+        return {"layers": [{"name": layer.name, "activation": activation_of(layer), "units": int(layer.units)}
+                           for layer in self.dense],
+                "values": [[rounded(values[k]) for values in outputs] for k in range(len(self.grid.raw))]}
+
     def unit_pictures(self, first_outputs: np.ndarray) -> dict | None:
         """The first Dense layer's weights as pictures, when it reads a grey image's pixels; None otherwise."""
         if self.grid is None:

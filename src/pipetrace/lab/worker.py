@@ -219,6 +219,11 @@ class LabObserver(Observer):
         self.publish("epoch", _plain(data))
         self.epoch = epoch.epoch + 1
 
+    def on_training_end(self, training) -> None:
+        layers = self.inside.grid_layers() if self.inside is not None else None
+        if layers is not None:
+            self.publish("test_layers", layers)
+
     def probe(self) -> tuple[list[float] | None, list[float] | None]:
         """The followed test image after this epoch, measured here: the output probabilities, the first hidden layer's outputs."""
         if self.model is None or self.followed is None:

@@ -1,11 +1,13 @@
 // pipetrace lab: every test image of the grid, live: the first test images (the `test_images` event, once), each
 // with the network's answer and how sure it is after each epoch (green: right, red: wrong), the confusion matrix of
-// those images, and a click that shows one image's probabilities now. All measured on the worker (lab/grid.py).
+// those images, and a click that shows one image's probabilities now and, once training ended, its outputs of every
+// layer. All measured on the worker (lab/grid.py, lab/inside.py).
 "use strict";
 (() => {
   const lab = window.pipetraceLab;
   const { el, pct } = lab;
   let images = null, answers = null, epoch = 0, picked = null, saved = null; // saved: the finished run's id
+  let layers = null; // every Dense layer's outputs for each image, from the model as training ended (test_layers)
   const name = (k) => (images && images.class_names[k] !== undefined ? String(images.class_names[k]) : String(k));
 
   function received(d) {
@@ -88,12 +90,12 @@
     copy.getContext("2d").drawImage(big, 0, 0);
     const row = el("div", null, "traced"); row.append(copy, bars);
     out.replaceChildren(el("h4", `Test image #${k}, a ${name(images.labels[k])}: after epoch ${epoch} the network says ` +
-      `${name(said)} (${pct(probabilities[said])})${said === images.labels[k] ? "" : ", wrong"}`), row,
+      `${name(said)} (${pct(probabilities[said])})${said === images.labels[k] ? "" : ", wrong"}`), row, ...(layers ? [throughLayers(k)] : []),
       el("p", `Its ${probabilities.length} probabilities as the worker measured them after this epoch. Once the run is saved, ` +
         "the report below shows these images too, and traces each one layer by layer where its page can run the network " +
         "(its section 'Every test image, one at a time').", "note"));
     if (saved) {
-      const open = el("button", "Open the report's test images to trace it layer by layer", "to-report"); open.type = "button";
+      const open = el("button", "Open the report's test images (each one traced step by step)", "to-report"); open.type = "button";
       open.addEventListener("click", () => {
         const report = document.getElementById("report");
         report.src = `/api/runs/${encodeURIComponent(saved)}/report.html#test-images`;
@@ -102,6 +104,32 @@
       out.append(open);
     }
     out.dataset.index = String(k);
+  }
+
+  // the image through every Dense layer, as Keras computed it on the worker when training ended
+  function throughLayers(k) {
+    const box = el("div", null, "through");
+    box.append(el("h5", "Through every layer, as the trained network computed it when training ended:"));
+    layers.layers.forEach((layer, n) => {
+      const values = layers.values[k][n], top = Math.max(0, ...values.map(Math.abs));
+      const row = el("div", null, "through-layer");
+      const canvas = el("canvas", null, "units"); const size = 8, columns = Math.min(values.length, 32);
+      canvas.width = columns * size; canvas.height = Math.ceil(values.length / columns) * size;
+      const ctx = canvas.getContext("2d");
+      values.forEach((v, i) => {  // darker for a larger output; orange below 0
+        const shade = Math.round(255 * (1 - (top > 0 ? Math.abs(v) / top : 0)));
+        ctx.fillStyle = v < 0 ? `rgb(255, ${Math.round(165 + 90 * shade / 255)}, ${shade})` : `rgb(${shade}, ${shade}, 255)`;
+        ctx.fillRect((i % columns) * size, Math.floor(i / columns) * size, size - 1, size - 1);
+      });
+      const positive = values.filter((v) => v > 0).length;
+      const strongest = values.map((v, i) => i).sort((a, b) => values[b] - values[a]).slice(0, 5)
+        .map((i) => layer.activation === "softmax" ? `${name(i)} (${pct(values[i])})` : `#${i} (${values[i]})`).join(", ");
+      const said = layer.activation === "softmax" ? `its ${values.length} probabilities; the largest: ${strongest}` :
+        `${positive} of ${values.length} outputs above 0, ${values.filter((v) => v === 0).length} exactly 0; the largest: ${strongest}`;
+      row.append(el("h6", `Layer ${n + 1}: ${layer.name} (${layer.units} units, ${layer.activation})`), canvas, el("p", said));
+      box.append(row);
+    });
+    return box;
   }
 
   function ended(d, run) {
@@ -117,13 +145,18 @@
   });
   lab.on("follow", () => {
     const part = document.getElementById("grid-part");
-    images = answers = picked = saved = null;
+    images = answers = picked = saved = layers = null;
     for (const c of [".test-grid", ".confusion", ".confusion-words", ".test-trace"]) part.querySelector(c).replaceChildren();
     part.querySelector(".intro").textContent = "The test images appear here when training starts.";
     delete part.dataset.epoch;
   });
   lab.on("event:test_images", received);
   lab.on("event:epoch", update);
+  lab.on("event:test_layers", (d) => {
+    if (!images || !Array.isArray(d.values) || d.values.length !== images.count) return;
+    layers = d;
+    if (picked !== null) show(picked);
+  });
   lab.on("event:done", ended);
   lab.on("event:stopped", ended);
 })();
