@@ -195,3 +195,11 @@ def test_when_training_ends_every_grid_image_goes_through_every_layer_as_keras_c
     assert len(sent["values"]) == 100
     for n, values in enumerate(outputs):
         np.testing.assert_allclose([image[n] for image in sent["values"]], np.asarray(values), rtol=1e-4, atol=1e-6)
+
+
+def test_the_largest_terms_are_found_largest_first_also_in_rows_shorter_than_the_count():
+    from pipetrace.lab.inside import largest
+
+    rows = np.array([[0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 0.5, 0.05]])
+    assert largest(rows, 8).tolist() == [[1, 5, 3, 7, 8, 6, 2, 4]]
+    assert largest(rows[:, :3], 8).tolist() == [[1, 2, 0]]

@@ -31,6 +31,8 @@ from pipetrace.views.html.unit_pictures import MAX_UNITS
 
 TOP_TERMS = 8  # the weighted sum's largest terms written out, as the report writes them
 MAX_LAYER_UNITS = 1024  # a wider layer is not drawn (as in the report): its cells would be too small to see
+MAX_NETWORK_UNITS = 2048  # more units' weighted sums (about 250 bytes each) would make each epoch event too large
+MAX_GRID_LAYER_UNITS = 1024  # more, and every grid image's outputs of every layer would be over ~1 MB
 DIVERGED = "this epoch's loss stopped being a number, and the weights were put back as they were before it"
 NOT_BUNDLED = "the lab measures these on the grid's test images, which it holds for its bundled datasets only"
 PASS_THROUGH = ("Dropout",)  # layers that change nothing when the network answers (not training)
@@ -87,6 +89,9 @@ class Inside:
                 inside["network_why"] = "there is no followed test image (the sample is not one of the test images)"
             elif any(layer.units > MAX_LAYER_UNITS for layer in self.dense):
                 inside["network_why"] = f"a layer has more than {MAX_LAYER_UNITS:,} units"
+            elif sum(layer.units for layer in self.dense) > MAX_NETWORK_UNITS:
+                inside["network_why"] = (f"the network has more than {MAX_NETWORK_UNITS:,} units: their weighted sums "
+                                         "would make each epoch's event too large")
             else:
                 inside["network"] = self.network(self.followed.reshape(-1), [values[0] for values in outputs])
         return inside
@@ -94,7 +99,7 @@ class Inside:
     def grid_layers(self) -> dict | None:
         """Every Dense layer's outputs for each grid image (for a network of Dense layers only), measured once when
         training ends, on the model as it is saved: what a click on a test image shows layer by layer."""
-        if not self.dense or self.grid is None:
+        if not self.dense or self.grid is None or sum(layer.units for layer in self.dense) > MAX_GRID_LAYER_UNITS:
             return None
         outputs = [np.asarray(v, dtype=np.float32) for v in
                    self.outputs_model(self.grid.scaled(self.input_shape), training=False)]
@@ -145,8 +150,8 @@ class Inside:
             kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
             bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
             terms = inputs[:, None] * kernel  # products of two float32 values: exact in float64
-            top = np.argsort(-np.abs(terms), axis=0, kind="stable")[:TOP_TERMS].T  # units x TOP_TERMS
             columns = np.arange(kernel.shape[1])[:, None]
+            top = largest(np.abs(terms).T, TOP_TERMS)  # units x TOP_TERMS
             chosen = terms[top, columns]
             sums = terms.sum(axis=0)
             layers.append({
@@ -159,6 +164,15 @@ class Inside:
             })
             inputs = values.astype(np.float64)
         return {"input": rounded(x), "layers": layers}
+
+
+def largest(rows: np.ndarray, count: int) -> np.ndarray:
+    """Each row's `count` largest values' indices, largest first (a partition, then a sort of those alone)."""
+    if rows.shape[1] > count:
+        rows_index = np.arange(len(rows))[:, None]
+        some = np.argpartition(-rows, count - 1, axis=1)[:, :count]
+        return some[rows_index, np.argsort(-rows[rows_index, some], axis=1, kind="stable")]
+    return np.argsort(-rows, axis=1, kind="stable")
 
 
 def dense_chain(model) -> tuple[list, str]:
