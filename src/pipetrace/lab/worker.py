@@ -146,7 +146,8 @@ class Stopped(Exception):
 
 
 class LabObserver(Observer):
-    """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction."""
+    """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction, with what
+    lab/inside.py measures inside the network after each epoch and the grid's test images (lab/grid.py)."""
 
     def __init__(self, publish, stop_requested):
         self.publish, self.stop_requested = publish, stop_requested
