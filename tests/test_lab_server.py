@@ -55,8 +55,8 @@ def test_a_run_sends_its_events_in_order_and_saves_a_valid_run_folder(runner):
     last = ended(run)
     kinds = [e.kind for e in run.events.events]
     assert last.kind == "done", last.data
-    assert kinds[:2] == ["queued", "started"] and kinds[2:6] == ["stage"] * 4
-    assert kinds.index("epoch") > kinds.index("batch") and kinds[-2] == "epoch"
+    assert kinds[:2] == ["queued", "started"] and kinds[2:7] == ["stage"] * 4 + ["test_images"]
+    assert kinds.index("epoch") > kinds.index("batch") and kinds[-3:-1] == ["epoch", "test_layers"]
     assert [e.number for e in run.events.events] == list(range(1, len(kinds) + 1))
     losses = [v for e in run.events.events if e.kind == "batch" for v in e.data["losses"]]
     assert len(losses) == -(-600 // 32)  # every batch's loss, each once

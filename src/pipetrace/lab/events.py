@@ -1,8 +1,8 @@
 """The events of one lab run, in order and numbered, so a page that connects late (or reconnects) gets them all.
 
-A run's events, as the page and the HTTP API name them: `queued`, `started`, `stage`, `batch`,
-`epoch`, `paused`, `resumed`, `done`, `stopped`, `failed`. The last three end a run; exactly one of
-them is sent.
+A run's events, as the page and the HTTP API name them: `queued`, `started`, `stage`, `test_images`,
+`batch`, `epoch`, `paused`, `resumed`, `test_layers`, `done`, `stopped`, `failed`. The last three end a run;
+exactly one of them is sent.
 
 >>> log = RunEvents()
 >>> log.add("queued", {"position": 0}).number, log.add("started", {}).number
@@ -19,7 +19,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-KINDS = ("queued", "started", "stage", "batch", "epoch", "paused", "resumed", "done", "stopped", "failed")
+KINDS = ("queued", "started", "stage", "test_images", "batch", "epoch", "paused", "resumed", "test_layers", "done",
+         "stopped", "failed")
 FINAL = ("done", "stopped", "failed")
 BATCH_INTERVAL_SECONDS = 0.1  # at most ~10 batch events a second: the page never falls behind
 

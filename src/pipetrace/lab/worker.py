@@ -28,6 +28,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import BatchCoalescer
 from pipetrace.lab.pause import PauseSwitch, bell_name, queue_name
+from pipetrace.lab.grid import TestImageGrid
 from pipetrace.pipeline import Observer
 
 STOP_WAIT_SECONDS = 0.5  # each wait on the Stop event (a long poll to the scheduler), before the next
@@ -132,8 +133,9 @@ class Stopped(Exception):
 
 
 class LabObserver(Observer):
-    """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction;
-    with a `PauseSwitch`, holds training at a batch boundary while paused and says so (`paused`, `resumed`)."""
+    """Publishes a run's stages, batch losses (coalesced), epochs and the followed image's prediction, with what
+    lab/inside.py measures inside the network after each epoch and the grid's test images (lab/grid.py); with a
+    `PauseSwitch`, holds training at a batch boundary while paused and says so (`paused`, `resumed`)."""
 
     def __init__(self, publish, stop_requested, pause: PauseSwitch | None = None):
         self.publish, self.stop_requested, self.pause = publish, stop_requested, pause
@@ -143,11 +145,15 @@ class LabObserver(Observer):
         self.last_loss: float | None = None  # the loss of the last batch trained
         self.model = self.hidden_model = None
         self.followed = None  # the followed test image, prepared as the network takes it
+        self.grid = None  # the grid's fixed test images (lab/grid.py), when the data is the lab's own
+        self.inside = None  # measures inside the network after each epoch (lab/inside.py)
         self.steps = 0
         self.epoch = 1
+        self.sample = None
 
     def on_start(self, settings, dataset) -> None:
         self.class_names = dataset["class_names"]
+        self.sample = settings.sample
 
     def on_stage(self, stage) -> None:
         self.publish("stage", _plain(dataclasses.asdict(stage)))
@@ -157,6 +163,9 @@ class LabObserver(Observer):
     def on_model(self, model) -> None:
         self.model = model
         self.hidden_model = self.first_hidden_layer(model)
+        from pipetrace.lab.inside import Inside
+
+        self.inside = Inside(model, self.grid, self.followed, self.sample)
 
     @staticmethod
     def first_hidden_layer(model):
@@ -174,6 +183,8 @@ class LabObserver(Observer):
 
     def on_training_start(self, epochs: int, steps_per_epoch: int) -> None:
         self.steps = steps_per_epoch
+        if self.grid is not None:
+            self.publish("test_images", self.grid.event())
         if self.pause is not None:
             self.pause.ready()  # a run paused while queued pauses after its first batch
         self.publish("batch", {"epoch": 1, "step": 0, "steps": steps_per_epoch, "epochs": epochs, "losses": []})
@@ -218,8 +229,15 @@ class LabObserver(Observer):
             self.publish("batch", {"epoch": epoch.epoch, "step": self.steps, "steps": self.steps, "losses": losses})
         data = {k: v for k, v in dataclasses.asdict(epoch).items() if k != "batch_losses"}
         data["probabilities"], data["hidden"] = self.probe()
+        diverged = epoch.accuracy is None and epoch.test_accuracy is None  # its weights were put back (training/fit.py)
+        data["inside"] = self.inside.measure(diverged) if self.inside is not None else None
         self.publish("epoch", _plain(data))
         self.epoch = epoch.epoch + 1
+
+    def on_training_end(self, training) -> None:
+        layers = self.inside.grid_layers() if self.inside is not None else None
+        if layers is not None:
+            self.publish("test_layers", layers)
 
     def probe(self) -> tuple[list[float] | None, list[float] | None]:
         """The followed test image after this epoch, measured here: the output probabilities, the first hidden layer's outputs."""
@@ -275,6 +293,7 @@ def train(run_id: str, settings: dict, run_dir: str, topic: str, stop_name: str,
         data = bundled(chosen.dataset, chosen.seed) if chosen.dataset in ("mnist", "digits") else None
         if data is not None and live:
             observer.followed = _followed(data, chosen.sample)
+            observer.grid = TestImageGrid.of(data, chosen.limit)
         with stop_when(watch):  # Stop also while a --data folder is read, before any stage
             trace = run(chosen, data=data, out=run_dir, observer=observer, verbose=0)
     except (Stopped, KeyboardInterrupt):

@@ -134,6 +134,8 @@ function follow(id) {
   on("queued", (d) => setStatus(d.position ? `queued (${d.position} ahead)` : "queued"));
   on("started", () => setStatus("training"));
   on("stage", showStage);
+  on("test_images", () => {}); // drawn by lab-test-images.js (and named classes for lab-diagram.js)
+  on("test_layers", () => {}); // drawn by lab-test-images.js when an image is clicked
   on("batch", (d) => {
     mine.steps = d.steps; if (d.epochs) mine.epochs = d.epochs;
     mine.losses.push(...d.losses);
