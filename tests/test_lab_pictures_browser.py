@@ -7,7 +7,10 @@ The numbers themselves are checked against Keras in tests/test_lab_inside.py.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 pytest.importorskip("distributed")
@@ -106,6 +109,8 @@ def test_the_pictures_fit_a_390_pixel_phone(trained):
     page, _ = trained
     p = page.page
     p.set_viewport_size({"width": 390, "height": 844})
+    with contextlib.suppress(PlaywrightTimeout):  # the charts take the new width when the page handles its resize event
+        p.wait_for_function("() => document.documentElement.scrollWidth <= 390", timeout=GUARD_MS)
     wide = p.evaluate("""() => [document.documentElement.scrollWidth,
         [...document.querySelectorAll('body *')].filter((n) => n.getBoundingClientRect().right > 391 &&
           !n.closest('.scroll, pre, iframe')).map((n) => n.tagName + '.' + n.className + '#' + n.id).slice(0, 10)]""")
