@@ -71,10 +71,16 @@ def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_n
         assert float(shown["Train accuracy"].rstrip("%")) == pytest.approx(100 * e["accuracy"], abs=0.05)
         assert float(shown["Test accuracy"].rstrip("%")) == pytest.approx(100 * e["test_accuracy"], abs=0.05)
         assert p.locator("#replay-shown p.observation").inner_text() == e["observation"]
-        rows = p.locator("#replay-shown tbody tr")
+        rows = p.locator("#replay-shown table.replay-table tbody tr")
         assert rows.count() == chosen + 1 and rows.nth(chosen).get_attribute("class") == "chosen"
-        batches = sum(len(x["batch_losses"]) for x in epochs[:chosen + 1])
-        assert p.locator("#replay-shown canvas.replay-loss").get_attribute("data-batches") == str(batches)
+        losses = [v for x in epochs[:chosen + 1] for v in x.get("batch_losses", [])]
+        assert p.locator("#replay-shown .replay-loss").get_attribute("data-batches") == str(len(losses))
+        drawn = p.evaluate("window.pipetraceLab.charts.replay && window.pipetraceLab.charts.replay.data")
+        if losses:  # the chart's own data (uPlot's, drawn in its canvas) is the trace's losses
+            assert drawn == [list(range(1, len(losses) + 1)), losses]
+            assert p.locator("#replay-shown .replay-loss canvas").count() == 1
+        else:
+            assert drawn is None and p.locator("#replay-shown p.caption").inner_text() == "no batch losses recorded to here"
     assert page.errors() == [] and page.outside_requests() == []
 
 
@@ -112,5 +118,6 @@ def test_a_hostile_trace_replays_as_text_with_dashes_for_what_is_not_a_number(pa
     assert shown == {"Train loss": "-", "Train accuracy": "-", "Test loss": "0.5000", "Test accuracy": "-"}
     assert p.locator("#replay-shown p.observation").inner_text() == "<script>alert(1)</script>"
     assert p.locator("#replay-shown script, #replay-shown img, #replay-shown b").count() == 0
-    assert p.locator("#replay-shown canvas.replay-loss").get_attribute("data-batches") == "4"
+    assert p.locator("#replay-shown .replay-loss").get_attribute("data-batches") == "4"
+    assert p.evaluate("window.pipetraceLab.charts.replay.data") == [[1, 2, 3, 4], [1.5, None, None, 0.5]]
     assert page.errors() == [] and page.outside_requests() == []
