@@ -32,6 +32,7 @@ def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_n
     p.click("#train")
     expect(p.locator("#pause")).to_be_enabled()
     assert p.locator("#resume").is_disabled() and p.locator("#step").is_disabled()
+    p.evaluate("window.pipetraceLab.on('event:paused', (d) => { window.pausedSeen = d; })")  # what the page was sent
     p.click("#pause")  # queued behind the long run: it pauses after its first batch
     expect(p.locator("#resume")).to_be_enabled()
     _post(base, f"/api/runs/{blocker}/stop")
@@ -40,6 +41,12 @@ def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_n
     expect(p.locator("#paused-panel")).to_be_visible()
     assert p.locator("#loss").get_attribute("data-batches") == "1"
     assert p.locator("#paused-panel .bar").count() == 10
+    hidden = p.evaluate("window.pausedSeen.hidden")  # the first hidden layer's outputs, drawn as after an epoch
+    zero = hidden.count(0)
+    assert len(hidden) == 128 and min(hidden) >= 0
+    expect(p.locator("#paused-panel figure.hidden figcaption")).to_have_text(
+        f"the first hidden layer: 128 outputs, largest {'%#.4g' % max(hidden)}" + (f", {zero} exactly 0" if zero else ""))
+    assert p.locator("#paused-panel figure.hidden canvas").evaluate("(c) => [c.width, c.height]") == [320, 40]
     expect(p.locator("#paused-numbers")).to_contain_text("Paused after epoch 1, batch 1 of 6 (batch 1 of the run)")
     assert p.locator("#pause").is_disabled()
     for n in (2, 3):
