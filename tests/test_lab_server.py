@@ -85,6 +85,24 @@ def test_the_lab_keeps_the_pictures_of_the_newest_epoch_alone_and_the_scheduler_
     assert published > EVENTS_KEPT_BY_CLUSTER and kept <= EVENTS_KEPT_BY_CLUSTER, (published, kept)
 
 
+def test_a_folder_of_images_posted_with_an_image_size_trains_at_that_size(runner, tmp_path):
+    from PIL import Image
+
+    from pipetrace.lab.app import LabConfig, checked_settings
+
+    for shade, name in ((30, "dark"), (220, "light")):
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(24):
+            Image.new("L", (20, 16), shade + i).save(tmp_path / "shapes" / name / f"{i}.png")
+    config = LabConfig(runs_dir=tmp_path / "runs", data={"shapes": tmp_path / "shapes"})
+    settings = checked_settings({"dataset": "shapes", "image_size": [12, 10], "epochs": 1, "batch_size": 8}, config)
+    run = runner.submit(settings)
+    assert ended(run).kind == "done", run.events.last.data
+    trace = read_trace(run.folder / "trace.json")
+    assert trace.settings.image_size == [12, 10] and list(trace.dataset["image_shape"])[:2] == [12, 10]
+    assert trace.network.layers[0].input_size == 12 * 10
+
+
 def test_without_live_events_only_the_start_and_end_are_published(runner):
     runner.live = False  # what `pipetrace lab --no-live-events` does (to measure what live events cost)
     try:
