@@ -8,6 +8,7 @@ The numbers themselves are checked against Keras in tests/test_lab_inside.py.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -108,6 +109,10 @@ def test_the_pictures_fit_a_390_pixel_phone(trained):
     page, _ = trained
     p = page.page
     p.set_viewport_size({"width": 390, "height": 844})
+    charts_fitted = "[...document.querySelectorAll('.uplot')].every((u) => u.offsetWidth <= u.parentNode.clientWidth)"
+    deadline = time.monotonic() + GUARD_MS / 1000
+    while not p.evaluate(charts_fitted) and time.monotonic() < deadline:  # lab-charts.js resizes them after a resize
+        p.wait_for_timeout(20)
     wide = p.evaluate("""() => [document.documentElement.scrollWidth,
         [...document.querySelectorAll('body *')].filter((n) => n.getBoundingClientRect().right > 391 &&
           !n.closest('.scroll, pre, iframe')).map((n) => n.tagName + '.' + n.className + '#' + n.id).slice(0, 10)]""")
