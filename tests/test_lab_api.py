@@ -173,6 +173,8 @@ def test_sgd_with_momentum_is_a_setting_with_a_control_on_the_page(lab):
     ({"limit": 600, "sample": 100}, "sample", "--sample 100 is outside the test set: it holds 100 images"),
     ({"dataset": "../../etc"}, "dataset", "dataset must be one of mnist, digits"),
     ({"conv": "yes"}, "conv", "conv must be true or false"),
+    ({"image_size": [32, 32]}, "image_size", "--image-size applies to a folder of images only: mnist's images are 28 x 28"),
+    ({"image_size": [16, 16], "dataset": "digits"}, "image_size", "digits's images are 8 x 8"),
     ({"model": "/tmp/x.keras"}, "model", "unknown setting 'model'"),
     ({"data_dir": "/etc"}, "data_dir", "unknown setting 'data_dir'"),
 ])
@@ -279,3 +281,23 @@ def test_a_folder_allowed_with_data_is_offered_by_its_name_and_sent_as_its_path(
     run_id = client.post("/api/runs", json={"dataset": "shapes", "epochs": 1}, headers=AUTH).json()["id"]
     assert runner.get(run_id).settings["dataset"] == str(tmp_path)
     assert client.post("/api/runs", json={"dataset": str(tmp_path)}, headers=AUTH).status_code == 400
+
+
+
+@pytest.mark.parametrize("size, words", [
+    ([2, 2], "--image-size must be HEIGHTxWIDTH, each from 4 to 512, such as 28x28 (got [2, 2])"),
+    ([32, 600], "each from 4 to 512"),
+    ([32], "image_size must be two whole numbers of pixels, height and width, such as [32, 32]"),
+    ([32, "32"], "image_size must be two whole numbers"),
+    ([32, True], "image_size must be two whole numbers"),
+    ([[32], 32], "image_size must be two whole numbers"),
+    ("32x32", "--image-size must be HEIGHTxWIDTH"),
+])
+def test_image_size_is_taken_for_a_folder_of_images_in_the_command_lines_range(runs_dir, tmp_path, size, words):
+    runner = FakeRunner(runs_dir)
+    client = TestClient(create_app(LabConfig(token=TOKEN, runs_dir=runs_dir, data={"shapes": tmp_path}), runner),
+                        base_url="http://127.0.0.1:8000")
+    answer = client.post("/api/runs", json={"dataset": "shapes", "image_size": [32, 24]}, headers=AUTH)
+    assert answer.status_code == 202 and runner.get(answer.json()["id"]).settings["image_size"] == [32, 24]
+    answer = client.post("/api/runs", json={"dataset": "shapes", "image_size": size}, headers=AUTH)
+    assert answer.status_code == 400 and answer.json()["setting"] == "image_size" and words in answer.json()["error"]

@@ -32,6 +32,7 @@ def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_n
     p.click("#train")
     expect(p.locator("#pause")).to_be_enabled()
     assert p.locator("#resume").is_disabled() and p.locator("#step").is_disabled()
+    p.evaluate("window.pipetraceLab.on('event:paused', (d) => { window.pausedSeen = d; })")  # what the page was sent
     p.click("#pause")  # queued behind the long run: it pauses after its first batch
     expect(p.locator("#resume")).to_be_enabled()
     _post(base, f"/api/runs/{blocker}/stop")
@@ -40,6 +41,12 @@ def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_n
     expect(p.locator("#paused-panel")).to_be_visible()
     assert p.locator("#loss").get_attribute("data-batches") == "1"
     assert p.locator("#paused-panel .bar").count() == 10
+    hidden = p.evaluate("window.pausedSeen.hidden")  # the first hidden layer's outputs, drawn as after an epoch
+    zero = hidden.count(0)
+    assert len(hidden) == 128 and min(hidden) >= 0
+    expect(p.locator("#paused-panel figure.hidden figcaption")).to_have_text(
+        f"the first hidden layer: 128 outputs, largest {'%#.4g' % max(hidden)}" + (f", {zero} exactly 0" if zero else ""))
+    assert p.locator("#paused-panel figure.hidden canvas").evaluate("(c) => [c.width, c.height]") == [320, 40]
     expect(p.locator("#paused-numbers")).to_contain_text("Paused after epoch 1, batch 1 of 6 (batch 1 of the run)")
     assert p.locator("#pause").is_disabled()
     for n in (2, 3):
@@ -71,10 +78,16 @@ def test_pause_step_resume_in_the_page_then_the_replay_slider_shows_the_traces_n
         assert float(shown["Train accuracy"].rstrip("%")) == pytest.approx(100 * e["accuracy"], abs=0.05)
         assert float(shown["Test accuracy"].rstrip("%")) == pytest.approx(100 * e["test_accuracy"], abs=0.05)
         assert p.locator("#replay-shown p.observation").inner_text() == e["observation"]
-        rows = p.locator("#replay-shown tbody tr")
+        rows = p.locator("#replay-shown table.replay-table tbody tr")
         assert rows.count() == chosen + 1 and rows.nth(chosen).get_attribute("class") == "chosen"
-        batches = sum(len(x["batch_losses"]) for x in epochs[:chosen + 1])
-        assert p.locator("#replay-shown canvas.replay-loss").get_attribute("data-batches") == str(batches)
+        losses = [v for x in epochs[:chosen + 1] for v in x.get("batch_losses", [])]
+        assert p.locator("#replay-shown .replay-loss").get_attribute("data-batches") == str(len(losses))
+        drawn = p.evaluate("window.pipetraceLab.charts.replay && window.pipetraceLab.charts.replay.data")
+        if losses:  # the chart's own data (uPlot's, drawn in its canvas) is the trace's losses
+            assert drawn == [list(range(1, len(losses) + 1)), losses]
+            assert p.locator("#replay-shown .replay-loss canvas").count() == 1
+        else:
+            assert drawn is None and p.locator("#replay-shown p.caption").inner_text() == "no batch losses recorded to here"
     assert page.errors() == [] and page.outside_requests() == []
 
 
@@ -112,5 +125,6 @@ def test_a_hostile_trace_replays_as_text_with_dashes_for_what_is_not_a_number(pa
     assert shown == {"Train loss": "-", "Train accuracy": "-", "Test loss": "0.5000", "Test accuracy": "-"}
     assert p.locator("#replay-shown p.observation").inner_text() == "<script>alert(1)</script>"
     assert p.locator("#replay-shown script, #replay-shown img, #replay-shown b").count() == 0
-    assert p.locator("#replay-shown canvas.replay-loss").get_attribute("data-batches") == "4"
+    assert p.locator("#replay-shown .replay-loss").get_attribute("data-batches") == "4"
+    assert p.evaluate("window.pipetraceLab.charts.replay.data") == [[1, 2, 3, 4], [1.5, None, None, 0.5]]
     assert page.errors() == [] and page.outside_requests() == []

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 
+import re
+
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
@@ -109,8 +111,9 @@ def test_the_pictures_fit_a_390_pixel_phone(trained):
     page, _ = trained
     p = page.page
     p.set_viewport_size({"width": 390, "height": 844})
-    with contextlib.suppress(PlaywrightTimeout):  # the charts take the new width when the page handles its resize event
-        p.wait_for_function("() => document.documentElement.scrollWidth <= 390", timeout=GUARD_MS)
+    charts_fitted = "[...document.querySelectorAll('.uplot')].every((u) => u.offsetWidth <= u.parentNode.clientWidth)"
+    with contextlib.suppress(PlaywrightTimeout):  # lab-charts.js resizes them when the page handles its resize event
+        p.wait_for_function(f"() => {charts_fitted}", timeout=GUARD_MS)
     wide = p.evaluate("""() => [document.documentElement.scrollWidth,
         [...document.querySelectorAll('body *')].filter((n) => n.getBoundingClientRect().right > 391 &&
           !n.closest('.scroll, pre, iframe')).map((n) => n.tagName + '.' + n.className + '#' + n.id).slice(0, 10)]""")
@@ -134,6 +137,32 @@ def test_a_convolutional_network_shows_its_filters_and_maps_and_says_why_there_i
         expect(p.locator("#diagram-part .intro")).to_contain_text("Dense layers only; this one has Conv2D")
         assert p.locator("#diagram-part rect").count() == 0
         assert p.locator("#grid-part .test-image.right, #grid-part .test-image.wrong").count() == 100
+        assert page.errors() == [] and page.outside_requests() == []
+    finally:
+        p.close()
+
+
+def test_a_page_reloaded_mid_run_draws_the_newest_pictures_and_nothing_for_the_older_epochs(browser, lab):  # noqa: F811
+    page = LabPage(browser, lab)
+    p = page.page
+    try:
+        p.add_init_script(NOTE_EACH_DRAW)
+        page.fill(epochs=500, limit=600, batch_size=16)  # still training at the reload: stopped below
+        p.click("#train")
+        expect(p.locator("#units-part")).to_have_attribute("data-epoch", re.compile(r"^([2-9]|\d\d+)$"), timeout=GUARD_MS)
+        p.reload()  # the lab replays every event so far: `inside` only with the newest epoch
+        p.wait_for_selector("#units-part[data-epoch]", state="attached", timeout=GUARD_MS)
+        notes = p.evaluate("window.pipetraceDraws")
+        first = {}
+        for note in notes:
+            first.setdefault(note["part"], note)
+        assert sorted(first) == ["diagram-part", "grid-part", "units-part"], notes
+        assert int(first["units-part"]["epoch"]) >= 2 and first["units-part"]["units"] == HIDDEN
+        assert first["diagram-part"]["cells"] == PIXELS + HIDDEN + CLASSES
+        assert first["grid-part"]["answered"] == 100
+        assert not [n for n in notes if "Not drawn" in (n["intro"] or "")]
+        p.click("#stop")
+        expect(p.locator("#run-status")).to_contain_text("stopped", timeout=GUARD_MS)
         assert page.errors() == [] and page.outside_requests() == []
     finally:
         p.close()

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 pytest.importorskip("distributed")
-from pipetrace.lab.runner import Runner  # noqa: E402
+from pipetrace.lab.runner import EVENTS_KEPT_BY_CLUSTER, Runner  # noqa: E402
 from pipetrace.lab.worker import KILLED  # noqa: E402
 from pipetrace.trace.reading import read_trace  # noqa: E402
 
@@ -67,6 +67,40 @@ def test_a_run_sends_its_events_in_order_and_saves_a_valid_run_folder(runner):
     assert trace.status == "completed" and trace.training.epochs[0].batch_losses == losses
     assert last.data["test_accuracy"] == trace.evaluation.test_accuracy
     assert {p.name for p in run.folder.iterdir()} == {"trace.json", "model.keras", "report.html"}
+
+
+def test_the_lab_keeps_the_pictures_of_the_newest_epoch_alone_and_the_scheduler_keeps_few_events(runner):
+    run = runner.submit({"limit": 600, "epochs": 3, "batch_size": 100})
+    assert ended(run).kind == "done"
+    epochs = [e.data for e in run.events.events if e.kind == "epoch"]
+    assert [d["epoch"] for d in epochs] == [1, 2, 3]
+    assert all(len(d["probabilities"]) == 10 and d["test_accuracy"] is not None for d in epochs)  # every epoch's numbers
+    assert ["inside" in d for d in epochs] == [False, False, True] and epochs[-1]["inside"]["units"]["drawn"] == 128
+    retained = sum(len(e.as_sse()) for e in run.events.events if e.kind == "epoch")
+    pictures = len(json.dumps(epochs[-1]["inside"]))
+    assert pictures > 100_000 and retained < pictures + 3 * 10_000, (retained, pictures)  # `inside` held once
+    published = len(run.events.events) - 1  # all but `queued` came through the scheduler
+    topic = runner.topic
+    kept = runner.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.get_events(topic)))
+    assert published > EVENTS_KEPT_BY_CLUSTER and kept <= EVENTS_KEPT_BY_CLUSTER, (published, kept)
+
+
+def test_a_folder_of_images_posted_with_an_image_size_trains_at_that_size(runner, tmp_path):
+    from PIL import Image
+
+    from pipetrace.lab.app import LabConfig, checked_settings
+
+    for shade, name in ((30, "dark"), (220, "light")):
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(24):
+            Image.new("L", (20, 16), shade + i).save(tmp_path / "shapes" / name / f"{i}.png")
+    config = LabConfig(runs_dir=tmp_path / "runs", data={"shapes": tmp_path / "shapes"})
+    settings = checked_settings({"dataset": "shapes", "image_size": [12, 10], "epochs": 1, "batch_size": 8}, config)
+    run = runner.submit(settings)
+    assert ended(run).kind == "done", run.events.last.data
+    trace = read_trace(run.folder / "trace.json")
+    assert trace.settings.image_size == [12, 10] and list(trace.dataset["image_shape"])[:2] == [12, 10]
+    assert trace.network.layers[0].input_size == 12 * 10
 
 
 def test_without_live_events_only_the_start_and_end_are_published(runner):

@@ -117,11 +117,13 @@ def checked_settings(body, config: LabConfig) -> dict:
             raise BadRequest(f"unknown setting {str(key)[:40]!r}: the lab takes {', '.join(SETTINGS)}", str(key)[:40])
     values = dict(body)
     for key, value in values.items():  # JSON of the wrong shape is named, not passed on to fail somewhere else
-        if isinstance(value, dict) or (isinstance(value, list) and key != "hidden"):
+        if isinstance(value, dict) or (isinstance(value, list) and key not in ("hidden", "image_size")):
             raise BadRequest(f"{key} must be a single value, not {'an object' if isinstance(value, dict) else 'a list'}",
                              key)
     if isinstance(values.get("hidden"), list) and not all(type(v) is int for v in values["hidden"]):
         raise BadRequest("hidden must be a list of whole numbers of units, such as [128, 64]", "hidden")
+    if isinstance(values.get("image_size"), list) and not (len(values["image_size"]) == 2 and all(type(v) is int for v in values["image_size"])):
+        raise BadRequest("image_size must be two whole numbers of pixels, height and width, such as [32, 32]", "image_size")
     dataset = values.get("dataset", "mnist")
     if not isinstance(dataset, str):
         raise BadRequest(f"dataset must be a name (got {str(dataset)[:40]})", "dataset")
@@ -137,6 +139,10 @@ def checked_settings(body, config: LabConfig) -> dict:
         settings = check_settings(Settings(**values))
     except PipetraceError as error:
         raise BadRequest(str(error), _setting_named(str(error))) from None
+    if dataset in BUNDLED_SHAPES and settings.image_size != Settings().image_size:  # the command line ignores it there
+        height, width = BUNDLED_SHAPES[dataset][0]
+        raise BadRequest(f"--image-size applies to a folder of images only: {dataset}'s images are {height} x {width}",
+                         "image_size")
     if settings.epochs > config.max_epochs:
         raise BadRequest(f"--epochs {settings.epochs} is more than this lab allows (at most {config.max_epochs}; "
                          "whoever starts the lab can change that with --max-epochs)", "epochs")
@@ -390,7 +396,7 @@ def create_app(config: LabConfig, runner, closing=lambda: False, logins: LoginCo
         from pipetrace.lab.lessons import lessons
 
         limit = _limit(request.query_params.get("limit", ""))
-        # image_size (for folders of images) is left out: POST takes no list but hidden, and MNIST needs none
+        # image_size (for folders of images) is left out: the lessons train on MNIST, which takes none
         keys = tuple(key for key in SETTINGS if key != "image_size")
         return JSONResponse({"lessons": await asyncio.to_thread(lessons, keys, refusal, limit)})
 

@@ -2,7 +2,8 @@
 
 A run's events, as the page and the HTTP API name them: `queued`, `started`, `stage`, `test_images`,
 `batch`, `epoch`, `paused`, `resumed`, `test_layers`, `done`, `stopped`, `failed`. The last three end a run;
-exactly one of them is sent.
+exactly one of them is sent. Only the newest `epoch` event keeps its `inside` (the pictures, ~190 KB for the
+default network): a page that connects late draws the current pictures and every epoch's numbers.
 
 >>> log = RunEvents()
 >>> log.add("queued", {"position": 0}).number, log.add("started", {}).number
@@ -50,9 +51,22 @@ class RunEvents:
         with self._lock:
             if self.finished:
                 return None
+            if kind == "epoch":
+                self._forget_older_pictures()
             event = RunEvent(len(self.events) + 1, kind, data)
             self.events.append(event)
             return event
+
+    def _forget_older_pictures(self) -> None:
+        """The last epoch event so far, without its `inside`: a page draws only the newest pictures, and a run's
+        events are kept for the lab's life (a 50-epoch run would otherwise hold ~9 MB of them)."""
+        for at in range(len(self.events) - 1, -1, -1):
+            older = self.events[at]
+            if older.kind == "epoch":
+                if "inside" in older.data:
+                    self.events[at] = RunEvent(older.number, older.kind,
+                                               {key: value for key, value in older.data.items() if key != "inside"})
+                return
 
     def since(self, number: int) -> list[RunEvent]:
         """The events after event `number` (0: all of them)."""

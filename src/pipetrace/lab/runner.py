@@ -24,6 +24,7 @@ from pipetrace.lab.pause import COMMANDS, bell_name, queue_name, send
 from pipetrace.lab.worker import KILLED, WarmWorker, train
 
 FINAL_EVENT_WAIT_SECONDS = 10.0  # after the task ends, how long its last event may still be on its way
+EVENTS_KEPT_BY_CLUSTER = 10  # of each topic by the embedded scheduler, and messages by each stream (Dask: 1,000)
 STOP_GRACE_SECONDS = 60.0  # after Stop, how long a running run may take to acknowledge it before its worker is restarted
 
 
@@ -38,6 +39,9 @@ def start_cluster(workers: int = 1, address: str | None = None, security=None):
     `dashboard_address=None`: `no_http.NoHttpCluster`'s nodes make none). With `address`, the
     scheduler there, with `security` (`cluster_security`) when it speaks TLS.
     Distributed's own loggers in this process are kept at WARNING: its INFO lines are not the user's.
+    The embedded cluster keeps only the last `EVENTS_KEPT_BY_CLUSTER` events of a topic (and each of its streams as
+    many sent messages): the lab takes its events as they are published (`subscribe_topic`) and keeps them itself,
+    while Dask's default 1,000 would hold up to ~190 MB of `epoch` pictures on the scheduler.
     """
     import dask
     from distributed import Client
@@ -57,7 +61,8 @@ def start_cluster(workers: int = 1, address: str | None = None, security=None):
         except ImportError:  # Security.temporary needs the cryptography package
             raise PipetraceError('the lab\'s cluster needs the cryptography package (for TLS): pip install "pipetrace[lab]"') from None
         # a task whose worker died is not retried: it ends `failed` with the reason (see worker.KILLED)
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                              "distributed.admin.low-level-log-length": EVENTS_KEPT_BY_CLUSTER}):
             cluster = NoHttpCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                     protocol="tls", security=security, dashboard_address=None,
                                     worker_dashboard_address=None, silence_logs=logging.ERROR)

@@ -1,7 +1,8 @@
 // pipetrace lab: the charts, drawn with uPlot (lab/static/VENDORED.md): the followed run's loss batch by batch
 // (as recorded, and smoothed as the report smooths it), its loss and accuracy after each epoch (training and
 // test overlaid), and two compared runs' epochs overlaid. Each chart's numbers are the run's own, from its
-// events or /api/compare; `lab.charts` holds the uPlot instances (their `data` is what is drawn).
+// events or /api/compare; `lab.charts` holds the uPlot instances (their `data` is what is drawn), and
+// `lab.chart` and `lab.line` draw one more the same way (lab-replay.js).
 "use strict";
 (() => {
   const lab = window.pipetraceLab;
@@ -35,7 +36,7 @@
     }
     charts[name] = new uPlot({
       title, width: width(holder), height: 220,
-      scales: { x: { time: false, range: options.xRange }, y: log ? { distr: 3 } : {} },
+      scales: { x: { time: false, range: options.xRange }, y: log ? { distr: 3 } : options.yRange ? { range: options.yRange } : {} },
       axes: [{ label: options.xLabel || "epoch", incrs: WHOLE }, { label: yLabel, size: 56 }],
       series: [{ label: options.xLabel || "epoch" }, ...series],
       hooks: options.hooks || {},
@@ -44,6 +45,8 @@
   }
 
   function line(label, stroke, extra = {}) { return Object.assign({ label, stroke, width: 1.6, points: { show: true } }, extra); }
+
+  lab.chart = makeChart; lab.line = line; lab.colours = { TRAIN, TEST, OTHER };
 
   function drawBatches() {
     makeChart(document.getElementById("loss"), "batch", "Training loss, batch by batch", "loss", [

@@ -1,5 +1,6 @@
 // pipetrace lab: Pause, Resume and Step for the followed run (POST /api/runs/{id}/pause|resume|step), each
-// enabled only when the run can take it, and while paused, that batch's numbers as the worker measured them.
+// enabled only when the run can take it, and while paused, that batch's numbers as the worker measured them
+// (the followed image's probabilities and first hidden layer outputs, drawn as lab-network.js draws them).
 "use strict";
 (() => {
   const lab = window.pipetraceLab;
@@ -38,8 +39,9 @@
     if (!d) return;
     const where = `epoch ${d.epoch}, batch ${d.step} of ${d.steps} (batch ${d.batches} of the run)`;
     const bars = Array.isArray(d.probabilities) ? [lab.bars(d.probabilities, "the followed test image now")] : [];
+    const hidden = Array.isArray(d.hidden) ? [lab.hiddenLayer(d.hidden)] : []; // null: not a network of Dense layers
     document.getElementById("paused-numbers").replaceChildren(
-      el("p", `Paused after ${where}.`), el("p", `The loss of that batch: ${num(d.loss)}`), ...bars);
+      el("p", `Paused after ${where}.`), el("p", `The loss of that batch: ${num(d.loss)}`), ...bars, ...hidden);
   }
 
   lab.on("follow", () => { move("queued"); showPaused(null); document.getElementById("controls-error").textContent = ""; });

@@ -37,6 +37,7 @@
   }
 
   function draw(e) {
+    if (!("inside" in e)) return;  // an older epoch replayed: the lab keeps pictures with the newest epoch only
     const part = document.getElementById("diagram-part");
     const network = e.inside && e.inside.network;
     const svg = part.querySelector("svg"), pick = part.querySelector(".net-pick"), sum = part.querySelector(".net-sum");

@@ -1,5 +1,5 @@
 // pipetrace lab: inside the followed run's network after each epoch: the followed test image's answer,
-// the first hidden layer's outputs.
+// the first hidden layer's outputs (`lab.hiddenLayer` draws them for the paused panel too).
 "use strict";
 (() => {
   const lab = window.pipetraceLab;
@@ -32,6 +32,7 @@
     return figure;
   }
 
+  lab.hiddenLayer = hiddenLayer; // the paused panel draws the same (lab-controls.js)
   lab.on("follow", () => document.getElementById("probe").replaceChildren());
   lab.on("event:epoch", showProbe);
 })();

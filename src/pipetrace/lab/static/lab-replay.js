@@ -61,33 +61,28 @@
     for (const title of ["Epoch", "Train loss", "Train accuracy", "Test loss", "Test accuracy", "Observation"]) head.append(el("th", title));
     const thead = el("thead"); thead.append(head); table.append(thead, body);
     const scroll = el("div", null, "replay-scroll"); scroll.append(table); // a narrow screen scrolls the table, not the page
-    document.getElementById("replay-shown").replaceChildren(numbers, el("p", e.observation, "observation"),
-      el("h3", "Loss, batch by batch, to the end of this epoch"), ...lossChart(chosen), scroll);
+    const chart = el("div", null, "chart replay-loss"), caption = el("p", null, "caption");
+    document.getElementById("replay-shown").replaceChildren(numbers, el("p", e.observation, "observation"), chart,
+      caption, scroll);
+    caption.textContent = drawLoss(chart, chosen); // in the page first: the chart takes its width
   }
 
-  // the loss of every batch up to the end of epoch `chosen`, on the scale of the whole run (the line grows); its caption
-  function lossChart(chosen) {
+  // the loss of every batch up to the end of epoch `chosen` in `chart` (uPlot, as lab-charts.js draws the live one),
+  // on the scale of the whole run (the line grows); the words to go under it
+  function drawLoss(chart, chosen) {
     const shown = epochs.slice(0, chosen + 1).flatMap((e) => e.losses);
     const all = epochs.flatMap((e) => e.losses);
-    const canvas = el("canvas", null, "replay-loss");
-    canvas.width = 640; canvas.height = 180;
-    canvas.dataset.batches = String(shown.length);
-    canvas.setAttribute("aria-label", `the loss of each of the ${shown.length} batches to the end of this epoch`);
-    const ctx = canvas.getContext("2d");
+    chart.dataset.batches = String(shown.length);
+    chart.setAttribute("aria-label", `the loss of each of the ${shown.length} batches to the end of this epoch`);
     const top = all.reduce((most, v) => (v !== null && v > most ? v : most), 0); // no spread: a trace may hold 10^6 losses
-    if (!shown.length || !(top > 0)) return [canvas, el("p", "no batch losses recorded to here")];
-    const caption = el("p", `${shown.length} of the run's ${all.length} batches; the top of the chart is a loss of ${num(top)}, ` +
-      "the bottom 0", "caption");
-    ctx.strokeStyle = "#1f5fa8"; ctx.beginPath();
-    let drawing = false;
-    shown.forEach((v, i) => {
-      if (v === null) { drawing = false; return; }
-      const x = 4 + 632 * (i / Math.max(1, all.length - 1)), y = 4 + 172 * (1 - v / top);
-      if (drawing) ctx.lineTo(x, y); else ctx.moveTo(x, y);
-      drawing = true;
-    });
-    ctx.stroke();
-    return [canvas, caption];
+    if (!shown.length || !(top > 0)) {
+      if (lab.charts.replay) { lab.charts.replay.destroy(); delete lab.charts.replay; }
+      return "no batch losses recorded to here";
+    }
+    lab.chart(chart, "replay", "Loss, batch by batch, to the end of this epoch", "loss",
+      [lab.line("as recorded", lab.colours.TRAIN, { width: 1, points: { show: false } })],
+      [shown.map((_, i) => i + 1), shown], { xLabel: "batch", xRange: () => [0, all.length], yRange: () => [0, top] });
+    return `${shown.length} of the run's ${all.length} batches; the top of the chart is a loss of ${num(top)}, the bottom 0`;
   }
 
   // a Replay button beside each saved run's files

@@ -37,6 +37,7 @@
   }
 
   function update(e) {
+    if (!("inside" in e)) return;  // an older epoch replayed: the lab keeps pictures with the newest epoch only
     const part = document.getElementById("grid-part");
     const grid = e.inside && e.inside.grid;
     if (!images && e.inside && e.inside.grid_why) part.querySelector(".intro").textContent = `Not shown: ${e.inside.grid_why}.`;

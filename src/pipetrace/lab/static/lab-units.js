@@ -64,6 +64,7 @@
   }
 
   function show(e) {
+    if (!("inside" in e)) return;  // an older epoch replayed: the lab keeps pictures with the newest epoch only
     const part = document.getElementById("units-part");
     const intro = part.querySelector(".intro"), grid = part.querySelector(".unit-grid");
     const units = e.inside && e.inside.units;
