@@ -78,27 +78,7 @@ def test_sigterm_and_sighup_stop_the_lab_and_save_its_running_run(tmp_path, numb
 
 
 TINY = {"limit": 600, "epochs": 1, "batch_size": 32}
-
-
-def test_killing_a_worker_fails_only_its_run_and_the_queued_one_runs_after(tmp_path):
-    from pipetrace.lab.runner import Runner
-    from pipetrace.lab.worker import KILLED
-
-    runner = Runner(tmp_path / "runs", workers=1)
-    try:
-        running = runner.submit(dict(LONG))
-        _wait_for(running, lambda kinds: kinds.count("batch") >= 2, "batches")
-        waiting = runner.submit(dict(TINY))  # one worker, busy: this one waits for it
-        assert waiting.status == "queued"
-        pids = runner.client.run(os.getpid)
-        os.kill(next(iter(pids.values())), signal.SIGKILL)
-        _wait_for(running, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "the end of the killed run")
-        assert running.events.last.kind == "failed" and running.events.last.data["reason"] == KILLED
-        _wait_for(waiting, lambda kinds: kinds[-1] in ("done", "stopped", "failed"), "the end of the queued run")
-        assert waiting.events.last.kind == "done", [(e.kind, e.data) for e in waiting.events.events]
-        assert read_trace(waiting.folder / "trace.json").status == "completed"
-    finally:
-        runner.close(timeout=30)
+# a killed worker (its run fails, the queued one runs after): test_lab_server, on its module's warm runner
 
 
 def test_a_worker_frozen_past_stop_is_given_up_on_and_restarted(tmp_path):

@@ -129,14 +129,19 @@ def test_stop_mid_run_keeps_the_finished_epochs_as_an_interrupted_trace_and_a_qu
     assert trace.status == "interrupted" and 1 <= len(trace.training.epochs) < 500
 
 
-def test_a_worker_killed_mid_run_fails_that_run_with_the_reason_and_the_next_run_works(runner):
+def test_a_worker_killed_mid_run_fails_that_run_with_the_reason_and_the_queued_and_next_runs_work(runner):
+    """Only the killed worker's run fails: the run queued behind it (never started) runs after, and so does a new one."""
     run = runner.submit(dict(LONG))
     wait_for(run, lambda kinds: "batch" in kinds[2:] and kinds.count("batch") >= 2, "batches")
+    waiting = runner.submit(dict(TINY))  # one worker, busy: this one waits for it
+    assert waiting.status == "queued"
     pids = runner.client.run(os.getpid)
     assert len(pids) == 1
     os.kill(next(iter(pids.values())), signal.SIGKILL)
     last = ended(run)
     assert last.kind == "failed" and last.data["reason"] == KILLED
+    assert ended(waiting).kind == "done", [(e.kind, e.data) for e in waiting.events.events]
+    assert read_trace(waiting.folder / "trace.json").status == "completed"
     after = runner.submit(dict(TINY))
     assert ended(after).kind == "done"
     assert read_trace(after.folder / "trace.json").status == "completed"

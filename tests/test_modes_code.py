@@ -12,6 +12,13 @@ import sys
 from conftest import pipetrace_cli
 
 
+def run_into(out, **settings):
+    """The run a learner would start with `pipetrace run ... --out OUT`, trained in this process (no second TensorFlow import)."""
+    import pipetrace
+
+    return pipetrace.run(out=out, verbose=0, **settings)
+
+
 def run_script(script):
     """Run a written script on its own, in its folder, as a learner would."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
@@ -36,9 +43,8 @@ def keyword(call: ast.Call, name: str) -> str:
 
 def test_the_default_script_is_model_fit_and_comes_close(tmp_path):
     out = tmp_path / "run"
-    ran = pipetrace_cli("run", "--limit", "600", "--epochs", "1", "--hidden", "64", "--optimizer", "rmsprop",
-                        "--learning-rate", "0.002", "--batch-size", "64", "--schedule", "constant", "--quiet", "--out", str(out))
-    assert ran.returncode == 0, ran.stderr
+    run_into(out, limit=600, epochs=1, hidden=[64], optimizer="rmsprop", learning_rate=0.002, batch_size=64,
+            schedule="constant")
     from pipetrace.trace import Trace
 
     trace = Trace.load(out / "trace.json")
@@ -92,8 +98,7 @@ def test_the_exact_script_reproduces_the_run(small_run, tmp_path):
 
 def test_the_exact_script_reproduces_a_cnn_with_dropout(tmp_path):
     out = tmp_path / "cnn"
-    ran = pipetrace_cli("run", "--conv", "--dropout", "0.25", "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
-    assert ran.returncode == 0, ran.stderr
+    run_into(out, conv=True, dropout=0.25, limit=600, epochs=1)
     script = tmp_path / "reproduce.py"
     assert pipetrace_cli("learn", "code", str(out), "--exact", "--output", str(script)).returncode == 0
     run = run_script(script)
@@ -109,9 +114,7 @@ def test_both_scripts_build_sgd_with_the_runs_momentum_and_the_exact_one_reprodu
     prints a loss of 2.29 and 20% test accuracy where this run has 2.08 and 64%.
     """
     out = tmp_path / "momentum"
-    ran = pipetrace_cli("run", "--optimizer", "sgd", "--momentum", "0.9", "--learning-rate", "0.01", "--batch-size", "32",
-                        "--limit", "600", "--epochs", "1", "--quiet", "--out", str(out))
-    assert ran.returncode == 0, ran.stderr
+    run_into(out, optimizer="sgd", momentum=0.9, learning_rate=0.01, batch_size=32, limit=600, epochs=1)
     for exact in (False, True):
         script = tmp_path / ("reproduce_exact.py" if exact else "reproduce.py")
         written = pipetrace_cli("learn", "code", str(out), *(["--exact"] if exact else []), "--output", str(script))
@@ -131,9 +134,7 @@ def test_both_scripts_build_sgd_with_the_runs_momentum_and_the_exact_one_reprodu
 
 def test_the_exact_script_holds_out_what_the_run_held_out(tmp_path):
     """A run with a validation part (as `experiment` makes) trained on fewer images: the script does the same."""
-    import pipetrace
-
-    trace = pipetrace.run(limit=600, epochs=1, validation=0.1, out=tmp_path / "run")
+    trace = run_into(tmp_path / "run", limit=600, epochs=1, validation=0.1)
     assert trace.dataset["train_count"] == 540 and trace.evaluation.validation_count == 60
     script = tmp_path / "reproduce_exact.py"
     assert pipetrace_cli("learn", "code", str(tmp_path / "run"), "--exact", "-o", str(script)).returncode == 0
@@ -169,8 +170,7 @@ def test_a_run_it_cannot_write_is_one_clear_line(small_run, tmp_path):
 def test_the_exact_script_reproduces_a_digits_run(tmp_path):
     """The bundled 8 x 8 digits, their seeded stratified split rewritten in the script, 3 epochs."""
     out = tmp_path / "digits"
-    ran = pipetrace_cli("run", "--dataset", "digits", "--hidden", "32", "--epochs", "3", "--quiet", "--out", str(out))
-    assert ran.returncode == 0, ran.stderr
+    run_into(out, dataset="digits", hidden=[32], epochs=3)
     assert pipetrace_cli("learn", "code", str(out), "--exact").returncode == 0
     run = run_script(out / "reproduce_exact.py")
     assert "Stage 4, Train/Test split (training): 1438 x 64 float32" in run.stdout

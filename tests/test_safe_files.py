@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT, pipetrace_cli
 from conftest import start_paused as start_paused_run
 
+import pipetrace
 from pipetrace import Trace
 from pipetrace.files import LOCK_NAME, TEMP_PREFIX, claimed_folder, write_atomic
 from pipetrace.errors import PipetraceError
@@ -180,8 +181,7 @@ def test_an_interrupt_mid_epoch_saves_the_model_of_the_last_recorded_epoch(tmp_p
 
 def test_interrupts_while_saving_finish_the_save_and_a_kill_leaves_no_mismatched_trace(tmp_path):
     out = tmp_path / "run"
-    done = pipetrace_cli("run", *QUICK, "--out", str(out))  # an earlier run there, replaced by --force
-    assert done.returncode == 0, done.stderr
+    pipetrace.run(limit=600, epochs=1, out=out, verbose=0)  # an earlier run there (QUICK, in this process), replaced by --force
     for seed, point, signals in ((5, "saving: files written", [signal.SIGINT, signal.SIGINT]),  # the second waits too
                                  (6, "saving: model in place", [signal.SIGTERM])):
         process = start_paused(out, point, *QUICK, "--seed", str(seed), "--force")

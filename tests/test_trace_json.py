@@ -40,7 +40,7 @@ def test_saved_run_has_trace_and_model(small_run):
 
 def test_show_prints_exactly_what_run_printed(tmp_path):
     out = tmp_path / "run"
-    ran = pipetrace_cli("run", "--limit", "1200", "--epochs", "2", "--out", str(out))
+    ran = pipetrace_cli("run", "--limit", "600", "--epochs", "2", "--out", str(out))
     assert ran.returncode == 0, ran.stderr
     shown = pipetrace_cli("show", str(out / "trace.json"))
     assert shown.returncode == 0, shown.stderr
