@@ -9,8 +9,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 run: $(VENV)/.installed
 	$(BIN)/pipetrace run
 
+# two processes, a test file each at a time (--dist loadfile: a file's shared lab, browser and runs start once):
+# TensorFlow imports, Chromium and the lab's workers spend much of the suite waiting on one core
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench.py

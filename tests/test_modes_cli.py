@@ -49,9 +49,10 @@ def test_trace_defaults_to_the_latest_run(small_run, tmp_path):
     runs = tmp_path / "runs"
     (runs / "20200101-000000").mkdir(parents=True)
     (runs / "20200101-000000").joinpath("trace.json").write_bytes((small_run[1] / "trace.json").read_bytes())
-    result = pipetrace_cli("learn", "cheatsheet", env={"PIPETRACE_RUNS": str(runs)})
+    # wide enough that no temporary folder's path (their length varies by machine) is folded over two lines
+    result = pipetrace_cli("learn", "cheatsheet", env={"PIPETRACE_RUNS": str(runs), "COLUMNS": "400"})
     assert result.returncode == 0, result.stderr
-    assert "20200101-000000" in result.stdout
+    assert f"{runs / '20200101-000000'}" in result.stdout
 
 
 @pytest.mark.parametrize("mode", ["trace", "quiz", "math", "cheatsheet"])
