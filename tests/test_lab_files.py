@@ -28,7 +28,7 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2, not on the pac
 from pipetrace.lab.app import RUN_FILE_CHUNK, FolderRuns, LabConfig, create_app  # noqa: E402
 
 from test_lab_api import AUTH, TOKEN, FakeRunner  # noqa: E402
-from test_lab_http_limits import _scope  # noqa: E402
+from test_lab_http_limits import _request_then_stay, _scope  # noqa: E402
 
 GUARD_SECONDS = 60
 
@@ -109,14 +109,7 @@ def test_a_large_sparse_model_is_streamed_in_pieces_not_read_whole(runs):
 
     async def fetch():
         scope = _scope("/api/runs/20250101-120000/model.keras")
-
-        asked = []
-
-        async def receive():
-            if not asked:
-                asked.append(True)
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await asyncio.Event().wait()  # the client stays connected
+        receive = _request_then_stay()
 
         async def send(message):
             nonlocal total

@@ -61,13 +61,7 @@ def test_a_last_event_id_that_is_not_ascii_digits_is_ignored(tmp_path, value):
     run = runner.submit({"epochs": 1})
     runner.finish(run.id)
     answer = {"body": b""}
-    asked = []
-
-    async def receive():
-        if not asked:
-            asked.append(True)
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the client stays connected
+    receive = _request_then_stay()
 
     async def send(message):
         if message["type"] == "http.response.start":
@@ -120,6 +114,19 @@ def _end(process) -> None:
         process.wait(60)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def _request_then_stay():
+    """An ASGI `receive`: the request, without a body, then a client that stays connected."""
+    asked = []
+
+    async def receive():
+        if not asked:
+            asked.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()
+
+    return receive
 
 
 def _scope(path: str, method: str = "GET", headers=(), client: str = "127.0.0.1") -> dict:

@@ -27,6 +27,7 @@ import numpy as np
 
 from pipetrace.insights.silent_units import ZERO_FLOOR
 from pipetrace.lab.grid import TestImageGrid, rounded
+from pipetrace.training.output_kind import activation_name
 from pipetrace.views.html.unit_pictures import MAX_UNITS
 
 TOP_TERMS = 8  # the weighted sum's largest terms written out, as the report writes them
@@ -103,7 +104,7 @@ class Inside:
             return None
         outputs = [np.asarray(v, dtype=np.float32) for v in
                    self.outputs_model(self.grid.scaled(self.input_shape), training=False)]
-        return {"layers": [{"name": layer.name, "activation": activation_of(layer), "units": int(layer.units)}
+        return {"layers": [{"name": layer.name, "activation": activation_name(layer.activation), "units": int(layer.units)}
                            for layer in self.dense],
                 "values": [[rounded(values[k]) for values in outputs] for k in range(len(self.grid.raw))]}
 
@@ -118,7 +119,7 @@ class Inside:
             return None
         drawn = min(kernel.shape[1], MAX_UNITS)
         scales, weights = quantised(kernel[:, :drawn])
-        activation = activation_of(layer)
+        activation = activation_name(layer.activation)
         silent = None
         if activation in ZERO_FLOOR and len(first_outputs):
             silent = np.flatnonzero((first_outputs <= 0).all(axis=0)).tolist()
@@ -133,7 +134,7 @@ class Inside:
         kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)  # height x width x 1 x filters
         height, width, _, count = kernel.shape
         scales, weights = quantised(kernel.reshape(height * width, count))
-        drawn = {"layer": layer.name, "activation": activation_of(layer), "filters": int(count), "height": int(height),
+        drawn = {"layer": layer.name, "activation": activation_name(layer.activation), "filters": int(count), "height": int(height),
                  "width": int(width), "scales": scales, "weights": weights, "maps": None}
         if self.followed is not None:
             maps = np.asarray(self.maps_model(self.followed, training=False), dtype=np.float32)[0]  # H x W x filters
@@ -155,7 +156,7 @@ class Inside:
             chosen = terms[top, columns]
             sums = terms.sum(axis=0)
             layers.append({
-                "name": layer.name, "activation": activation_of(layer), "inputs": int(kernel.shape[0]),
+                "name": layer.name, "activation": activation_name(layer.activation), "inputs": int(kernel.shape[0]),
                 "units": int(kernel.shape[1]), "values": rounded(values),
                 "top": top.tolist(), "w": [rounded(row) for row in kernel[top, columns]],
                 "term": [rounded(row) for row in chosen], "top_sum": rounded(chosen.sum(axis=1)),
@@ -188,12 +189,6 @@ def dense_chain(model) -> tuple[list, str]:
         found = ", ".join(sorted(set(other))) or "no Dense layer"
         return [], f"the lab draws these for networks of Dense layers only; this one has {found}"
     return dense, ""
-
-
-def activation_of(layer) -> str:
-    from pipetrace.training.output_kind import activation_name
-
-    return activation_name(layer.activation)
 
 
 def quantised(columns: np.ndarray) -> tuple[list[float], str]:

@@ -28,7 +28,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from pipetrace.errors import PipetraceError
 from pipetrace.lab.events import BatchCoalescer
 from pipetrace.lab.pause import PauseSwitch, bell_name, queue_name
-from pipetrace.lab.grid import TestImageGrid
+from pipetrace.lab.grid import TestImageGrid, rounded
 from pipetrace.pipeline import Observer
 
 STOP_WAIT_SECONDS = 0.5  # each wait on the Stop event (a long poll to the scheduler), before the next
@@ -247,7 +247,6 @@ class LabObserver(Observer):
 
         shape = tuple(self.model.inputs[0].shape[1:])
         x = np.asarray(self.followed, dtype="float32").reshape((1, *shape))
-        rounded = lambda values: [float(f"{v:.5g}") for v in np.asarray(values)[0]]  # noqa: E731
         hidden = rounded(self.hidden_model(x, training=False)) if self.hidden_model is not None else None
         return rounded(self.model(x, training=False)), hidden
 
