@@ -33,7 +33,8 @@ def filters_section(trace: Trace) -> str:
     total = total if isinstance(total, int) and not isinstance(total, bool) and total >= len(filters) else len(filters)
     high = max(max(max(row) for row in m) for m in maps[:len(filters)])
     low = min(0.0, min(min(min(row) for row in m) for m in maps[:len(filters)]))
-    silent = [j for j, m in enumerate(maps[:len(filters)]) if max(max(row) for row in m) <= 0]
+    # exactly 0 at every position (ReLU's answer to a weighted sum never above 0); a tanh map below 0 is a response
+    silent = [j for j, m in enumerate(maps[:len(filters)]) if all(v == 0 for row in m for v in row)]
     height, width = len(filters[0]), len(filters[0][0])
     figures = "".join(
         f'<figure class="filter{" silent" if j in silent else ""}" data-filter="{j}">'
@@ -48,8 +49,7 @@ def filters_section(trace: Trace) -> str:
              f"map it made from the followed test image (#{fmt(sample)}), brighter for a larger output, all maps on one "
              "scale.")
     if silent:
-        intro += (f" {count(len(silent), 'filter')} gave 0 or less everywhere on this image (marked: nothing of "
-                  "this image matched what it looks for).")
+        intro += f" {count(len(silent), 'filter')} gave exactly 0 everywhere on this image (marked)."
     if len(filters) < total:
         intro += f" The first {len(filters)} are drawn."
     body = f'<div class="filter-grid">{figures}</div>'
